@@ -1,0 +1,35 @@
+"""Where things are in this project, and quiet loading of Azure ML objects."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+PROJECT_MARKERS = ("pyproject.toml", "components", "pipelines")
+
+
+class ProjectError(Exception):
+    """A problem the user can fix; the CLI prints it without a traceback."""
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above ``start`` that holds this project's layout."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if all((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder
+    raise ProjectError(
+        f"not inside the project: no folder at or above {here} holds "
+        + ", ".join(PROJECT_MARKERS)
+    )
+
+
+def quiet_azure_ml() -> None:
+    """Silence the SDK's experimental-class and telemetry chatter for users."""
+    os.environ.setdefault("AZUREML_LOG_LEVEL", "ERROR")
+    warnings.filterwarnings("ignore", module=r"azure\..*")
+    warnings.filterwarnings("ignore", message=r".*experimental.*")
+    for name in ("azure", "azure.ai.ml", "azure.core", "azure.identity", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
