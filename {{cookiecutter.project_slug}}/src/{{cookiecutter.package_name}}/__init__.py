@@ -1,3 +1,3 @@
-"""Tooling of {{ cookiecutter.project_name }}: validate, run locally, provision, register, publish."""
+"""Project tooling: validate, run locally, provision, register and publish Azure ML assets."""
 
 __version__ = "0.1.0"

@@ -1,0 +1,147 @@
+"""Baking helpers and the one virtual environment shared by every bake.
+
+The shared environment holds the generated project's pinned dependencies (read
+from a default bake's pyproject.toml) and is reused across bakes and test runs;
+it is rebuilt when those pins change. Each bake installs only itself into it
+(editable, no dependencies), so its console script and package are the ones
+under test. Pre-commit's hook environments are shared the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+CACHE = Path(os.environ.get("TEMPLATE_TEST_CACHE", TEMPLATE / ".test-cache"))
+TEMPLATE_KEYS = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
+
+
+def defaults() -> dict:
+    """The answers a user gets with --no-input (first item of each choice)."""
+    return {
+        key: value[0] if isinstance(value, list) else value
+        for key, value in TEMPLATE_KEYS.items()
+        if not key.startswith("_")
+    }
+
+
+def bake(output_dir: Path, answers: dict | None = None) -> Path:
+    """Bake with `answers` on top of the defaults; return the project folder."""
+    answers = dict(answers or {})
+    unknown = sorted(set(answers) - set(TEMPLATE_KEYS))
+    if unknown:  # cookiecutter silently ignores unknown keys: a typo would test the defaults
+        raise KeyError(f"unknown cookiecutter keys in test answers: {unknown}")
+    project = cookiecutter(
+        str(TEMPLATE),
+        no_input=True,
+        extra_context=answers,
+        output_dir=str(output_dir),
+        default_config=True,
+    )
+    return Path(project)
+
+
+def bake_cli(output_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Bake through the real command line, exactly as a user does."""
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "cookiecutter", "--no-input", "--default-config"),
+            *("-o", str(output_dir), str(TEMPLATE), *args),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def _uv() -> list[str] | None:
+    try:
+        from uv import find_uv_bin  # the `uv` wheel from requirements-dev.txt
+    except ImportError:
+        found = shutil.which("uv")
+        return [found] if found else None
+    return [find_uv_bin()]
+
+
+@dataclass
+class ProjectEnv:
+    """The shared virtual environment in which every baked project is checked."""
+
+    root: Path
+
+    @property
+    def bin(self) -> Path:
+        return self.root / ("Scripts" if os.name == "nt" else "bin")
+
+    @property
+    def python(self) -> Path:
+        return self.bin / "python"
+
+    def environ(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "VIRTUAL_ENV"))}
+        env["PATH"] = f"{self.bin}{os.pathsep}{env.get('PATH', '')}"
+        env["VIRTUAL_ENV"] = str(self.root)
+        env["PRE_COMMIT_HOME"] = str(CACHE / "pre-commit")
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.pop("MLFLOW_TRACKING_URI", None)
+        return env
+
+    def run(self, cwd: Path, *command: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            list(command),
+            cwd=cwd,
+            env=self.environ(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def install_project(self, project: Path) -> None:
+        uv = _uv()
+        if uv:
+            command = [*uv, "pip", "install", "-q", "-p", str(self.python), "--no-deps", "-e"]
+        else:
+            command = [str(self.python), "-m", "pip", "install", "-q", "--no-deps", "-e"]
+        subprocess.run([*command, str(project)], check=True, capture_output=True, text=True)
+
+
+def _pinned_requirements(project: Path) -> list[str]:
+    meta = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return sorted(meta["dependencies"] + meta["optional-dependencies"]["dev"])
+
+
+def shared_env(project: Path) -> ProjectEnv:
+    """The shared environment for `project`'s pinned requirements, built on first use."""
+    requirements = _pinned_requirements(project)
+    digest = hashlib.sha256("\n".join([sys.version, *requirements]).encode()).hexdigest()[:12]
+    env = ProjectEnv(CACHE / f"venv-{digest}")
+    marker = env.root / "requirements.done"
+    if not marker.exists():
+        shutil.rmtree(env.root, ignore_errors=True)
+        uv = _uv()
+        if uv:
+            subprocess.run([*uv, "venv", "-q", "-p", sys.executable, str(env.root)], check=True)
+            install = [*uv, "pip", "install", "-q", "-p", str(env.python)]
+        else:
+            subprocess.run([sys.executable, "-m", "venv", str(env.root)], check=True)
+            install = [str(env.python), "-m", "pip", "install", "-q"]
+        subprocess.run([*install, *requirements], check=True)
+        marker.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    return env
+
+
+@pytest.fixture(scope="session")
+def project_env(tmp_path_factory: pytest.TempPathFactory) -> ProjectEnv:
+    return shared_env(bake(tmp_path_factory.mktemp("pins")))

@@ -1,0 +1,46 @@
+"""The documented bake matrix.
+
+Every choice value and both values of every boolean appear in at least one
+configuration (`test_matrix.py` checks that), and every configuration is baked
+and verified in full by `test_bake.py`. `defaults` is baked exactly as a user
+gets it: the cookiecutter command line with `--no-input` and no answers.
+"""
+
+from __future__ import annotations
+
+# name -> answers given on top of the defaults (an unknown key is an error, see conftest.bake)
+MATRIX: dict[str, dict[str, object]] = {
+    "defaults": {},
+    "minimal-regression": {
+        "environments": "dev-only",
+        "ml_task": "regression",
+        "python_version": "3.10",
+        "gpu_cluster": False,
+        "hyperparameter_sweep": False,
+        "batch_scoring": False,
+        "schedule": False,
+        "network_isolation": False,
+    },
+    "everything": {
+        "environments": "dev-and-prod",
+        "ml_task": "classification",
+        "python_version": "3.12",
+        "gpu_cluster": True,
+        "hyperparameter_sweep": True,
+        "batch_scoring": True,
+        "schedule": True,
+        "network_isolation": True,
+        "schedule_cron": "30 4 1-15 JAN-JUN MON-FRI",
+    },
+    "regression-isolated": {
+        "project_name": "Churn Forecast",
+        "environments": "dev-only",
+        "ml_task": "regression",
+        "python_version": "3.11",
+        "gpu_cluster": True,
+        "hyperparameter_sweep": True,
+        "batch_scoring": False,
+        "schedule": True,
+        "network_isolation": True,
+    },
+}

@@ -1,0 +1,126 @@
+"""Bake every configuration of the matrix and verify it in full.
+
+Per bake: the exact file set, no leftover Jinja, every data file parses, ruff
+clean and formatted, the project's own commands (validate, check-infra,
+check-workflows), its own test suite and its pre-commit hooks all pass.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from . import project_checks
+from .conftest import ProjectEnv, bake, bake_cli, defaults
+from .expected_layout import expected_files
+from .matrix import MATRIX
+
+
+@dataclass
+class Baked:
+    name: str
+    answers: dict
+    path: Path
+    files: set[str]
+    env: ProjectEnv
+
+    def run(self, *command: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        return self.env.run(self.path, *command, timeout=timeout)
+
+    @property
+    def cli(self) -> str:
+        return self.answers["project_slug"]
+
+
+def _report(done: subprocess.CompletedProcess) -> str:
+    out, err = done.stdout[-6000:], done.stderr[-4000:]
+    return f"exit {done.returncode}\n--- stdout\n{out}\n--- stderr\n{err}"
+
+
+@pytest.fixture(scope="module", params=sorted(MATRIX))
+def baked(request, tmp_path_factory, project_env) -> Baked:
+    name = request.param
+    output = tmp_path_factory.mktemp(f"bake-{name}")
+    if MATRIX[name]:
+        project = bake(output, MATRIX[name])
+    else:  # plain defaults, through the command line exactly as a user runs it
+        done = bake_cli(output)
+        assert done.returncode == 0, _report(done)
+        (project,) = output.iterdir()
+    answers = {**defaults(), **MATRIX[name]}
+    answers["project_slug"] = project.name
+    baked = Baked(name, answers, project, project_checks.files(project), project_env)
+    project_env.install_project(project)
+    for command in (["git", "init", "-q"], ["git", "add", "-A"]):  # pre-commit reads git's index
+        subprocess.run(command, cwd=project, check=True, capture_output=True)
+    return baked
+
+
+def test_exact_file_set(baked):
+    expected = expected_files(baked.answers)
+    assert sorted(baked.files - expected) == [], "files the layout does not expect"
+    assert sorted(expected - baked.files) == [], "files the layout expects but the bake lacks"
+
+
+def test_no_leftover_jinja(baked):
+    assert project_checks.leftover_jinja(baked.path) == []
+
+
+def test_every_yaml_json_toml_file_parses(baked):
+    assert project_checks.data_file_count(baked.path) >= 10
+    assert project_checks.parse_errors(baked.path) == []
+
+
+def test_cruft_record_holds_the_answers(baked):
+    record = json.loads((baked.path / ".cruft.json").read_text(encoding="utf-8"))
+    recorded = record["context"]["cookiecutter"]
+    for key, value in MATRIX[baked.name].items():
+        assert recorded[key] == value
+    assert recorded["_template_version"]
+
+
+def test_ruff_lint_clean(baked):
+    done = baked.run("ruff", "check", "--no-cache", ".")
+    assert done.returncode == 0, _report(done)
+
+
+def test_ruff_format_unchanged(baked):
+    done = baked.run("ruff", "format", "--check", "--no-cache", ".")
+    assert done.returncode == 0, _report(done)
+
+
+def test_cli_help_lists_every_command(baked):
+    done = baked.run(baked.cli, "--help")
+    assert done.returncode == 0, _report(done)
+    for command in ("validate", "run", "check-infra", "check-workflows", "provision", "register"):
+        assert command in done.stdout
+
+
+def test_validate_command_passes(baked):
+    done = baked.run(baked.cli, "validate")
+    assert done.returncode == 0, _report(done)
+
+
+def test_check_infra_command_passes(baked):
+    done = baked.run(baked.cli, "check-infra")
+    assert done.returncode == 0, _report(done)
+
+
+def test_check_workflows_command_passes(baked):
+    done = baked.run(baked.cli, "check-workflows")
+    assert done.returncode == 0, _report(done)
+
+
+def test_project_test_suite_passes(baked):
+    done = baked.run("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", timeout=1200)
+    assert done.returncode == 0, _report(done)
+    assert " passed" in done.stdout.splitlines()[-1], _report(done)
+
+
+def test_pre_commit_hooks_pass(baked):
+    done = baked.run("pre-commit", "run", "--all-files", "--show-diff-on-failure", timeout=1800)
+    assert done.returncode == 0, _report(done)

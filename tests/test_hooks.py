@@ -1,0 +1,172 @@
+"""Unit tests of the hooks' functions, on the unrendered hook files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .hook_modules import load_hook
+
+pre_gen = load_hook("pre_gen_project")
+post_gen = load_hook("post_gen_project")
+
+
+def rendered_defaults(**changes) -> dict:
+    """The answers as the hook sees them with defaults: private names rendered."""
+    answers = {
+        "project_name": "Azure ML Project",
+        "project_slug": "azure-ml-project",
+        "package_name": "azure_ml_project",
+        "description": "A project.",
+        "author_name": "Team",
+        "author_email": "team@example.com",
+        "azure_location": "westeurope",
+        "resource_prefix": "azuremlpro",
+        "environments": "dev-and-prod",
+        "cpu_vm_size": "Standard_DS3_v2",
+        "cpu_min_nodes": "0",
+        "cpu_max_nodes": "4",
+        "cpu_idle_seconds_before_scaledown": "1800",
+        "gpu_cluster": False,
+        "gpu_vm_size": "Standard_NC4as_T4_v3",
+        "gpu_max_nodes": "2",
+        "ml_task": "classification",
+        "hyperparameter_sweep": True,
+        "batch_scoring": True,
+        "schedule": True,
+        "schedule_cron": "0 2 * * 1",
+        "network_isolation": False,
+        "github_owner": "my-org",
+        "github_repo": "azure-ml-project",
+        "python_version": "3.11",
+    }
+    answers.update(changes)
+    p = answers["resource_prefix"]
+    for env in ("dev", "prod"):
+        answers.update(
+            {
+                f"__rg_{env}": f"rg-{p}-{env}",
+                f"__workspace_{env}": f"mlw-{p}-{env}",
+                f"__storage_{env}": f"st{p}{env}",
+                f"__key_vault_{env}": f"kv-{p}-{env}",
+                f"__registry_{env}": f"cr{p}{env}",
+                f"__log_analytics_{env}": f"log-{p}-{env}",
+                f"__app_insights_{env}": f"appi-{p}-{env}",
+                f"__compute_identity_{env}": f"id-{p}-{env}-compute",
+            }
+        )
+    answers["__cli_name"] = answers["project_slug"]
+    answers.update(
+        {
+            "__github_identity": f"id-{p}-github",
+            "__cpu_cluster": f"{p}-cpu",
+            "__gpu_cluster": f"{p}-gpu",
+        }
+    )
+    answers.update({k: v for k, v in changes.items() if k.startswith("__")})
+    return answers
+
+
+def test_defaults_are_valid():
+    assert pre_gen.validate(rendered_defaults()) == []
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("resource_prefix", "a" * 13, "derived compute cluster name"),
+        ("resource_prefix", "1abc", "starting with a letter"),
+        ("cpu_min_nodes", "5", "must not exceed cpu_max_nodes"),
+        ("schedule_cron", "61 * * * *", "minute field"),
+        ("azure_location", "mars", "Azure region"),
+        ("package_name", "class", "Python identifier"),
+        ("gpu_cluster", "maybe", "boolean"),
+        ("cpu_vm_size", "DS3_v2", "Standard_"),
+    ],
+)
+def test_each_problem_names_field_value_and_rule(field, value, fragment):
+    problems = pre_gen.validate(rendered_defaults(**{field: value}))
+    assert len(problems) >= 1
+    assert problems[0].startswith(f"{field}={value!r}: ")
+    assert fragment in problems[0]
+
+
+def test_all_problems_are_reported_at_once():
+    problems = pre_gen.validate(
+        rendered_defaults(azure_location="nowhere", cpu_max_nodes="x", github_owner="-bad")
+    )
+    fields = sorted(p.split("=", 1)[0] for p in problems)
+    assert fields == ["azure_location", "cpu_max_nodes", "github_owner"]
+
+
+def test_longest_environment_suffix_is_checked():
+    # 17 characters fit "kv-<prefix>-dev" (24) but not "kv-<prefix>-prod" (25 > 24).
+    problems = pre_gen.validate(rendered_defaults(resource_prefix="k" * 17))
+    key_vault = [p for p in problems if "key vault name" in p]
+    assert len(key_vault) == 1
+    assert "-prod'" in key_vault[0]
+
+
+@pytest.mark.parametrize(
+    ("expression", "ok"),
+    [
+        ("0 2 * * 1", True),
+        ("*/15 0-23/2 1,15 JAN-JUN MON-FRI", True),
+        ("59 23 31 12 6", True),
+        ("0 2 * *", False),
+        ("0 24 * * *", False),
+        ("0 0 0 * *", False),
+        ("0 0 * 13 *", False),
+        ("0 0 * * 7", False),
+        ("*/0 * * * *", False),
+        ("5-1 * * * *", False),
+        ("0 0 * FOO *", False),
+    ],
+)
+def test_cron_expressions(expression, ok):
+    assert (pre_gen.cron_problem(expression) is None) is ok
+
+
+def test_every_derived_name_has_a_rule():
+    assert set(pre_gen.DERIVED_NAMES.values()) <= set(pre_gen.NAME_RULES)
+
+
+def test_layout_removes_per_option():
+    answers = rendered_defaults(
+        environments="dev-only",
+        ml_task="regression",
+        hyperparameter_sweep=False,
+        batch_scoring=False,
+        schedule=False,
+    )
+    removed = post_gen.paths_to_remove(answers)
+    assert "config/prod.yml" in removed
+    assert "data/sample/breast_cancer.csv" in removed
+    assert "components/score" in removed
+    assert "pipelines/schedules" in removed
+    assert "pipelines/training-sweep.yml" in removed
+    assert post_gen.paths_to_remove(rendered_defaults()) == ["data/sample/diabetes.csv"]
+
+
+def test_remove_paths_removes_files_and_folders(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.txt").write_text("x")
+    (tmp_path / "b.txt").write_text("b")
+    post_gen.remove_paths(tmp_path, ["a", "b.txt"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cruft_record_keeps_answers_and_template(tmp_path):
+    answers = {**rendered_defaults(), "_template": str(tmp_path), "_output_dir": "/somewhere"}
+    record = post_gen.cruft_record(answers)
+    assert record["template"] == str(tmp_path)
+    assert record["context"]["cookiecutter"]["resource_prefix"] == "azuremlpro"
+    assert "_output_dir" not in record["context"]["cookiecutter"]
+    assert record["commit"] is None  # tmp_path is not a git checkout
+    json.dumps(record)  # serialisable as written to .cruft.json
+
+
+def test_next_steps_name_the_cli():
+    text = post_gen.next_steps(rendered_defaults())
+    assert "azure-ml-project run pipelines/training.yml --local" in text

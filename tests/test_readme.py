@@ -1,0 +1,37 @@
+"""The README's option table and its two commands stay true to the repository."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from options_table import END, START, options_table  # noqa: E402
+
+
+def test_option_table_matches_cookiecutter_json():
+    context = json.loads((ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split(START, 1)[1].split(END, 1)[0].strip()
+    assert table == options_table(context), "run: python scripts/options_table.py --write"
+
+
+def test_every_question_has_help_text():
+    context = json.loads((ROOT / "cookiecutter.json").read_text(encoding="utf-8"))
+    questions = {key for key in context if not key.startswith("_")}
+    assert questions == set(context["__prompts__"])
+
+
+def test_readme_gives_exactly_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```bash\n(.*?)\n```", section, flags=re.S)
+    assert commands == ["python scripts/quickstart.py", "python scripts/test.py"]
+    for command in commands:
+        assert (ROOT / command.split()[1]).is_file()
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "scripts/test.py" in ci
