@@ -85,10 +85,10 @@ def next_steps(answers: dict) -> str:
 Created {slug}. Next steps:
   cd {slug}
   python -m venv .venv && . .venv/bin/activate
-  pip install -e ".[dev]"
-  {cli} validate                               # every Azure ML YAML, offline
-  {cli} run pipelines/training.yml --local     # the training pipeline on this machine
-  pytest                                        # the project's own tests
+  python -m pip install --upgrade pip && pip install -e ".[dev]"
+  {cli} validate
+  {cli} run pipelines/training.yml --local
+  pytest
 Then fill in config/*.yml and follow infra/README.md to connect GitHub Actions to Azure.
 """
 

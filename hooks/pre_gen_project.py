@@ -57,6 +57,14 @@ NAME_RULES = {
     ),
     "application insights": (r"[^%&\\?/]{1,260}", "1-260 characters, none of %&\\?/"),
     "managed identity": (r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,127}", "3-128 letters, digits, '-', '_'"),
+    "virtual network": (
+        r"[a-zA-Z0-9](?:[a-zA-Z0-9._-]{0,62}[a-zA-Z0-9_])?",
+        "2-64 letters, digits, '.', '_', '-', starting with a letter or digit",
+    ),
+    "batch endpoint": (
+        r"[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]",
+        "3-32 letters, digits and hyphens, starting with a letter",
+    ),
     "compute cluster": (
         r"[a-zA-Z](?:[a-zA-Z0-9-]{0,14}[a-zA-Z0-9])?",
         "2-16 letters, digits and hyphens, starting with a letter",
@@ -82,9 +90,14 @@ DERIVED_NAMES = {
     "__app_insights_prod": "application insights",
     "__compute_identity_dev": "managed identity",
     "__compute_identity_prod": "managed identity",
-    "__github_identity": "managed identity",
+    "__github_identity_dev": "managed identity",
+    "__github_identity_prod": "managed identity",
+    "__vnet_dev": "virtual network",
+    "__vnet_prod": "virtual network",
     "__cpu_cluster": "compute cluster",
     "__gpu_cluster": "compute cluster",
+    "__batch_endpoint_dev": "batch endpoint",
+    "__batch_endpoint_prod": "batch endpoint",
 }
 
 CRON_FIELDS = (  # name, lowest, highest, names allowed in place of numbers

@@ -9,6 +9,7 @@ under test. Pre-commit's hook environments are shared the same way.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -19,7 +20,6 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parent.parent
@@ -128,20 +128,22 @@ def shared_env(project: Path) -> ProjectEnv:
     digest = hashlib.sha256("\n".join([sys.version, *requirements]).encode()).hexdigest()[:12]
     env = ProjectEnv(CACHE / f"venv-{digest}")
     marker = env.root / "requirements.done"
-    if not marker.exists():
-        shutil.rmtree(env.root, ignore_errors=True)
-        uv = _uv()
-        if uv:
-            subprocess.run([*uv, "venv", "-q", "-p", sys.executable, str(env.root)], check=True)
-            install = [*uv, "pip", "install", "-q", "-p", str(env.python)]
-        else:
-            subprocess.run([sys.executable, "-m", "venv", str(env.root)], check=True)
-            install = [str(env.python), "-m", "pip", "install", "-q"]
-        subprocess.run([*install, *requirements], check=True)
-        marker.write_text("\n".join(requirements) + "\n", encoding="utf-8")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / "venv.lock", "w") as lock:  # pytest-xdist workers build it only once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.exists():
+            _build(env, requirements)
     return env
 
 
-@pytest.fixture(scope="session")
-def project_env(tmp_path_factory: pytest.TempPathFactory) -> ProjectEnv:
-    return shared_env(bake(tmp_path_factory.mktemp("pins")))
+def _build(env: ProjectEnv, requirements: list[str]) -> None:
+    shutil.rmtree(env.root, ignore_errors=True)
+    uv = _uv()
+    if uv:
+        subprocess.run([*uv, "venv", "-q", "-p", sys.executable, str(env.root)], check=True)
+        install = [*uv, "pip", "install", "-q", "-p", str(env.python)]
+    else:
+        subprocess.run([sys.executable, "-m", "venv", str(env.root)], check=True)
+        install = [str(env.python), "-m", "pip", "install", "-q"]
+    subprocess.run([*install, *requirements], check=True)
+    (env.root / "requirements.done").write_text("\n".join(requirements) + "\n", "utf-8")

@@ -15,6 +15,8 @@ ALLOWED_EXPRESSION = re.compile(
     r"|outputs|parent|search_space|name)\b"
 )
 JINJA_LEFTOVER = re.compile(r"\{\{|\{%|\{#|%\}|cookiecutter\.")
+# Python's f-strings use `{{`, `}}` and `%}` themselves; there, look for Jinja's own syntax.
+JINJA_LEFTOVER_IN_PYTHON = re.compile(r"\{%|\{#-?\s|cookiecutter\.")
 
 
 def files(project: Path) -> set[str]:
@@ -40,12 +42,13 @@ def leftover_jinja(project: Path) -> list[str]:
         text = text_of(project / relative)
         if text is None:
             continue
+        leftover = JINJA_LEFTOVER_IN_PYTHON if relative.endswith(".py") else JINJA_LEFTOVER
         for number, line in enumerate(text.splitlines(), start=1):
             cleaned = ALLOWED_EXPRESSION.sub("", line)
             if ALLOWED_EXPRESSION.search(line):
                 # an allowed expression's closing braces are not leftovers
                 cleaned = re.sub(r"\}\}", "", cleaned)
-            if JINJA_LEFTOVER.search(cleaned):
+            if leftover.search(cleaned):
                 found.append(f"{relative}:{number}: {line.strip()[:120]}")
     return found
 

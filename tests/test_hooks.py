@@ -54,12 +54,14 @@ def rendered_defaults(**changes) -> dict:
                 f"__log_analytics_{env}": f"log-{p}-{env}",
                 f"__app_insights_{env}": f"appi-{p}-{env}",
                 f"__compute_identity_{env}": f"id-{p}-{env}-compute",
+                f"__github_identity_{env}": f"id-{p}-{env}-github",
+                f"__vnet_{env}": f"vnet-{p}-{env}",
+                f"__batch_endpoint_{env}": f"{p}-training-{env}",
             }
         )
     answers["__cli_name"] = answers["project_slug"]
     answers.update(
         {
-            "__github_identity": f"id-{p}-github",
             "__cpu_cluster": f"{p}-cpu",
             "__gpu_cluster": f"{p}-gpu",
         }

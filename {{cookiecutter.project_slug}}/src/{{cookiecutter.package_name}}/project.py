@@ -20,10 +20,8 @@ def project_root(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if all((folder / marker).exists() for marker in PROJECT_MARKERS):
             return folder
-    raise ProjectError(
-        f"not inside the project: no folder at or above {here} holds "
-        + ", ".join(PROJECT_MARKERS)
-    )
+    markers = ", ".join(PROJECT_MARKERS)
+    raise ProjectError(f"not inside the project: no folder at or above {here} holds {markers}")
 
 
 def quiet_azure_ml() -> None:
