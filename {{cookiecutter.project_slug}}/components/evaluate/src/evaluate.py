@@ -1,0 +1,139 @@
+"""Score a model on the test set and decide whether it is promoted over the baseline."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+    roc_auc_score,
+)
+
+TASKS = ("classification", "regression")
+PRIMARY_METRIC = {"classification": "accuracy", "regression": "r2"}
+METRICS_FILE = "metrics.json"
+DECISION_FILE = "decision.json"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--test_data", type=Path, required=True)
+    parser.add_argument("--target_column", default="target")
+    parser.add_argument("--task", choices=TASKS, default="classification")
+    parser.add_argument("--promotion_threshold", type=float, default=0.0)
+    parser.add_argument("--baseline_model", type=Path)
+    parser.add_argument("--baseline_score", type=float)
+    parser.add_argument("--evaluation", type=Path, required=True, help="output folder")
+    return parser.parse_args(argv)
+
+
+def load_model(path: Path):
+    import mlflow.sklearn
+
+    if not (path / "MLmodel").is_file():
+        raise FileNotFoundError(f"{path} is not an MLflow model folder (no MLmodel file)")
+    return mlflow.sklearn.load_model(str(path))
+
+
+def score_model(model, features: pd.DataFrame, target: pd.Series, task: str) -> dict[str, float]:
+    """Metrics of `model` on a labelled set; "score" is the task's primary metric."""
+    predicted = model.predict(features)
+    if task == "classification":
+        metrics = {
+            "accuracy": accuracy_score(target, predicted),
+            "f1": f1_score(target, predicted, average="weighted"),
+        }
+        if hasattr(model, "predict_proba") and target.nunique() == 2:
+            metrics["roc_auc"] = roc_auc_score(target, model.predict_proba(features)[:, 1])
+    else:
+        metrics = {
+            "r2": r2_score(target, predicted),
+            "rmse": float(np.sqrt(mean_squared_error(target, predicted))),
+            "mae": mean_absolute_error(target, predicted),
+        }
+    metrics["score"] = metrics[PRIMARY_METRIC[task]]
+    return {name: float(value) for name, value in metrics.items()}
+
+
+def decide(score: float, threshold: float, baseline: float | None) -> tuple[bool, str]:
+    """Promote when the score reaches the threshold and beats the baseline, if there is one."""
+    if score < threshold:
+        return False, f"score {score:.4f} is below the promotion threshold {threshold:.4f}"
+    if baseline is not None and score <= baseline:
+        return False, f"score {score:.4f} does not beat the baseline {baseline:.4f}"
+    against = "no baseline" if baseline is None else f"baseline {baseline:.4f}"
+    return True, f"score {score:.4f} reaches threshold {threshold:.4f} and beats {against}"
+
+
+@contextlib.contextmanager
+def tracking_run() -> Iterator[object | None]:
+    """The MLflow run of this step when tracking is configured (Azure ML or local runner)."""
+    if not (os.environ.get("MLFLOW_TRACKING_URI") or os.environ.get("MLFLOW_RUN_ID")):
+        yield None
+        return
+    import mlflow
+
+    with mlflow.start_run() as run:
+        yield run
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    test_path = args.test_data / "test.csv" if args.test_data.is_dir() else args.test_data
+    test = pd.read_csv(test_path)
+    features = test.drop(columns=[args.target_column])
+    target = test[args.target_column]
+
+    metrics = score_model(load_model(args.model), features, target, args.task)
+    baselines = [] if args.baseline_score is None else [args.baseline_score]
+    baseline_metrics = None
+    if args.baseline_model is not None:
+        baseline_metrics = score_model(load_model(args.baseline_model), features, target, args.task)
+        baselines.append(baseline_metrics["score"])
+    baseline = max(baselines) if baselines else None
+    promote, reason = decide(metrics["score"], args.promotion_threshold, baseline)
+
+    args.evaluation.mkdir(parents=True, exist_ok=True)
+    report = {
+        "task": args.task,
+        "primary_metric": PRIMARY_METRIC[args.task],
+        "test_rows": len(test),
+        "metrics": metrics,
+        "baseline_metrics": baseline_metrics,
+    }
+    decision = {
+        "promote": promote,
+        "reason": reason,
+        "score": metrics["score"],
+        "baseline_score": baseline,
+        "promotion_threshold": args.promotion_threshold,
+    }
+    (args.evaluation / METRICS_FILE).write_text(json.dumps(report, indent=2) + "\n")
+    (args.evaluation / DECISION_FILE).write_text(json.dumps(decision, indent=2) + "\n")
+
+    with tracking_run() as run:
+        if run is not None:
+            import mlflow
+
+            mlflow.log_metrics({f"test_{name}": value for name, value in metrics.items()})
+            mlflow.log_metric("promote", int(promote))
+            mlflow.set_tag("promote", str(promote).lower())
+    print(f"promote={str(promote).lower()}: {reason}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
