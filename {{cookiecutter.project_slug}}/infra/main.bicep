@@ -1,0 +1,221 @@
+// Azure ML environment of this project, one resource group per environment.
+// Deploy: `{{ cookiecutter.__cli_name }} provision --env dev` (or what-if with --what-if); the
+// values come from params/<env>.parameters.json. Each module holds one concern.
+targetScope = 'resourceGroup'
+
+@description('Azure region of every resource.')
+param location string = resourceGroup().location
+
+@description('Environment the resources belong to.')
+@allowed([
+  'dev'
+  'prod'
+])
+param environmentName string
+
+@description('Name of the Azure ML workspace.')
+param workspaceName string
+
+@description('Name of the storage account (3-24 lowercase letters and digits).')
+param storageAccountName string
+
+@description('Name of the key vault.')
+param keyVaultName string
+
+@description('Name of the container registry.')
+param containerRegistryName string
+
+@description('Name of the Log Analytics workspace.')
+param logAnalyticsName string
+
+@description('Name of the Application Insights component.')
+param appInsightsName string
+
+@description('Name of the user-assigned identity the compute clusters run jobs as.')
+param computeIdentityName string
+
+@description('Name of the CPU compute cluster.')
+param cpuClusterName string
+
+@description('VM size of the CPU cluster.')
+param cpuVmSize string
+
+@description('Fewest nodes of the CPU cluster (0 scales to zero).')
+@minValue(0)
+param cpuMinNodes int = 0
+
+@description('Most nodes of the CPU cluster.')
+@minValue(1)
+param cpuMaxNodes int
+
+@description('Idle time before CPU nodes are released, ISO 8601 duration (e.g. PT1800S).')
+param cpuIdleTimeBeforeScaleDown string
+
+@description('Deploy the GPU compute cluster.')
+param deployGpuCluster bool = false
+
+@description('Name of the GPU compute cluster (used when deployGpuCluster is true).')
+param gpuClusterName string = ''
+
+@description('VM size of the GPU cluster.')
+param gpuVmSize string = ''
+
+@description('Most nodes of the GPU cluster.')
+@minValue(1)
+param gpuMaxNodes int = 1
+
+@description('Isolate the workspace: managed network, private endpoints, public endpoints disabled.')
+param networkIsolation bool = false
+
+@description('Outbound mode of the managed network when isolated.')
+@allowed([
+  'AllowInternetOutbound'
+  'AllowOnlyApprovedOutbound'
+])
+param isolationMode string = 'AllowInternetOutbound'
+
+@description('Name of the virtual network for inbound private endpoints (used with network isolation).')
+param vnetName string = ''
+
+@description('Tags applied to every resource.')
+param tags object = {}
+
+var allTags = union(tags, {
+  environment: environmentName
+})
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    location: location
+    logAnalyticsName: logAnalyticsName
+    appInsightsName: appInsightsName
+    tags: allTags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    location: location
+    storageAccountName: storageAccountName
+    networkIsolation: networkIsolation
+    tags: allTags
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'key-vault'
+  params: {
+    location: location
+    keyVaultName: keyVaultName
+    networkIsolation: networkIsolation
+    tags: allTags
+  }
+}
+
+module registry 'modules/registry.bicep' = {
+  name: 'container-registry'
+  params: {
+    location: location
+    containerRegistryName: containerRegistryName
+    networkIsolation: networkIsolation
+    tags: allTags
+  }
+}
+
+module workspace 'modules/workspace.bicep' = {
+  name: 'workspace'
+  params: {
+    location: location
+    workspaceName: workspaceName
+    storageAccountId: storage.outputs.storageAccountId
+    keyVaultId: keyVault.outputs.keyVaultId
+    appInsightsId: monitoring.outputs.appInsightsId
+    containerRegistryId: registry.outputs.containerRegistryId
+    networkIsolation: networkIsolation
+    isolationMode: isolationMode
+    imageBuildComputeName: cpuClusterName
+    tags: allTags
+  }
+}
+
+module network 'modules/network.bicep' = if (networkIsolation) {
+  name: 'network'
+  params: {
+    location: location
+    vnetName: vnetName
+    workspaceId: workspace.outputs.workspaceId
+    workspaceName: workspaceName
+    storageAccountId: storage.outputs.storageAccountId
+    storageAccountName: storageAccountName
+    tags: allTags
+  }
+}
+
+module computeIdentity 'modules/identity.bicep' = {
+  name: 'compute-identity'
+  params: {
+    location: location
+    identityName: computeIdentityName
+    tags: allTags
+  }
+}
+
+module computeRoles 'modules/compute-roles.bicep' = {
+  name: 'compute-roles'
+  params: {
+    principalId: computeIdentity.outputs.principalId
+    storageAccountName: storage.outputs.storageAccountName
+    containerRegistryName: registry.outputs.containerRegistryName
+    keyVaultName: keyVault.outputs.keyVaultName
+  }
+}
+
+module cpuCluster 'modules/compute-cluster.bicep' = {
+  name: 'cpu-cluster'
+  params: {
+    location: location
+    workspaceName: workspace.outputs.workspaceName
+    clusterName: cpuClusterName
+    vmSize: cpuVmSize
+    minNodes: cpuMinNodes
+    maxNodes: cpuMaxNodes
+    idleTimeBeforeScaleDown: cpuIdleTimeBeforeScaleDown
+    identityId: computeIdentity.outputs.identityId
+    networkIsolation: networkIsolation
+    tags: allTags
+  }
+}
+
+module gpuCluster 'modules/compute-cluster.bicep' = if (deployGpuCluster) {
+  name: 'gpu-cluster'
+  params: {
+    location: location
+    workspaceName: workspace.outputs.workspaceName
+    clusterName: gpuClusterName
+    vmSize: gpuVmSize
+    // GPU nodes are expensive: never keep one running while idle.
+    minNodes: 0
+    maxNodes: gpuMaxNodes
+    idleTimeBeforeScaleDown: cpuIdleTimeBeforeScaleDown
+    identityId: computeIdentity.outputs.identityId
+    networkIsolation: networkIsolation
+    tags: allTags
+  }
+}
+
+// The project's tooling reads these outputs (see REQUIRED_OUTPUTS in
+// src/{{ cookiecutter.package_name }}/checks/infra_outputs.py); check-infra fails if one goes missing.
+output workspaceName string = workspace.outputs.workspaceName
+output workspaceId string = workspace.outputs.workspaceId
+output location string = location
+output cpuClusterName string = cpuCluster.outputs.clusterName
+output gpuClusterName string = deployGpuCluster ? gpuClusterName : ''
+output computeIdentityId string = computeIdentity.outputs.identityId
+output computeIdentityPrincipalId string = computeIdentity.outputs.principalId
+output computeIdentityClientId string = computeIdentity.outputs.clientId
+output storageAccountName string = storage.outputs.storageAccountName
+output keyVaultName string = keyVault.outputs.keyVaultName
+output containerRegistryName string = registry.outputs.containerRegistryName
+output appInsightsName string = monitoring.outputs.appInsightsName

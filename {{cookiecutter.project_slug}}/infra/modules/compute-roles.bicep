@@ -1,0 +1,66 @@
+// The roles the compute identity needs, each on one resource, and no more.
+
+@description('Principal (object) id of the compute identity.')
+param principalId string
+
+@description('Name of the storage account of the workspace.')
+param storageAccountName string
+
+@description('Name of the container registry of the workspace.')
+param containerRegistryName string
+
+@description('Name of the key vault of the workspace.')
+param keyVaultName string
+
+// Built-in role definition ids (the same in every tenant).
+var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+var acrPull = '7f951dda-4ed3-4680-a7ca-43fe172d538d'
+var keyVaultSecretsUser = '4633458b-17de-408a-b874-0445c86b69e6'
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing = {
+  name: containerRegistryName
+}
+
+resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
+  name: keyVaultName
+}
+
+// Jobs read inputs from and write outputs to the workspace's blob datastores with
+// identity-based access (shared keys are disabled), so they need read and write on blobs.
+resource blobData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, principalId, storageBlobDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributor)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Nodes pull the environment images Azure ML built into this registry; the admin user is
+// disabled, so the identity needs pull (not push: the workspace builds the images).
+resource imagePull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(registry.id, principalId, acrPull)
+  scope: registry
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', acrPull)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Jobs resolve workspace connections and secrets the team stores in the workspace key vault
+// (read secret values only; no keys, certificates or management rights).
+resource secretsRead 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(keyVault.id, principalId, keyVaultSecretsUser)
+  scope: keyVault
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsUser)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}

@@ -1,0 +1,167 @@
+// Inbound private access for an isolated workspace: a virtual network with one
+// subnet for private endpoints, endpoints for the workspace and for the storage
+// account's blob and file services (clients upload code and data there), and the
+// private DNS zones that resolve them. Outbound isolation of computes is the
+// workspace's managed network (see workspace.bicep). Deployed only with isolation.
+
+@description('Azure region of the resources.')
+param location string
+
+@description('Name of the virtual network.')
+param vnetName string
+
+@description('Address space of the virtual network.')
+param addressPrefix string = '10.0.0.0/24'
+
+@description('Resource id of the workspace.')
+param workspaceId string
+
+@description('Name of the workspace (names its private endpoint).')
+param workspaceName string
+
+@description('Resource id of the storage account.')
+param storageAccountId string
+
+@description('Name of the storage account (names its private endpoints).')
+param storageAccountName string
+
+@description('Tags applied to every resource.')
+param tags object = {}
+
+var privateEndpoints = [
+  {
+    name: 'pe-${workspaceName}'
+    target: workspaceId
+    groupId: 'amlworkspace'
+    zones: [
+      'privatelink.api.azureml.ms'
+      'privatelink.notebooks.azure.net'
+    ]
+  }
+  {
+    name: 'pe-${storageAccountName}-blob'
+    target: storageAccountId
+    groupId: 'blob'
+    zones: [
+      'privatelink.blob.${environment().suffixes.storage}'
+    ]
+  }
+  {
+    name: 'pe-${storageAccountName}-file'
+    target: storageAccountId
+    groupId: 'file'
+    zones: [
+      'privatelink.file.${environment().suffixes.storage}'
+    ]
+  }
+]
+
+var zoneNames = [
+  'privatelink.api.azureml.ms'
+  'privatelink.notebooks.azure.net'
+  'privatelink.blob.${environment().suffixes.storage}'
+  'privatelink.file.${environment().suffixes.storage}'
+]
+
+resource nsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
+  name: 'nsg-${vnetName}-pe'
+  location: location
+  tags: tags
+  properties: {
+    securityRules: []
+  }
+}
+
+resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
+  name: vnetName
+  location: location
+  tags: tags
+  properties: {
+    addressSpace: {
+      addressPrefixes: [
+        addressPrefix
+      ]
+    }
+    subnets: [
+      {
+        name: 'snet-private-endpoints'
+        properties: {
+          addressPrefix: addressPrefix
+          networkSecurityGroup: {
+            id: nsg.id
+          }
+          privateEndpointNetworkPolicies: 'Enabled'
+        }
+      }
+    ]
+  }
+}
+
+resource zones 'Microsoft.Network/privateDnsZones@2020-06-01' = [
+  for zone in zoneNames: {
+    name: zone
+    location: 'global'
+    tags: tags
+  }
+]
+
+resource zoneLinks 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06-01' = [
+  for (zone, i) in zoneNames: {
+    parent: zones[i]
+    name: vnetName
+    location: 'global'
+    tags: tags
+    properties: {
+      registrationEnabled: false
+      virtualNetwork: {
+        id: vnet.id
+      }
+    }
+  }
+]
+
+resource endpoints 'Microsoft.Network/privateEndpoints@2024-05-01' = [
+  for endpoint in privateEndpoints: {
+    name: endpoint.name
+    location: location
+    tags: tags
+    properties: {
+      subnet: {
+        id: vnet.properties.subnets[0].id
+      }
+      privateLinkServiceConnections: [
+        {
+          name: endpoint.name
+          properties: {
+            privateLinkServiceId: endpoint.target
+            groupIds: [
+              endpoint.groupId
+            ]
+          }
+        }
+      ]
+    }
+  }
+]
+
+resource dnsGroups 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024-05-01' = [
+  for (endpoint, i) in privateEndpoints: {
+    parent: endpoints[i]
+    name: 'default'
+    properties: {
+      privateDnsZoneConfigs: [
+        for zone in endpoint.zones: {
+          name: replace(zone, '.', '-')
+          properties: {
+            privateDnsZoneId: resourceId('Microsoft.Network/privateDnsZones', zone)
+          }
+        }
+      ]
+    }
+    dependsOn: [
+      zones
+    ]
+  }
+]
+
+output vnetId string = vnet.id
