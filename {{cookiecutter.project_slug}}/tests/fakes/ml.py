@@ -1,0 +1,155 @@
+"""In-memory fakes of MLClient's operation groups that keep workspace state.
+
+Code and data uploads make a loopback Azure ML service impractical, so these stand in for
+`ml_client.<group>` with the same method names and keep what was "created": tests assert on the
+resulting state and on the recorded calls (each call is one service request, or the first
+request of a long-running operation).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+WRITES = {"create_or_update", "begin_create_or_update"}
+
+
+@dataclass
+class Call:
+    group: str
+    method: str
+    name: str
+    version: str | None = None
+
+
+@dataclass
+class Done:
+    """What begin_* returns: an already finished poller."""
+
+    value: Any
+
+    def result(self, timeout: float | None = None) -> Any:
+        return self.value
+
+    def done(self) -> bool:
+        return True
+
+
+@dataclass
+class Ledger:
+    calls: list[Call] = field(default_factory=list)
+    fail_once: set[tuple[str, str]] = field(default_factory=set)  # (group, name) -> one 500
+
+    def record(self, call: Call) -> None:
+        self.calls.append(call)
+        key = (call.group, call.name)
+        if call.method in WRITES and key in self.fail_once:
+            self.fail_once.discard(key)
+            raise HttpResponseError(message=f"injected failure creating {call.group} {call.name}")
+
+
+class VersionedAssets:
+    """environments / data / components: name -> {version: entity}."""
+
+    def __init__(self, group: str, ledger: Ledger) -> None:
+        self.group, self.ledger = group, ledger
+        self.store: dict[str, dict[str, Any]] = {}
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> Any:
+        self.ledger.record(Call(self.group, "get", name, version))
+        versions = self.store.get(name, {})
+        if version is None and versions:
+            return versions[list(versions)[-1]]
+        if version not in versions:
+            raise ResourceNotFoundError(f"{self.group} {name}:{version} not found")
+        return versions[version]
+
+    def create_or_update(self, entity: Any, **kwargs: Any) -> Any:
+        self.ledger.record(Call(self.group, "create_or_update", entity.name, str(entity.version)))
+        self.store.setdefault(entity.name, {})[str(entity.version)] = entity
+        return entity
+
+
+class NamedResources:
+    """batch_endpoints / schedules: name -> entity."""
+
+    def __init__(self, group: str, ledger: Ledger) -> None:
+        self.group, self.ledger = group, ledger
+        self.store: dict[str, Any] = {}
+
+    def get(self, name: str, **kwargs: Any) -> Any:
+        self.ledger.record(Call(self.group, "get", name))
+        if name not in self.store:
+            raise ResourceNotFoundError(f"{self.group} {name} not found")
+        return self.store[name]
+
+    def begin_create_or_update(self, entity: Any, **kwargs: Any) -> Done:
+        self.ledger.record(Call(self.group, "begin_create_or_update", entity.name))
+        self.store[entity.name] = entity
+        return Done(entity)
+
+
+class BatchDeployments:
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.store: dict[tuple[str, str], Any] = {}
+
+    def get(self, name: str, endpoint_name: str) -> Any:
+        self.ledger.record(Call("batch_deployments", "get", name))
+        if (endpoint_name, name) not in self.store:
+            raise ResourceNotFoundError(f"deployment {endpoint_name}/{name} not found")
+        return self.store[(endpoint_name, name)]
+
+    def begin_create_or_update(self, deployment: Any, **kwargs: Any) -> Done:
+        self.ledger.record(Call("batch_deployments", "begin_create_or_update", deployment.name))
+        self.store[(deployment.endpoint_name, deployment.name)] = deployment
+        return Done(deployment)
+
+
+class Jobs:
+    """Submitted jobs get a name; `get` walks through the scripted statuses."""
+
+    def __init__(self, ledger: Ledger, statuses: list[str]) -> None:
+        self.ledger, self.statuses = ledger, statuses
+        self.submitted: dict[str, Any] = {}
+        self._progress: dict[str, Any] = {}
+        self._names = (f"job-{n}" for n in itertools.count(1))
+
+    def create_or_update(self, job: Any, **kwargs: Any) -> Any:
+        name = next(self._names)
+        self.ledger.record(Call("jobs", "create_or_update", name))
+        self.submitted[name] = SimpleNamespace(job=job, kwargs=kwargs)
+        self._progress[name] = iter(self.statuses)
+        return SimpleNamespace(name=name, studio_url=f"https://ml.azure.com/runs/{name}")
+
+    def get(self, name: str) -> Any:
+        self.ledger.record(Call("jobs", "get", name))
+        status = next(self._progress[name], self.statuses[-1])
+        return SimpleNamespace(name=name, status=status)
+
+
+class FakeMLClient:
+    def __init__(self, job_statuses: list[str] | None = None) -> None:
+        self.ledger = Ledger()
+        self.environments = VersionedAssets("environments", self.ledger)
+        self.data = VersionedAssets("data", self.ledger)
+        self.components = VersionedAssets("components", self.ledger)
+        self.batch_endpoints = NamedResources("batch_endpoints", self.ledger)
+        self.batch_deployments = BatchDeployments(self.ledger)
+        self.schedules = NamedResources("schedules", self.ledger)
+        self.jobs = Jobs(self.ledger, job_statuses or ["Queued", "Running", "Completed"])
+
+    @property
+    def calls(self) -> list[Call]:
+        return self.ledger.calls
+
+    @property
+    def writes(self) -> list[Call]:
+        return [call for call in self.ledger.calls if call.method in WRITES]
+
+    def reset_calls(self) -> None:
+        self.ledger.calls.clear()

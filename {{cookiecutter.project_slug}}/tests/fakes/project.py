@@ -1,0 +1,153 @@
+"""A small project on disk for the cloud tests: every kind of asset the commands handle."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
+
+
+def ref(expression: str) -> str:
+    """An Azure ML input/output expression, spelled so the template engine leaves it alone."""
+    return "${" + "{" + expression + "}}"
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def command_component(name: str, inputs: str, outputs: str, command: str) -> str:
+    return f"""$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json
+name: {name}
+version: "1"
+type: command
+inputs:
+{inputs}
+outputs:
+{outputs}
+code: ./src
+environment:
+  image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest
+  conda_file: ../../environments/sklearn/conda.yml
+command: {command}
+"""
+
+
+def make_project(root: Path) -> Path:
+    write(root / "pyproject.toml", "[project]\nname = 'fixture'\n")
+    write(
+        root / "config" / "dev.yml",
+        f"subscription_id: {SUBSCRIPTION}\nresource_group: rg-fixture-dev\n"
+        "workspace_name: mlw-fixture-dev\nlocation: westeurope\n"
+        "batch_endpoint: fixture-training-dev\n",
+    )
+    write(
+        root / "environments" / "sklearn" / "environment.yml",
+        "name: fixture-sklearn\nversion: '1'\n"
+        "image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest\nconda_file: conda.yml\n",
+    )
+    write(
+        root / "environments" / "sklearn" / "conda.yml",
+        "name: sklearn\ndependencies:\n  - python=3.11\n  - pip:\n    - scikit-learn\n",
+    )
+    write(
+        root / "data" / "sample-data.yml",
+        "name: fixture-raw\nversion: '1'\ntype: uri_folder\npath: ./sample\n",
+    )
+    write(root / "data" / "sample" / "rows.csv", "a,b,target\n1,2,0\n3,4,1\n")
+    write(
+        root / "components" / "prep" / "component.yml",
+        command_component(
+            "prep",
+            "  raw_data:\n    type: uri_folder",
+            "  out:\n    type: uri_folder",
+            f"python prep.py --raw {ref('inputs.raw_data')} --out {ref('outputs.out')}",
+        ),
+    )
+    write(root / "components" / "prep" / "src" / "prep.py", "print('prep')\n")
+    write(root / "components" / "prep" / "src" / ".amlignore", "scratch/\n*.tmp\n")
+    write(
+        root / "components" / "train" / "component.yml",
+        command_component(
+            "train",
+            "  train_data:\n    type: uri_folder\n  n_estimators:\n    type: integer\n"
+            "    default: 10",
+            "  model:\n    type: uri_folder",
+            f"python train.py --data {ref('inputs.train_data')} "
+            f"--n {ref('inputs.n_estimators')} --model {ref('outputs.model')}",
+        ),
+    )
+    write(root / "components" / "train" / "src" / "train.py", "print('train')\n")
+    jobs = f"""jobs:
+  prep:
+    type: command
+    component: ../COMPONENTS/prep/component.yml
+    inputs:
+      raw_data: {ref("parent.inputs.raw_data")}
+  train:
+    type: command
+    component: ../COMPONENTS/train/component.yml
+    inputs:
+      train_data: {ref("parent.jobs.prep.outputs.out")}
+      n_estimators: {ref("parent.inputs.n_estimators")}
+"""
+    write(
+        root / "pipelines" / "training.yml",
+        "$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json\n"
+        "type: pipeline\nexperiment_name: training\n"
+        "settings:\n  default_compute: azureml:cpu-cluster\n"
+        "inputs:\n  raw_data:\n    type: uri_folder\n    path: azureml:fixture-raw@latest\n"
+        "  n_estimators: 10\n" + jobs.replace("COMPONENTS", "components"),
+    )
+    write(
+        root / "pipelines" / "publish" / "training-component.yml",
+        "$schema: https://azuremlschemas.azureedge.net/latest/pipelineComponent.schema.json\n"
+        "name: training_pipeline\ntype: pipeline\n"
+        "inputs:\n  raw_data:\n    type: uri_folder\n  n_estimators:\n    type: integer\n"
+        "    default: 10\n" + jobs.replace("COMPONENTS", "../components"),
+    )
+    write(
+        root / "pipelines" / "publish" / "batch-endpoint.yml",
+        "name: fixture-training\ndescription: Runs the training pipeline.\nauth_mode: aad_token\n",
+    )
+    write(
+        root / "pipelines" / "publish" / "training-deployment.yml",
+        "name: training\nendpoint_name: fixture-training\ntype: pipeline\n"
+        "component: azureml:training_pipeline@latest\n"
+        "settings:\n  default_compute: cpu-cluster\n  continue_on_step_failure: false\n",
+    )
+    write(
+        root / "pipelines" / "schedules" / "training-cron.yml",
+        "name: training-weekly\n"
+        "trigger:\n  type: cron\n  expression: '0 2 * * 1'\n  time_zone: UTC\n"
+        "create_job: ../training.yml\n",
+    )
+    write(root / "infra" / "main.bicep", "param location string = resourceGroup().location\n")
+    write(
+        root / "infra" / "params" / "dev.parameters.json",
+        json.dumps({"parameters": {"environmentName": {"value": "dev"}}}),
+    )
+    return root
+
+
+def fake_bicep(folder: Path, template: dict | None = None, fail: str | None = None) -> Path:
+    """A `bicep` executable that prints an ARM template (or fails), for PATH."""
+    template = template or {"$schema": "deploymentTemplate.json#", "resources": []}
+    script = folder / "bicep"
+    if fail:
+        body = f"import sys\nsys.stderr.write({fail!r})\nsys.exit(1)\n"
+    else:
+        body = f"print({json.dumps(json.dumps(template))})\n"
+    script.write_text(f"#!{sys.executable}\n{body}", encoding="utf-8")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return script
+
+
+def path_with(folder: Path) -> str:
+    return f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
