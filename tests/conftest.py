@@ -147,3 +147,13 @@ def _build(env: ProjectEnv, requirements: list[str]) -> None:
         install = [str(env.python), "-m", "pip", "install", "-q"]
     subprocess.run([*install, *requirements], check=True)
     (env.root / "requirements.done").write_text("\n".join(requirements) + "\n", "utf-8")
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """Keep every check of one bake on one pytest-xdist worker (`--dist loadgroup`)."""
+    import pytest
+
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "baked" in callspec.params:
+            item.add_marker(pytest.mark.xdist_group(f"bake-{callspec.params['baked']}"))

@@ -4,6 +4,8 @@ Every choice value and both values of every boolean appear in at least one
 configuration (`test_matrix.py` checks that), and every configuration is baked
 and verified in full by `test_bake.py`. `defaults` is baked exactly as a user
 gets it: the cookiecutter command line with `--no-input` and no answers.
+Each other configuration has its own project name, so its package never collides
+with another's in the shared test environment when bakes run in parallel.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 MATRIX: dict[str, dict[str, object]] = {
     "defaults": {},
     "minimal-regression": {
+        "project_name": "Minimal Regression",
         "environments": "dev-only",
         "ml_task": "regression",
         "python_version": "3.10",
@@ -22,6 +25,7 @@ MATRIX: dict[str, dict[str, object]] = {
         "network_isolation": False,
     },
     "everything": {
+        "project_name": "Everything Enabled",
         "environments": "dev-and-prod",
         "ml_task": "classification",
         "python_version": "3.12",

@@ -25,9 +25,18 @@ def project_root(start: Path | None = None) -> Path:
 
 
 def quiet_azure_ml() -> None:
-    """Silence the SDK's experimental-class and telemetry chatter for users."""
+    """Import azure.ai.ml with its experimental-class and telemetry chatter silenced.
+
+    Call it in a command before using azure.ai.ml (never at module import: the SDK takes
+    about 2 s to import). Importing the SDK resets its loggers, so levels are set after.
+    """
     os.environ.setdefault("AZUREML_LOG_LEVEL", "ERROR")
     warnings.filterwarnings("ignore", module=r"azure\..*")
     warnings.filterwarnings("ignore", message=r".*experimental.*")
+    import azure.ai.ml  # noqa: F401
+
     for name in ("azure", "azure.ai.ml", "azure.core", "azure.identity", "urllib3"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("azure.ai.ml"):
+            logging.getLogger(name).setLevel(logging.ERROR)

@@ -27,11 +27,12 @@ def retry_settings() -> dict[str, Any]:
 
 def credential() -> Any:
     """DefaultAzureCredential: OIDC via azure/login in GitHub Actions, `az login` on a laptop."""
+    import logging
+
     from azure.identity import DefaultAzureCredential
 
-    from ..project import quiet_azure_ml
-
-    quiet_azure_ml()  # a failed sign-in is reported once, by the command, with every reason
+    # a failed sign-in is reported once, by the command, with every reason
+    logging.getLogger("azure.identity").setLevel(logging.ERROR)
     return DefaultAzureCredential(exclude_interactive_browser_credential=True)
 
 

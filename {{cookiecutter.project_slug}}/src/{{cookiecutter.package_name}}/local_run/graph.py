@@ -170,8 +170,6 @@ def _build(path: Path) -> Pipeline:
     quiet_azure_ml()
     from azure.ai.ml import load_job
 
-    quiet_azure_ml()  # again: importing azure.ai.ml resets its logger level to INFO
-
     try:
         job = load_job(path)
     except Exception as exc:  # the SDK raises many unrelated types for a bad file

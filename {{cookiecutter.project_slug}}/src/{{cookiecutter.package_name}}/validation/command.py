@@ -81,7 +81,6 @@ def validate_project(root: Path) -> tuple[list[Problem], int]:
     import azure.ai.ml as aml
     from azure.ai.ml.entities import _load_functions as loaders
 
-    quiet_azure_ml()  # importing azure.ai.ml resets its logger level
     client = aml.MLClient(
         _OfflineCredential(), OFFLINE_SUBSCRIPTION, "offline-validation", "offline-validation"
     )
