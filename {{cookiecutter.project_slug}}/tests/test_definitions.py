@@ -186,13 +186,16 @@ def test_pipeline_bindings_name_existing_inputs_and_components(path):
                 assert name in upstream_component["outputs"], value
 
 
-@pytest.mark.parametrize("path", SCHEDULES, ids=ids(SCHEDULES))
-def test_schedule_loads(path):
+def test_schedules_load():
     from azure.ai.ml.entities._load_functions import load_schedule
 
-    schedule = load_schedule(source=path)
-    assert schedule.create_job.type == "pipeline"
-    assert schedule.trigger.time_zone == "UTC"
+    # The project was generated {{ "with" if cookiecutter.schedule else "without" }} schedules.
+    expected = {{ '["training-cron.yml", "training-recurrence.yml"]' if cookiecutter.schedule else "[]" }}
+    assert [path.name for path in SCHEDULES] == expected
+    for path in SCHEDULES:
+        schedule = load_schedule(source=path)
+        assert schedule.create_job.type == "pipeline", path.name
+        assert schedule.trigger.time_zone == "UTC", path.name
 
 
 def test_publish_definitions_load(ml_client):
