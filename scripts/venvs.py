@@ -42,7 +42,9 @@ def install(root: Path, *requirements: str) -> None:
     python = python_of(root)
     uv = bin_dir(root) / ("uv.exe" if os.name == "nt" else "uv")
     if uv.exists():
-        run(uv, "pip", "install", "-q", "-p", python, *requirements)
+        # --compile-bytecode: what pip does by default; imports stay fast even where
+        # PYTHONDONTWRITEBYTECODE is set
+        run(uv, "pip", "install", "-q", "--compile-bytecode", "-p", python, *requirements)
     else:
         run(python, "-m", "pip", "install", "-q", *requirements)
 

@@ -141,7 +141,9 @@ def _build(env: ProjectEnv, requirements: list[str]) -> None:
     uv = _uv()
     if uv:
         subprocess.run([*uv, "venv", "-q", "-p", sys.executable, str(env.root)], check=True)
-        install = [*uv, "pip", "install", "-q", "-p", str(env.python)]
+        # bytecode now, as pip does: steps run with PYTHONDONTWRITEBYTECODE would recompile
+        # mlflow and scikit-learn on every import (about 3 s a step)
+        install = [*uv, "pip", "install", "-q", "--compile-bytecode", "-p", str(env.python)]
     else:
         subprocess.run([sys.executable, "-m", "venv", str(env.root)], check=True)
         install = [str(env.python), "-m", "pip", "install", "-q"]
