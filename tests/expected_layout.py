@@ -61,7 +61,7 @@ src/{package}/cloud/clients.py
 src/{package}/cloud/config.py
 src/{package}/cloud/errors.py
 src/{package}/cloud/invoke.py
-src/{package}/cloud/overrides.py
+src/{package}/overrides.py
 src/{package}/cloud/provision.py
 src/{package}/cloud/publish.py
 src/{package}/cloud/register.py

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ..overrides import add_set_option, check_names, parse_overrides
 from ..project import ProjectError, project_root
 from .errors import describing, report
 
@@ -62,7 +63,6 @@ def request_body(
     overrides: dict[str, Any], inputs: dict[str, dict[str, Any]], experiment: str | None
 ) -> dict[str, Any]:
     """The invocation body, as the SDK's batch_endpoints.invoke sends it."""
-    from .overrides import check_names
 
     check_names(overrides, list(inputs), "the published pipeline")
     input_data: dict[str, Any] = {}
@@ -119,14 +119,7 @@ def invoke(
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", default="dev", help="environment (config/<env>.yml), default dev")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="set a pipeline input (repeatable)",
-    )
+    add_set_option(parser, "set a pipeline input (repeatable)")
     parser.add_argument("--deployment", help="deployment to use (default: the endpoint's default)")
     parser.add_argument("--experiment", help="experiment name of the started job")
 
@@ -135,7 +128,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace, ml_client: Any = None, cred: Any = None) -> int:
     from . import clients
     from .config import load_settings
-    from .overrides import parse_overrides
 
     root = project_root()
     settings = load_settings(args.env, root)

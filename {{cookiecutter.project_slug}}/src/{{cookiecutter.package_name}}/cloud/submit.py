@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..overrides import add_set_option, check_names, parse_overrides
 from ..project import ProjectError, project_root
 from .errors import describing, report
 
@@ -43,7 +44,6 @@ def build_job(
 ) -> Any:
     from .assets import discover, point_inputs_at_data, point_jobs_at_components, read_yaml
     from .ci import run_tags
-    from .overrides import check_names
 
     assets = discover(root)
     components = [asset for asset in assets if asset.kind == "component"]
@@ -133,14 +133,7 @@ def submit(
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pipeline", help="pipeline name in pipelines/ (e.g. training) or a path")
     parser.add_argument("--env", default="dev", help="environment (config/<env>.yml), default dev")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a pipeline input (repeatable)",
-    )
+    add_set_option(parser, "override a pipeline input (repeatable)")
     parser.add_argument("--wait", action="store_true", help="follow the job; exit with its outcome")
     parser.add_argument("--experiment", help="experiment name (default: the pipeline's)")
 
@@ -149,7 +142,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace, ml_client: Any = None) -> int:
     from . import clients
     from .config import load_settings
-    from .overrides import parse_overrides
 
     root = project_root()
     settings = load_settings(args.env, root)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..overrides import add_set_option
 from ..project import ProjectError, project_root
 
 DEFAULT_WORKERS = 2
@@ -25,14 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="run on this machine (required: cloud runs use `submit`)",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="override a pipeline input (repeatable)",
-    )
+    add_set_option(parser, "override a pipeline input (repeatable)")
     parser.add_argument(
         "--force-rerun", action="store_true", help="run every step; reuse nothing from the cache"
     )

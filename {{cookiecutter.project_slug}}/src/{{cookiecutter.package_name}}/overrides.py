@@ -1,10 +1,23 @@
-"""`--set name=value` overrides of pipeline inputs, shared by submit and invoke."""
+"""`--set name=value` overrides of pipeline inputs, shared by run, submit and invoke."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
-from ..project import ProjectError
+from .project import ProjectError
+
+
+def add_set_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """The repeatable `--set NAME=VALUE` option; values land in `args.overrides`."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=help_text,
+    )
 
 
 def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
