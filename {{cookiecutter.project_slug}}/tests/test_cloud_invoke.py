@@ -7,20 +7,10 @@ from types import SimpleNamespace
 import pytest
 from fakes.http import FakeCredential, ScriptedServer, self_signed_cert
 from fakes.ml import FakeMLClient
-from fakes.project import make_project
 
 from {{ cookiecutter.package_name }}.cloud import invoke
 
 INVOKE_PATH = "/batchEndpoints/fixture-training-dev/jobs"
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    root = make_project(tmp_path / "project")
-    monkeypatch.chdir(root)
-    for variable in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME"):
-        monkeypatch.delenv(variable, raising=False)
-    return root
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from types import SimpleNamespace
 
 import pytest
 from fakes.http import FakeCredential, ScriptedServer, self_signed_cert
-from fakes.project import make_project
 
 from {{ cookiecutter.package_name }}.cloud import clients, register
 from {{ cookiecutter.package_name }}.cloud.assets import discover
@@ -19,15 +18,6 @@ from {{ cookiecutter.package_name }}.cloud.config import load_settings
 
 NOT_FOUND = (404, {"error": {"code": "UserError", "message": "Not found."}})
 WORKSPACE = "/providers/Microsoft.MachineLearningServices/workspaces/mlw-fixture-dev"
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    root = make_project(tmp_path / "project")
-    monkeypatch.chdir(root)
-    for variable in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME"):
-        monkeypatch.delenv(variable, raising=False)
-    return root
 
 
 @pytest.fixture

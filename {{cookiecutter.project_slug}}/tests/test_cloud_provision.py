@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 from fakes.http import FakeCredential, PlainHttpBearer, ScriptedServer
-from fakes.project import SUBSCRIPTION, fake_bicep, make_project, path_with
+from fakes.project import SUBSCRIPTION, fake_bicep, path_with
 
 from {{ cookiecutter.package_name }}.cloud import clients, provision
 from {{ cookiecutter.package_name }}.cloud.config import load_settings
@@ -26,15 +26,12 @@ RG_BODY = {
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
-    root = make_project(tmp_path / "project")
+def project(project, tmp_path, monkeypatch):
+    root = project
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake_bicep(bin_dir, {"$schema": "x", "resources": [{"type": "Microsoft.Storage"}]})
     monkeypatch.setenv("PATH", path_with(bin_dir))
-    monkeypatch.chdir(root)
-    for variable in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME"):
-        monkeypatch.delenv(variable, raising=False)
     return root
 
 

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import pytest
 from fakes.ml import FakeMLClient
-from fakes.project import make_project
 
 from {{ cookiecutter.package_name }}.cloud import publish, register
 from {{ cookiecutter.package_name }}.cloud.assets import discover
 from {{ cookiecutter.package_name }}.cloud.register import register_project
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    root = make_project(tmp_path / "project")
-    monkeypatch.chdir(root)
-    for variable in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME"):
-        monkeypatch.delenv(variable, raising=False)
-    return root
 
 
 def versions(ml_client, group):

@@ -6,18 +6,14 @@ from types import SimpleNamespace
 
 import pytest
 from fakes.ml import FakeMLClient
-from fakes.project import make_project
 
 from {{ cookiecutter.package_name }}.cloud import submit
 from {{ cookiecutter.package_name }}.cloud.assets import discover
 
 
 @pytest.fixture
-def project(tmp_path, monkeypatch):
-    root = make_project(tmp_path / "project")
-    monkeypatch.chdir(root)
-    for variable in ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE_NAME"):
-        monkeypatch.delenv(variable, raising=False)
+def project(project, monkeypatch):
+    root = project
     monkeypatch.setenv("GITHUB_SHA", "0123abcd")
     monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
     monkeypatch.setenv("GITHUB_REPOSITORY", "my-org/fixture")
