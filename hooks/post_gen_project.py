@@ -49,6 +49,8 @@ def remove_paths(project: Path, paths: list[str]) -> None:
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
+        else:  # a renamed or deleted template file: fail loudly rather than leave it behind
+            raise FileNotFoundError(f"LAYOUT names {relative}, which the template does not have")
 
 
 def template_commit(template_dir: str) -> str | None:

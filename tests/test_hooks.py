@@ -159,6 +159,11 @@ def test_remove_paths_removes_files_and_folders(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_remove_paths_refuses_a_path_the_template_lacks(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"nope\.yml"):
+        post_gen.remove_paths(tmp_path, ["nope.yml"])
+
+
 def test_cruft_record_keeps_answers_and_template(tmp_path):
     answers = {**rendered_defaults(), "_template": str(tmp_path), "_output_dir": "/somewhere"}
     record = post_gen.cruft_record(answers)
