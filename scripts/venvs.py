@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
@@ -47,7 +46,3 @@ def install(root: Path, *requirements: str) -> None:
         run(uv, "pip", "install", "-q", "--compile-bytecode", "-p", python, *requirements)
     else:
         run(python, "-m", "pip", "install", "-q", *requirements)
-
-
-if __name__ == "__main__":  # pragma: no cover - a library for the two scripts beside it
-    sys.exit("import this module; run quickstart.py or test.py")

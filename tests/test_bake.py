@@ -33,7 +33,7 @@ class Baked:
 
     @property
     def cli(self) -> str:
-        return self.answers["project_slug"]
+        return self.answers["__cli_name"]
 
 
 def _report(done: subprocess.CompletedProcess) -> str:
