@@ -1,0 +1,1 @@
+"""Offline checks of the project's infrastructure code and CI workflows."""

@@ -1,0 +1,1 @@
+"""Azure operations: provision, register, publish, submit, invoke."""

@@ -1,0 +1,1 @@
+"""Run pipeline jobs on this machine (`run PIPELINE --local`)."""

@@ -1,0 +1,528 @@
+"""Run the steps of a pipeline: scheduling, reuse, processes, logs and progress."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..project import ProjectError
+from .cache import Hasher, Store, cache_key
+from .graph import Pipeline, Step
+from .resolve import display, resolve_command, to_argv
+from .tracking import Tracker
+
+PATH_TYPES = ("uri_folder", "uri_file", "mltable", "mlflow_model", "custom_model", "triton_model")
+LOG_TAIL_LINES = 20
+DEFAULT_APPEND_ROW_FILE = "parallel_run_step.txt"
+TRACKING_VARIABLES = (
+    "MLFLOW_RUN_ID",
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_RUN_CONTEXT",
+)
+
+
+@dataclass
+class StepResult:
+    name: str
+    state: str  # done | cached | failed | skipped
+    seconds: float = 0.0
+    key: str = ""
+    outputs: dict[str, str] = field(default_factory=dict)  # output name -> local path
+    output_hashes: dict[str, str] = field(default_factory=dict)
+    run_id: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.state in ("done", "cached")
+
+
+class StepFailed(Exception):
+    def __init__(self, message: str, rerun: str = "", log: Path | None = None) -> None:
+        super().__init__(message)
+        self.rerun = rerun
+        self.log = log
+
+
+class Console:
+    """Thread-safe printing of step logs and state changes."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stdout
+        self.lock = threading.Lock()
+
+    def line(self, text: str) -> None:
+        with self.lock:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def state(self, step: str, state: str, seconds: float | None = None, note: str = "") -> None:
+        took = f" ({seconds:.1f} s)" if seconds is not None else ""
+        self.line(f"-- {state:<8} {step}{took}{('  ' + note) if note else ''}")
+
+
+def run_process(
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    log_file: Path,
+    prefix: str,
+    console: Console,
+    timeout: float | None = None,
+) -> int:
+    """Run argv, streaming its output with a prefix to the console and into log_file."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("w", encoding="utf-8") as log:
+        log.write(f"$ cd {shlex.quote(str(cwd))} && {display(argv)}\n")
+        log.flush()
+        try:
+            process = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+                bufsize=1,
+            )
+        except OSError as exc:
+            log.write(f"cannot start: {exc}\n")
+            console.line(f"[{prefix}] cannot start: {exc}")
+            return 127
+        timer = None
+        if timeout:
+            timer = threading.Timer(timeout, process.kill)
+            timer.start()
+        for text in process.stdout or ():
+            log.write(text)
+            console.line(f"[{prefix}] {text.rstrip()}")
+        code = process.wait()
+        if timer:
+            timer.cancel()
+        return code
+
+
+def tail(log_file: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
+    try:
+        with log_file.open(encoding="utf-8", errors="replace") as handle:
+            return [line.rstrip("\n") for line in deque(handle, maxlen=lines)]
+    except OSError:
+        return []
+
+
+class Runner:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        runs_dir: Path,
+        values: dict[str, Any],
+        tracker: Tracker,
+        *,
+        force: bool = False,
+        workers: int = 2,
+        console: Console | None = None,
+        resume_hint: str = "",
+    ) -> None:
+        self.pipeline = pipeline
+        self.runs_dir = runs_dir
+        self.values = values
+        self.tracker = tracker
+        tracker.artifact_location = (runs_dir / "mlartifacts").as_uri()
+        self.force = force or pipeline.force_rerun
+        self.workers = max(1, workers)
+        self.console = console or Console()
+        self.resume_hint = resume_hint
+        self.store = Store(runs_dir)
+        self.hasher = Hasher(runs_dir / "hashes.json")
+        self.run_id = time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + os.urandom(2).hex()
+        self.run_dir = runs_dir / self.run_id
+        self.results: dict[str, StepResult] = {}
+
+    # -- scheduling ---------------------------------------------------------------------------
+    def run(self) -> int:
+        order = self.pipeline.order()
+        self.check_bindings()
+        self.run_dir.mkdir(parents=True)
+        _point_latest(self.runs_dir, self.run_id)
+        pending = list(order)
+        running: dict[Future[StepResult], str] = {}
+        started = time.monotonic()
+        self.console.line(
+            f"run {self.run_id}: {self.pipeline.name} ({len(order)} steps, "
+            f"{self.workers} workers{', force rerun' if self.force else ''})"
+        )
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="step") as pool:
+            while pending or running:
+                for name in list(pending):
+                    upstream = self.pipeline.steps[name].upstream()
+                    if any(u in self.results and not self.results[u].ok for u in upstream):
+                        pending.remove(name)
+                        self.results[name] = StepResult(name, "skipped", message="upstream failed")
+                        self.console.state(name, "skipped", note="(an upstream step failed)")
+                    elif all(u in self.results for u in upstream):
+                        pending.remove(name)
+                        self.console.state(name, "queued")
+                        running[pool.submit(self._guarded, name)] = name
+                if not running:
+                    break
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in finished:
+                    name = running.pop(future)
+                    self.results[name] = future.result()
+        self.hasher.save()
+        ok = all(r.ok for r in self.results.values())
+        self._record_reused()
+        self.tracker.finish(ok)
+        self._summary(time.monotonic() - started)
+        return 0 if ok else 1
+
+    def check_bindings(self) -> None:
+        """Every required component input is bound (checked before anything starts)."""
+        problems = []
+        for step in self.pipeline.steps.values():
+            for name, spec in step.component.inputs.items():
+                if step.type == "sweep" and name in step.sweep.get("search_space", {}):
+                    continue
+                binding = step.inputs.get(name)
+                if binding and binding.kind == "step":
+                    continue
+                value = self._binding_value(binding) if binding else None
+                if value is None and spec.get("default") is None and not spec.get("optional"):
+                    remote = (
+                        self.pipeline.inputs.get(binding.ref, {}).get("remote")
+                        if binding and binding.kind == "parent"
+                        else None
+                    )
+                    problems.append(
+                        f"jobs.{step.name}.inputs.{name}: "
+                        + (
+                            f"{remote} exists only in the workspace; give a local copy with "
+                            f"--set {binding.ref}=PATH"
+                            if remote and binding
+                            else "required input is not bound"
+                        )
+                    )
+            for name in step.inputs:
+                if name not in step.component.inputs:
+                    problems.append(
+                        f"jobs.{step.name}.inputs.{name}: component "
+                        f"{step.component.name} has no input '{name}'"
+                    )
+        if problems:
+            raise ProjectError("\n".join(problems))
+
+    def _binding_value(self, binding: Any) -> Any:
+        if binding.kind == "parent":
+            return self.values.get(binding.ref)
+        if binding.kind == "step":
+            return self.results[binding.step].outputs[binding.output]
+        return binding.value
+
+    def _guarded(self, name: str) -> StepResult:
+        started = time.monotonic()
+        try:
+            result = self._execute(self.pipeline.steps[name])
+        except StepFailed as exc:
+            result = StepResult(name, "failed", time.monotonic() - started, message=str(exc))
+            self.console.state(name, "failed", result.seconds, str(exc))
+            if exc.log:
+                self.console.line(f"   last lines of {exc.log}:")
+                for line in tail(exc.log):
+                    self.console.line(f"   | {line}")
+            if exc.rerun:
+                self.console.line(f"   rerun this step alone: {exc.rerun}")
+            if self.resume_hint:
+                self.console.line(f"   resume the pipeline:   {self.resume_hint}")
+            return result
+        except (ProjectError, OSError) as exc:
+            result = StepResult(name, "failed", time.monotonic() - started, message=str(exc))
+            self.console.state(name, "failed", result.seconds, str(exc))
+            return result
+        return result
+
+    # -- one step -----------------------------------------------------------------------------
+    def _execute(self, step: Step) -> StepResult:
+        component = step.component
+        inputs: dict[str, Any] = {}
+        hashes: dict[str, Any] = {}
+        for name, spec in component.inputs.items():
+            binding = step.inputs.get(name)
+            value = self._binding_value(binding) if binding else None
+            if value is None:
+                value = spec.get("default")
+            inputs[name] = value
+            if binding is not None and binding.kind == "step":
+                hashes[name] = self.results[binding.step].output_hashes[binding.output]
+            elif value is not None and spec.get("type") in PATH_TYPES:
+                try:
+                    hashes[name] = self.hasher.tree(value)
+                except FileNotFoundError:
+                    raise StepFailed(f"input '{name}': {value} does not exist") from None
+            else:
+                hashes[name] = {"value": value}
+        # the local driver of parallel steps is part of what produced their outputs
+        driver = self.hasher.file(Path(parallel_driver())) if step.type == "parallel" else ""
+        key = cache_key(
+            {
+                "kind": step.type,
+                "command": component.command,
+                "code": self.hasher.tree(component.code_dir),
+                "environment": component.environment,
+                "environment_variables": component.environment_variables,
+                "inputs": hashes,
+                "outputs": component.outputs,
+                "parallel": component.parallel,
+                "driver": driver,
+                "sweep": step.sweep,
+            }
+        )
+        step_dir = self.run_dir / step.name
+        step_dir.mkdir(parents=True, exist_ok=True)
+        reusable = component.deterministic and not self.force
+        if reusable:
+            found = self.store.lookup(key)
+            if found:
+                result = self._result_from(step, key, found, "cached", 0.0)
+                self._link_outputs(step_dir, result.outputs)
+                self.console.state(step.name, "cached", note=f"key {key[:12]}")
+                return result
+        self.tracker.prefetch()
+        started = time.monotonic()
+        self.console.state(step.name, "running")
+        workspace = self.store.new_workspace()
+        outputs = {}
+        for name, spec in component.outputs.items():
+            folder = workspace / name
+            folder.mkdir()
+            outputs[name] = str(folder / name) if spec.get("type") == "uri_file" else str(folder)
+        # sweeps need their run id up front: it is the parent of the trials' runs
+        child = self.tracker.open_child(step.name, self.run_id, defer=step.type != "sweep")
+        try:
+            if step.type == "sweep":
+                from .sweep import run_sweep
+
+                run_sweep(self, step, inputs, outputs, step_dir, child.run_id, workspace)
+            elif component.kind == "parallel":
+                self._run_parallel(step, inputs, outputs, step_dir, child.env)
+            else:
+                self.run_command(step, inputs, outputs, step_dir, child.env, workspace)
+        except BaseException:
+            self.tracker.end(self.tracker.settle(child), ok=False)
+            failed = step_dir / "failed-outputs"
+            try:
+                os.replace(workspace, failed)  # kept for debugging, never reused
+            except OSError:
+                self.store.discard(workspace)
+            raise
+        run_id = self.tracker.settle(child)
+        self.tracker.end(run_id, ok=True)
+        seconds = time.monotonic() - started
+        meta = {
+            "step": step.name,
+            "key": key,
+            "pipeline": self.pipeline.path,
+            "run": self.run_id,
+            "mlflow_run_id": run_id,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "seconds": seconds,
+            "outputs": {n: str(Path(p).relative_to(workspace)) for n, p in outputs.items()},
+            "output_hashes": {n: self.hasher.tree(workspace / n) for n in outputs},
+            "metrics": self.tracker.metrics(run_id) if run_id else {},
+        }
+        if component.deterministic:
+            stored = self.store.commit(workspace, self.store.cache_dir / key, meta, replace=True)
+        else:  # never reused: kept with this run only
+            stored = self.store.commit(workspace, step_dir / "data", meta)
+        result = self._result_from(step, key, {**meta, "folder": str(stored)}, "done", seconds)
+        self._link_outputs(step_dir, result.outputs)
+        self.console.state(step.name, "done", seconds)
+        return result
+
+    def _result_from(
+        self, step: Step, key: str, meta: dict[str, Any], state: str, seconds: float
+    ) -> StepResult:
+        folder = Path(meta["folder"])
+        return StepResult(
+            step.name,
+            state,
+            seconds,
+            key=key,
+            outputs={n: str(folder / rel) for n, rel in meta["outputs"].items()},
+            output_hashes=dict(meta["output_hashes"]),
+            run_id=meta.get("mlflow_run_id"),
+            metrics=dict(meta.get("metrics") or {}),
+        )
+
+    def _link_outputs(self, step_dir: Path, outputs: dict[str, str]) -> None:
+        links = step_dir / "outputs"
+        links.mkdir(exist_ok=True)
+        for name, target in outputs.items():
+            link = links / name
+            if not link.exists():
+                link.symlink_to(target)
+
+    def step_env(self, step: Step, tracking: dict[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in TRACKING_VARIABLES}
+        env.update(step.component.environment_variables)
+        env.update(tracking)
+        env["PYTHONUNBUFFERED"] = "1"
+        env["AZUREML_LOCAL_RUN"] = "1"
+        return env
+
+    def run_command(
+        self,
+        step: Step,
+        inputs: dict[str, Any],
+        outputs: dict[str, str],
+        step_dir: Path,
+        tracking: dict[str, str],
+        workspace: Path,
+        *,
+        log_name: str = "log.txt",
+        prefix: str | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        where = f"jobs.{step.name}"
+        command = resolve_command(step.component.command, inputs, outputs, where)
+        argv = to_argv(command)
+        log_file = step_dir / log_name
+        code_dir = Path(step.component.code_dir)
+        code = run_process(
+            argv,
+            code_dir,
+            self.step_env(step, tracking),
+            log_file,
+            prefix or step.name,
+            self.console,
+            timeout,
+        )
+        if code != 0:
+            # the outputs folder is moved to <step>/failed-outputs when a step fails
+            rerun_outputs = {
+                n: str(step_dir / "failed-outputs" / Path(p).relative_to(workspace))
+                for n, p in outputs.items()
+            }
+            rerun = display(to_argv(resolve_command(step.component.command, inputs, rerun_outputs)))
+            raise StepFailed(
+                f"exit code {code}",
+                rerun=f"cd {shlex.quote(str(code_dir))} && {rerun}",
+                log=log_file,
+            )
+
+    def _run_parallel(
+        self,
+        step: Step,
+        inputs: dict[str, Any],
+        outputs: dict[str, str],
+        step_dir: Path,
+        tracking: dict[str, str],
+    ) -> None:
+        settings = dict(step.component.parallel)
+        where = f"jobs.{step.name}"
+        arguments = resolve_command(step.component.command, inputs, outputs, where)
+        data = resolve_command(str(settings.get("input_data") or ""), inputs, outputs, where)
+        append_to = settings.get("append_row_to")
+        argv = shlex.split(arguments)
+        file_name = DEFAULT_APPEND_ROW_FILE
+        if "--append_row_file_name" in argv:
+            at = argv.index("--append_row_file_name")
+            file_name = argv[at + 1]
+        target = None
+        if append_to:
+            target = shlex.split(resolve_command(str(append_to), inputs, outputs, where))[0]
+        elif len(outputs) == 1:  # Azure ML's default: the step's only output
+            target = next(iter(outputs.values()))
+        append_file = None
+        if target:
+            # a uri_file output is the file itself; a folder output gets the default file name
+            is_file = target in outputs.values() and not Path(target).is_dir()
+            append_file = target if is_file else str(Path(target) / file_name)
+        spec = {
+            "code_dir": step.component.code_dir,
+            "entry_script": settings["entry_script"],
+            "arguments": argv,
+            "inputs": shlex.split(data),
+            "mini_batch_size": settings.get("mini_batch_size") or 1,
+            "error_threshold": settings.get("error_threshold"),
+            "mini_batch_error_threshold": settings.get("mini_batch_error_threshold"),
+            "max_retries": settings.get("max_retries") or 0,
+            "output_action": settings.get("output_action") or "append_row",
+            "append_row_to": append_file,
+            "workers": min(
+                int(settings.get("max_concurrency_per_instance") or 1), os.cpu_count() or 1
+            ),
+        }
+        spec_file = step_dir / "parallel.json"
+        spec_file.write_text(json.dumps(spec, indent=2))
+        argv = [sys.executable, parallel_driver(), str(spec_file)]
+        log_file = step_dir / "log.txt"
+        code_dir = Path(step.component.code_dir)
+        code = run_process(
+            argv, code_dir, self.step_env(step, tracking), log_file, step.name, self.console
+        )
+        if code != 0:
+            raise StepFailed(
+                f"exit code {code}",
+                rerun=f"cd {shlex.quote(str(code_dir))} && {display(argv)}",
+                log=log_file,
+            )
+
+    # -- reporting ----------------------------------------------------------------------------
+    def _record_reused(self) -> None:
+        """When MLflow is in use for this run, give reused steps a child run too."""
+        if not self.tracker.started:
+            return
+        for result in self.results.values():
+            if result.state == "cached":
+                run_id = self.tracker.start_child(
+                    result.name,
+                    **{"local_run.reused_from": str(result.run_id), "local_run.step": result.name},
+                )
+                self.tracker.log_metrics(run_id, result.metrics)
+                self.tracker.end(run_id, ok=True)
+
+    def _summary(self, seconds: float) -> None:
+        width = max([4, *(len(n) for n in self.results)])
+        self.console.line("")
+        self.console.line(f"{'step':<{width}}  {'state':<8}  {'time':>7}  cache key")
+        for name in self.pipeline.order():
+            result = self.results.get(name) or StepResult(name, "skipped")
+            took = f"{result.seconds:.1f} s" if result.state == "done" else "-"
+            self.console.line(
+                f"{name:<{width}}  {result.state:<8}  {took:>7}  {result.key[:12] or '-'}"
+            )
+        ok = all(r.ok for r in self.results.values())
+        status = "succeeded" if ok else "failed"
+        self.console.line(f"run {self.run_id} {status} in {seconds:.1f} s; logs in {self.run_dir}")
+        if self.tracker.parent_id:
+            self.console.line(f"MLflow run {self.tracker.parent_id} at {self.tracker.uri}")
+        elif self.tracker.error:
+            self.console.line(f"warning: MLflow tracking unavailable: {self.tracker.error}")
+        elif ok:
+            self.console.line("every step was reused from the cache (no new MLflow run)")
+
+
+def parallel_driver() -> str:
+    from . import parallel
+
+    return parallel.__file__
+
+
+def _point_latest(runs_dir: Path, run_id: str) -> None:
+    latest = runs_dir / "latest"
+    tmp = runs_dir / f".latest-{run_id}"
+    tmp.symlink_to(run_id)
+    os.replace(tmp, latest)

@@ -1,0 +1,1 @@
+"""Offline validation of every Azure ML YAML in the project (`validate`)."""

@@ -1,0 +1,254 @@
+"""Checks on loaded pipeline jobs / pipeline components that the SDK's validation misses.
+
+Works on azure-ai-ml's own objects: ``job.inputs``/``job.outputs``, each node's raw
+bindings (``node._job_inputs``/``_job_outputs``), its component's input and output
+declarations and, for sweep nodes, the ``azure.ai.ml.sweep`` search space objects.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PARENT_INPUT = re.compile(r"\$\{\{\s*parent\.inputs\.([\w.-]+)\s*\}\}")
+STEP_OUTPUT = re.compile(r"\$\{\{\s*parent\.jobs\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}")
+PARENT_OUTPUT = re.compile(r"\$\{\{\s*parent\.outputs\.([\w-]+)\s*\}\}")
+ANY_BINDING = re.compile(r"\$\{\{.*?\}\}")
+NUMERIC_DISTRIBUTIONS = {
+    "uniform", "quniform", "loguniform", "qloguniform",
+    "normal", "qnormal", "lognormal", "qlognormal", "randint",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    path: str
+    message: str
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        label = "warning: " if self.severity == "warning" else ""
+        return f"{self.file}: {self.path}: {label}{self.message}"
+
+
+def describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean {value}"
+    if isinstance(value, int):
+        return f"integer {value}"
+    if isinstance(value, float):
+        return f"number {value}"
+    if isinstance(value, str):
+        return f"string {value!r}"
+    return f"{type(value).__name__} {value!r}"
+
+
+def type_error(expected: str, value: Any, enum: list[Any] | None = None) -> str | None:
+    """Why ``value`` (a literal from YAML) does not fit an input of type ``expected``."""
+    if value is None or (isinstance(value, str) and ANY_BINDING.search(value)):
+        return None
+    expected = (expected or "").lower()
+    fits = True
+    if expected == "number":
+        fits = isinstance(value, int | float) and not isinstance(value, bool)
+    elif expected == "integer":
+        fits = isinstance(value, int) and not isinstance(value, bool)
+    elif expected == "boolean":
+        fits = isinstance(value, bool)
+    elif expected == "string":
+        fits = isinstance(value, str | int | float) and not isinstance(value, bool)
+    if not fits:
+        return f"expected {expected}, got {describe(value)}"
+    if enum and str(value) not in {str(e) for e in enum}:
+        return f"{value!r} is not one of {', '.join(map(str, enum))}"
+    return None
+
+
+def _raw(value: Any) -> Any:
+    """A node input as written in YAML: a binding string, a literal, or an asset dict/Input."""
+    if hasattr(value, "_data_binding") and not isinstance(value, str | int | float | bool):
+        try:
+            return value._data_binding()
+        except Exception:
+            return getattr(value, "_data", value)
+    return value
+
+
+def _strings(value: Any) -> list[str]:
+    value = _raw(value)
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    path = getattr(value, "path", None)
+    return [path] if isinstance(path, str) else []
+
+
+def _declared_type(spec: Any) -> str:
+    return str(getattr(spec, "type", "") or "")
+
+
+def _component_of(node: Any) -> Any:
+    if getattr(node, "type", None) == "sweep":
+        return getattr(node, "trial", None)
+    return getattr(node, "component", None)
+
+
+def _pipeline_input_value(pipeline_input: Any) -> Any:
+    data = getattr(pipeline_input, "_data", pipeline_input)
+    if isinstance(data, dict) or hasattr(data, "path") or hasattr(data, "type"):
+        return None  # an asset, or a typed declaration without a literal
+    return data
+
+
+def check_pipeline(file: str, job: Any) -> list[Problem]:
+    """Binding, type and required-input checks of a loaded PipelineJob or PipelineComponent."""
+    problems: list[Problem] = []
+    pipeline_inputs = dict(job.inputs or {})
+    pipeline_outputs = dict(job.outputs or {})
+    nodes = dict(job.jobs or {})
+    used_inputs: set[str] = set()
+
+    def error(path: str, message: str) -> None:
+        problems.append(Problem(file, path, message))
+
+    for node_name, node in nodes.items():
+        component = _component_of(node)
+        declared_inputs = dict(getattr(component, "inputs", None) or {})
+        declared_outputs = dict(getattr(component, "outputs", None) or {})
+        known_component = component is not None and not isinstance(component, str)
+        component_name = _component_name(component, node_name)
+        raw_inputs = dict(getattr(node, "_job_inputs", None) or {})
+        search_space = dict(getattr(node, "search_space", None) or {})
+        for input_name, value in raw_inputs.items():
+            where = f"jobs.{node_name}.inputs.{input_name}"
+            for text in _strings(value):
+                for name in PARENT_INPUT.findall(text):
+                    used_inputs.add(name)
+                    if name not in pipeline_inputs:
+                        error(where, _missing("pipeline input", name, pipeline_inputs))
+                    elif known_component and input_name in declared_inputs:
+                        literal = _pipeline_input_value(pipeline_inputs[name])
+                        spec = declared_inputs[input_name]
+                        why = type_error(_declared_type(spec), literal, getattr(spec, "enum", None))
+                        if why:
+                            error(f"inputs.{name}", f"{why} (bound to {where})")
+                for step, output in STEP_OUTPUT.findall(text):
+                    problems.extend(_check_step_output(file, where, nodes, step, output))
+            if not known_component:
+                continue
+            if input_name not in declared_inputs:
+                error(
+                    where,
+                    _missing(f"input of component {component_name}", input_name, declared_inputs),
+                )
+                continue
+            spec = declared_inputs[input_name]
+            raw = _raw(value)
+            if not isinstance(raw, dict) and not hasattr(raw, "path"):
+                why = type_error(_declared_type(spec), raw, getattr(spec, "enum", None))
+                if why:
+                    error(where, why)
+        if known_component:
+            for input_name, spec in declared_inputs.items():
+                bound = raw_inputs.get(input_name) is not None or input_name in search_space
+                if not bound and not spec.optional and spec.default is None:
+                    error(
+                        f"jobs.{node_name}.inputs.{input_name}",
+                        f"required input '{input_name}' of component {component_name} is not bound",
+                    )
+        for output_name, value in (getattr(node, "_job_outputs", None) or {}).items():
+            where = f"jobs.{node_name}.outputs.{output_name}"
+            if known_component and output_name not in declared_outputs:
+                error(
+                    where,
+                    _missing(
+                        f"output of component {component_name}", output_name, declared_outputs
+                    ),
+                )
+            for text in _strings(value):
+                for name in PARENT_OUTPUT.findall(text):
+                    if name not in pipeline_outputs:
+                        error(where, _missing("pipeline output", name, pipeline_outputs))
+        for name, distribution in search_space.items():
+            where = f"jobs.{node_name}.search_space.{name}"
+            if known_component and name not in declared_inputs:
+                error(
+                    where, _missing(f"input of component {component_name}", name, declared_inputs)
+                )
+                continue
+            if known_component:
+                problems.extend(
+                    _check_distribution(file, where, distribution, declared_inputs[name])
+                )
+        for text in _node_strings(node):
+            used_inputs.update(PARENT_INPUT.findall(text))
+    for name in pipeline_inputs:
+        if name not in used_inputs:
+            problems.append(
+                Problem(file, f"inputs.{name}", "pipeline input is not used by any job", "warning")
+            )
+    return problems
+
+
+def _component_name(component: Any, node_name: str) -> str:
+    name = getattr(component, "name", None)
+    source = getattr(component, "_source_path", None)
+    if (not name or name == "azureml_anonymous") and source:
+        return Path(source).parent.name  # components/<name>/component.yml
+    return str(name or node_name)
+
+
+def _node_strings(node: Any) -> list[str]:
+    """Binding strings outside inputs (e.g. a sweep's early termination, compute settings)."""
+    found = []
+    for attribute in ("compute", "environment_variables"):
+        value = getattr(node, attribute, None)
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            found.extend(str(v) for v in value.values())
+    return found
+
+
+def _missing(kind: str, name: str, known: dict[str, Any]) -> str:
+    names = ", ".join(sorted(known)) or "none"
+    return f"no {kind} '{name}' (known: {names})"
+
+
+def _check_step_output(
+    file: str, where: str, nodes: dict[str, Any], step: str, output: str
+) -> list[Problem]:
+    if step not in nodes:
+        return [Problem(file, where, _missing("job", step, nodes))]
+    component = _component_of(nodes[step])
+    if component is None or isinstance(component, str):
+        return []
+    outputs = dict(getattr(component, "outputs", None) or {})
+    if output not in outputs:
+        return [Problem(file, where, _missing(f"output of job {step}", output, outputs))]
+    return []
+
+
+def _check_distribution(file: str, where: str, distribution: Any, spec: Any) -> list[Problem]:
+    kind = str(getattr(distribution, "type", "")).lower()
+    declared = _declared_type(spec)
+    problems = []
+    if kind == "choice":
+        for index, value in enumerate(getattr(distribution, "values", None) or []):
+            why = type_error(declared, value, getattr(spec, "enum", None))
+            if why:
+                problems.append(Problem(file, f"{where}.values[{index}]", why))
+    elif kind in NUMERIC_DISTRIBUTIONS:
+        if declared not in ("number", "integer"):
+            problems.append(
+                Problem(file, where, f"{kind} samples numbers, but the input is {declared}")
+            )
+        for field in ("min_value", "max_value", "mu", "sigma", "q", "upper"):
+            value = getattr(distribution, field, None)
+            if value is not None and type_error("number", value):
+                problems.append(Problem(file, f"{where}.{field}", type_error("number", value)))
+    return problems
