@@ -42,8 +42,8 @@ def build_job(
     experiment: str | None,
     cpu_cluster: str | None = None,
 ) -> Any:
+    from ..source import run_tags
     from .assets import discover, point_inputs_at_data, point_jobs_at_components, read_yaml
-    from .ci import run_tags
 
     assets = discover(root)
     components = [asset for asset in assets if asset.kind == "component"]

@@ -57,9 +57,10 @@ def run_pipeline(
 ) -> int:
     """Run the pipeline; returns the exit code (0 when every step succeeded)."""
     from ..cli import PROG
+    from ..source import git_commit
     from .executor import Console, Runner
     from .graph import load_pipeline
-    from .tracking import Tracker, default_tracking_uri, git_commit
+    from .tracking import Tracker, default_tracking_uri
 
     pipeline_file = Path(pipeline_file)
     if not pipeline_file.is_file():
