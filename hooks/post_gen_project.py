@@ -31,6 +31,11 @@ LAYOUT: dict[tuple[str, object], tuple[str, ...]] = {
         "components/score",
     ),
     ("schedule", False): ("pipelines/schedules",),
+    ("online_endpoint", False): (
+        ".github/workflows/deploy-online.yml",
+        "benchmarks/bench_online.py",
+        "deploy",
+    ),
 }
 
 

@@ -36,7 +36,14 @@ CHOICES = {
     "ml_task": ("classification", "regression"),
     "python_version": ("3.10", "3.11", "3.12"),
 }
-BOOLEANS = ("gpu_cluster", "hyperparameter_sweep", "batch_scoring", "schedule", "network_isolation")
+BOOLEANS = (
+    "gpu_cluster",
+    "hyperparameter_sweep",
+    "batch_scoring",
+    "schedule",
+    "online_endpoint",
+    "network_isolation",
+)
 
 # Azure naming rules: (pattern, human-readable rule). Sources: "Naming rules and restrictions
 # for Azure resources" (Microsoft.Storage, KeyVault, ContainerRegistry, MachineLearningServices,
@@ -61,6 +68,10 @@ NAME_RULES = {
         "2-64 letters, digits, '.', '_', '-', starting with a letter or digit",
     ),
     "batch endpoint": (
+        r"[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]",
+        "3-32 letters, digits and hyphens, starting with a letter",
+    ),
+    "online endpoint": (
         r"[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]",
         "3-32 letters, digits and hyphens, starting with a letter",
     ),
@@ -97,6 +108,8 @@ DERIVED_NAMES = {
     "__gpu_cluster": "compute cluster",
     "__batch_endpoint_dev": "batch endpoint",
     "__batch_endpoint_prod": "batch endpoint",
+    "__online_endpoint_dev": "online endpoint",
+    "__online_endpoint_prod": "online endpoint",
 }
 
 CRON_FIELDS = (  # name, lowest, highest, names allowed in place of numbers

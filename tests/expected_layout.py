@@ -81,4 +81,18 @@ def expected_files(answers: dict) -> set[str]:
             "pipelines/schedules/training-cron.yml",
             "pipelines/schedules/training-recurrence.yml",
         }
+    if answers["online_endpoint"]:
+        files |= {
+            ".github/workflows/deploy-online.yml",
+            "benchmarks/bench_online.py",
+            "deploy/online/README.md",
+            "deploy/online/deployment.yml",
+            "deploy/online/endpoint.yml",
+            "deploy/online/monitor.yml",
+            "deploy/online/sample-request.json",
+            "deploy/online/scoring/score.py",
+            "deploy/online/scoring/tests/conftest.py",
+            "deploy/online/scoring/tests/test_score.py",
+            "deploy/online/scoring/tests/test_server.py",
+        }
     return files

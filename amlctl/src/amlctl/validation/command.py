@@ -76,6 +76,8 @@ def project_files(root: Path) -> Iterator[tuple[str, Path]]:
         yield "schedule", file
     for file in yamls(where.publish):
         yield "publish", file
+    for file in yamls(where.online):  # online endpoint, its deployment, the model monitor
+        yield kind_of(file), file
 
 
 def kind_of(file: Path) -> str:
@@ -94,6 +96,8 @@ def kind_of(file: Path) -> str:
             return kind
     if "trigger" in data and ("create_job" in data or "create_monitor" in data):
         return "schedule"
+    if "endpoint_name" in data and ("code_configuration" in data or "instance_type" in data):
+        return "online_deployment"
     if "jobs" in data and not data.get("version"):
         return "pipeline"
     if data.get("type") in ("uri_file", "uri_folder", "mltable") and "path" in data:
@@ -107,6 +111,8 @@ def kind_of(file: Path) -> str:
 
 # ($schema fragment, kind), the more specific first
 SCHEMA_KINDS = (
+    ("onlineendpoint", "online_endpoint"),
+    ("onlinedeployment", "online_deployment"),
     ("pipelinejob", "pipeline"),
     ("schedule", "schedule"),
     ("batchendpoint", "publish"),
@@ -176,6 +182,10 @@ def validate_file(
         loader = aml.load_job
     elif kind == "schedule":
         loader = loaders.load_schedule
+    elif kind == "online_endpoint":
+        loader = aml.load_online_endpoint
+    elif kind == "online_deployment":
+        loader = aml.load_online_deployment
     else:
         loader = _publish_loader(file, aml, loaders)
     try:
