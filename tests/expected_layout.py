@@ -129,8 +129,6 @@ def expected_files(answers: dict) -> set[str]:
     if answers["batch_scoring"]:
         files |= component("score") | {"pipelines/batch-scoring.yml"}
     if answers["schedule"]:
-        files |= {
-            "pipelines/schedules/training-cron.yml",
-            "pipelines/schedules/training-recurrence.yml",
-        }
+        # one schedule per training pipeline: publish creates every file in schedules/
+        files.add("pipelines/schedules/training-cron.yml")
     return files
