@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.package_name }}.checks import infra as check
+from {{ cookiecutter.package_name }}.checks.bicep_lexer import lex
 from {{ cookiecutter.package_name }}.checks.infra_outputs import REQUIRED_OUTPUTS
 from {{ cookiecutter.package_name }}.checks.problems import find_tool
 
@@ -47,6 +48,81 @@ def test_every_bicep_file_parses():
         parsed, problems = check.parse_bicep(path, ROOT)
         assert problems == [], messages(problems)
         assert parsed is not None
+
+
+def test_no_bicep_file_breaks_a_lexical_rule_of_the_compiler():
+    for path in check.bicep_files(INFRA):
+        assert messages(check.lexical_problems(path, ROOT)) == []
+        # the only `#` lines are compiler directives
+        hashes = [line for line in path.read_text().splitlines() if line.lstrip().startswith("#")]
+        assert all(line.lstrip().startswith("#disable-next-line ") for line in hashes), hashes
+
+
+# (Bicep source, the error code the Bicep compiler gives, its line and column)
+BREAKING = {
+    "hash comment": ("param a string\n#checkov:skip=CKV_AZURE_1:why\n", "BCP001", 2, 1),
+    "hash after code": ("param a string #note\n", "BCP001", 1, 16),
+    "directive after a comment": ("/* c */ #disable-next-line BCP037\n", "BCP001", 1, 9),
+    "directive without codes": ("#disable-next-line\nparam a string\n", "BCP226", 1, 1),
+    "unterminated block comment": ("param a string\n/* never closed\n", "BCP002", 2, 1),
+    "double-quoted string": ('var a = "text"\n', "BCP103", 1, 9),
+    "unterminated string": ("var a = 'text", "BCP003", 1, 14),
+    "string across lines": ("var a = 'first\nsecond'\n", "BCP004", 1, 15),
+    "interpolation across lines": ("var a = 'x${1 +\n2}'\n", "BCP004", 1, 16),
+    "escape at end of file": ("var a = 'x\\", "BCP005", 1, 12),
+    "unknown escape": ("var a = 'a\\qb'\n", "BCP006", 1, 11),
+    "bad unicode escape": ("var a = '\\u{110000}'\n", "BCP133", 1, 10),
+    "unicode escape without braces": ("var a = '\\u0041'\n", "BCP133", 1, 10),
+    "unterminated multi-line string": ("var a = '''\ntext\n", "BCP140", 1, 9),
+    "single ampersand": ("var a = true & false\n", "BCP001", 1, 14),
+    "unknown character": ("var a = 1 ~ 2\n", "BCP001", 1, 11),
+    "identifier too long": (f"var {'a' * 256} = 1\n", "BCP024", 1, 5),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BREAKING))
+def test_lexical_rule_of_the_compiler_fails(case: str, tmp_path: Path):
+    source, code, line, column = BREAKING[case]
+    path = tmp_path / "broken.bicep"
+    path.write_text(source)
+    found = check.lexical_problems(path, tmp_path)
+    assert found, f"{case}: no error"
+    assert (found[0].message.split(":")[0], found[0].line, found[0].column) == (
+        f"Bicep error {code}",
+        line,
+        column,
+    ), messages(found)
+    # what follows the first error may add more of the same kind, as the compiler's lexer does
+    assert {p.message.split(":")[0] for p in found} == {f"Bicep error {code}"}, messages(found)
+
+
+ACCEPTED = [
+    "// a comment with # and ' and /* inside\nparam a string\n",
+    "#disable-next-line BCP081 no-unused-params // why\nparam a string\n",
+    "  #disable-diagnostics BCP081\nparam a string\n#restore-diagnostics BCP081\n",
+    "var a = 'it\\'s \\${not} ${1} \\u{1F600} \\\\ \\n'\n",
+    "var a = '''\nfirst # not a comment\n'second' \\n\n'''\n",
+    # an object inside an interpolation (spaced: two braces in a row would be Jinja's)
+    "var a = 'a${ {x: 1}.x }b${'c${2}d'}e'\n/* multi\nline */\nvar b = a =~ 'x' && a != 'y'\n",
+]
+
+
+@pytest.mark.parametrize("source", ACCEPTED)
+def test_what_the_compiler_accepts_passes(source: str):
+    assert lex(source).diagnostics == []
+
+
+def test_a_module_with_a_lexical_error_fails_its_parent_too(project: Path):
+    storage = project / "infra" / "modules" / "storage.bicep"
+    text = storage.read_text()
+    assert "  // checkov:skip=CKV_AZURE_35:" in text
+    storage.write_text(text.replace("// checkov:skip=CKV_AZURE_35:", "#checkov:skip=CKV_AZURE_35:"))
+    found = messages(check.check_bicep(project / "infra", project))
+    assert len(found) == 2, found
+    assert found[0].startswith("infra/modules/storage.bicep:")
+    assert 'Bicep error BCP001: The following token is not recognized: "#"' in found[0]
+    assert found[1].startswith("infra/main.bicep:")
+    assert "BCP104" in found[1] and "modules/storage.bicep has errors" in found[1]
 
 
 def test_project_infra_is_consistent():

@@ -1,6 +1,8 @@
 """`check-infra`: parse, cross-check and scan the Bicep in infra/, offline.
 
-1. Every ``.bicep`` file parses (pycep-parser); syntax errors give file:line:col.
+1. Every ``.bicep`` file passes the compiler's lexical rules (``bicep_lexer``: comments,
+   ``#`` directives, strings and escapes, the BCP codes the compiler gives) and parses
+   (pycep-parser); errors give file:line:col.
 2. Consistency the parser does not check: each ``params/*.parameters.json`` gives only
    parameters main.bicep declares, every required one, with values of the declared
    type and among ``@allowed`` values; each local module path exists, each module call
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..project import ProjectError, project_root
+from .bicep_lexer import lex
 from .infra_outputs import REQUIRED_OUTPUTS
 from .problems import Problem, find_tool, line_of, relative
 
@@ -75,6 +78,25 @@ def parse_bicep(path: Path, root: Path) -> tuple[dict[str, Any] | None, list[Pro
     except Exception as exc:  # pycep raises plain errors for some inputs
         message = f"pycep-parser cannot parse it ({type(exc).__name__}: {exc})"
         return None, [Problem(where, message)]
+
+
+def column_of(text: str, offset: int) -> int:
+    """1-based column of a character offset."""
+    return offset - max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset))
+
+
+def lexical_problems(path: Path, root: Path) -> list[Problem]:
+    """What the Bicep compiler's lexer rejects in the file (pycep accepts some of it)."""
+    text = path.read_text(encoding="utf-8")
+    return [
+        Problem(
+            relative(path, root),
+            f"Bicep error {found.code}: {found.message}",
+            line_of(text, found.offset),
+            column_of(text, found.offset),
+        )
+        for found in lex(text).diagnostics
+    ]
 
 
 def _declaration_line(text: str, keyword: str, name: str) -> int | None:
@@ -185,7 +207,12 @@ def _module_params(config: Any) -> dict[str, Any] | None:
 
 
 def check_modules(
-    path: Path, parsed: dict[str, Any], text: str, parsed_files: dict[Path, Any], root: Path
+    path: Path,
+    parsed: dict[str, Any],
+    text: str,
+    parsed_files: dict[Path, Any],
+    root: Path,
+    broken: frozenset[Path] = frozenset(),
 ) -> list[Problem]:
     """Local module paths exist; each call passes exactly what the module accepts."""
     where = relative(path, root)
@@ -201,6 +228,15 @@ def check_modules(
                 Problem(where, f"module {name!r}: file {target_name!r} does not exist", line)
             )
             continue
+        if target in broken:
+            problems.append(
+                Problem(
+                    where,
+                    f"Bicep error BCP104: module {name!r}: the referenced module "
+                    f"{target_name} has errors, so this file does not compile either",
+                    line,
+                )
+            )
         module = parsed_files.get(target)
         if module is None:
             continue  # its own syntax error is reported already
@@ -256,16 +292,20 @@ def check_bicep(infra: Path, root: Path) -> list[Problem]:
         return [Problem(relative(main_path, root), "file is missing")]
     problems: list[Problem] = []
     parsed_files: dict[Path, Any] = {}
+    broken: set[Path] = set()
     for path in bicep_files(infra):
+        lexical = lexical_problems(path, root)
+        problems.extend(lexical)
         parsed, errors = parse_bicep(path, root)
         problems.extend(errors)
+        if lexical or errors:
+            broken.add(path.resolve())
         if parsed is not None:
             parsed_files[path.resolve()] = parsed
 
     for path, parsed in parsed_files.items():
-        problems.extend(
-            check_modules(path, parsed, path.read_text(encoding="utf-8"), parsed_files, root)
-        )
+        text = path.read_text(encoding="utf-8")
+        problems.extend(check_modules(path, parsed, text, parsed_files, root, frozenset(broken)))
 
     main = parsed_files.get(main_path.resolve())
     if main is None:
@@ -309,7 +349,7 @@ def run_checkov(infra: Path, root: Path, checkov: str) -> list[Problem]:
                     relative(file_path, root),
                     f"checkov {failed.get('check_id')}: {failed.get('check_name')} "
                     f"({failed.get('resource')}); fix it or skip it inline with "
-                    f"#checkov:skip=<ID>:<reason>",
+                    f"// checkov:skip=<ID>:<reason>",
                     lines[0],
                 )
             )
