@@ -9,7 +9,9 @@
    passes only parameters the module declares and all its required ones, and reads only
    outputs the module declares; main.bicep declares every output the tooling reads
    (REQUIRED_OUTPUTS).
-3. checkov (``--framework bicep``) finds no failed check. checkov pins its own
+3. The permission model (``permissions``) holds: every identity has a role covering each
+   thing it does in Azure, the least such role, ``principalType`` on every assignment.
+4. checkov (``--framework bicep``) finds no failed check. checkov pins its own
    pycep-parser, so it lives in its own virtualenv (the pre-commit hook); it runs here only
    when a ``checkov`` executable is found, and says so when it is skipped.
 """
@@ -28,6 +30,7 @@ from typing import Any
 from ..project import ProjectError, project_root
 from .bicep_lexer import lex
 from .infra_outputs import REQUIRED_OUTPUTS
+from .permissions import check_permissions
 from .problems import Problem, find_tool, line_of, relative
 
 MAIN = "main.bicep"
@@ -379,6 +382,8 @@ def main(args: argparse.Namespace) -> int:
         if not infra.is_dir():
             raise ProjectError(f"{infra} does not exist")
         problems = check_bicep(infra, root)
+        if (root / ".github" / "workflows").is_dir() and not problems:
+            problems += check_permissions(root)
     except ProjectError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -386,7 +391,10 @@ def main(args: argparse.Namespace) -> int:
     if problems:
         print(f"check-infra: {len(problems)} problem(s); checkov not run", file=sys.stderr)
         return 1
-    print(f"check-infra: {len(bicep_files(infra))} Bicep files parse and are consistent")
+    print(
+        f"check-infra: {len(bicep_files(infra))} Bicep files pass the compiler's lexical rules, "
+        "parse, are consistent and grant each identity the roles it uses"
+    )
 
     checkov = args.checkov or find_tool("checkov")
     if args.skip_checkov:
