@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from {{ cookiecutter.package_name }}.checks import bicep_types
 from {{ cookiecutter.package_name }}.checks import infra as check
 from {{ cookiecutter.package_name }}.checks.bicep_lexer import lex
 from {{ cookiecutter.package_name }}.checks.infra_outputs import REQUIRED_OUTPUTS
@@ -123,6 +124,102 @@ def test_a_module_with_a_lexical_error_fails_its_parent_too(project: Path):
     assert 'Bicep error BCP001: The following token is not recognized: "#"' in found[0]
     assert found[1].startswith("infra/main.bicep:")
     assert "BCP104" in found[1] and "modules/storage.bicep has errors" in found[1]
+
+
+def test_every_resource_is_type_checked_and_passes():
+    for path in check.bicep_files(INFRA):
+        problems, notes = bicep_types.check_file(path, ROOT)
+        assert messages(problems) == []
+        assert notes == []  # every resource type and API version is in the bundled definitions
+
+
+def test_the_bundled_definitions_name_their_source_and_licence():
+    data = json.loads(bicep_types.DATA.read_text())
+    assert data["source"] == "https://github.com/Azure/bicep-types-az"
+    assert len(data["commit"]) == 40
+    assert "MIT License" in (bicep_types.DATA.parent / "LICENSE-bicep-types-az").read_text()
+
+
+def _storage_edit(project: Path, old: str, new: str) -> list[str]:
+    storage = project / "infra" / "modules" / "storage.bicep"
+    text = storage.read_text()
+    assert old in text
+    storage.write_text(text.replace(old, new, 1))
+    return messages(check.check_bicep(project / "infra", project))
+
+
+STORAGE = "resource storage 'Microsoft.Storage/storageAccounts@2023-05-01'"
+TYPE_ERRORS = {
+    "unknown property": (
+        "    allowBlobPublicAccess: false\n",
+        "    allowBlobPublicAccess: false\n    anonymousPullEnabled: false\n",
+        "properties.anonymousPullEnabled: the type has no property 'anonymousPullEnabled'",
+    ),
+    "value not allowed": (
+        "accessTier: 'Hot'",
+        "accessTier: 'Warm'",
+        "properties.accessTier: 'Warm' is not one of the allowed values",
+    ),
+    "wrong type": (
+        "allowSharedKeyAccess: false",
+        "allowSharedKeyAccess: 'false'",
+        "properties.allowSharedKeyAccess: expects a bool, but the value is string",
+    ),
+    "parameter of the wrong type": (
+        "supportsHttpsTrafficOnly: true",
+        "supportsHttpsTrafficOnly: storageAccountName",
+        "properties.supportsHttpsTrafficOnly: expects bool, but the value is string",
+    ),
+    "a branch of a condition": (
+        "networkIsolation ? 'Deny' : 'Allow'",
+        "networkIsolation ? 'Deny' : 'Open'",
+        "properties.networkAcls.defaultAction: 'Open' is not one of the allowed values",
+    ),
+    "read-only property written": (
+        "    accessTier: 'Hot'\n",
+        "    accessTier: 'Hot'\n    provisioningState: 'Succeeded'\n",
+        "properties.provisioningState: read-only; Azure sets it",
+    ),
+    "required property missing": (
+        "    name: 'Standard_LRS'\n",
+        "",
+        "resource storage.sku: required property 'name' is missing",
+    ),
+    "misspelt property": (
+        "accessTier: 'Hot'",
+        "AccessTier: 'Hot'",
+        "properties.AccessTier: the property is spelled 'accessTier'",
+    ),
+    "API version that does not exist": (
+        STORAGE,
+        STORAGE.replace("2023-05-01", "2023-05-02"),
+        "API version 2023-05-02 does not exist for Microsoft.Storage/storageAccounts",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TYPE_ERRORS))
+def test_type_error_fails(project: Path, case: str):
+    old, new, expected = TYPE_ERRORS[case]
+    found = _storage_edit(project, old, new)
+    assert len(found) == 1, found
+    assert found[0].startswith("infra/modules/storage.bicep:"), found
+    assert expected in found[0], found
+
+
+def test_preview_api_version_while_ga_exists_fails(project: Path):
+    versions = bicep_types.definitions()["Microsoft.Storage/storageAccounts"]["versions"]
+    preview = next(version for version in versions if version.endswith("-preview"))
+    found = _storage_edit(project, STORAGE, STORAGE.replace("2023-05-01", preview))
+    assert any("preview API version while generally available ones exist" in f for f in found)
+
+
+def test_discriminator_value_must_be_known(project: Path):
+    cluster = project / "infra" / "modules" / "compute-cluster.bicep"
+    text = cluster.read_text()
+    cluster.write_text(text.replace("computeType: 'AmlCompute'", "computeType: 'Aml'"))
+    found = messages(check.check_bicep(project / "infra", project))
+    assert len(found) == 1 and "properties.computeType: 'Aml' is not one of" in found[0], found
 
 
 def test_project_infra_is_consistent():

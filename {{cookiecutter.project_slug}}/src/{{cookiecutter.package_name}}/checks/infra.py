@@ -9,9 +9,12 @@
    passes only parameters the module declares and all its required ones, and reads only
    outputs the module declares; main.bicep declares every output the tooling reads
    (REQUIRED_OUTPUTS).
-3. The permission model (``permissions``) holds: every identity has a role covering each
+3. Every resource body type-checks against Azure's published resource types
+   (``bicep_types``: unknown property, wrong type or value, read-only property written,
+   API version that does not exist or is preview while a GA one exists).
+4. The permission model (``permissions``) holds: every identity has a role covering each
    thing it does in Azure, the least such role, ``principalType`` on every assignment.
-4. checkov (``--framework bicep``) finds no failed check. checkov pins its own
+5. checkov (``--framework bicep``) finds no failed check. checkov pins its own
    pycep-parser, so it lives in its own virtualenv (the pre-commit hook); it runs here only
    when a ``checkov`` executable is found, and says so when it is skipped.
 """
@@ -29,6 +32,7 @@ from typing import Any
 
 from ..project import ProjectError, project_root
 from .bicep_lexer import lex
+from .bicep_types import check_file as type_check
 from .infra_outputs import REQUIRED_OUTPUTS
 from .permissions import check_permissions
 from .problems import Problem, find_tool, line_of, relative
@@ -288,8 +292,12 @@ def check_outputs(path: Path, parsed: dict[str, Any], root: Path) -> list[Proble
     ]
 
 
-def check_bicep(infra: Path, root: Path) -> list[Problem]:
-    """Syntax and consistency of the Bicep under ``infra`` (no checkov)."""
+def check_bicep(infra: Path, root: Path, notes: list[str] | None = None) -> list[Problem]:
+    """Syntax, types and consistency of the Bicep under ``infra`` (no checkov).
+
+    What the type check could not check (a resource type or API version whose definitions
+    are not bundled) is appended to ``notes``.
+    """
     main_path = infra / MAIN
     if not main_path.is_file():
         return [Problem(relative(main_path, root), "file is missing")]
@@ -303,6 +311,11 @@ def check_bicep(infra: Path, root: Path) -> list[Problem]:
         problems.extend(errors)
         if lexical or errors:
             broken.add(path.resolve())
+        else:
+            typed, unchecked = type_check(path, root)
+            problems.extend(typed)
+            if notes is not None:
+                notes.extend(unchecked)
         if parsed is not None:
             parsed_files[path.resolve()] = parsed
 
@@ -381,19 +394,23 @@ def main(args: argparse.Namespace) -> int:
         infra = root / "infra"
         if not infra.is_dir():
             raise ProjectError(f"{infra} does not exist")
-        problems = check_bicep(infra, root)
+        notes: list[str] = []
+        problems = check_bicep(infra, root, notes)
         if (root / ".github" / "workflows").is_dir() and not problems:
             problems += check_permissions(root)
     except ProjectError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for note in notes:
+        print(f"note: {note}")
     _report(problems)
     if problems:
         print(f"check-infra: {len(problems)} problem(s); checkov not run", file=sys.stderr)
         return 1
     print(
         f"check-infra: {len(bicep_files(infra))} Bicep files pass the compiler's lexical rules, "
-        "parse, are consistent and grant each identity the roles it uses"
+        "parse, type-check against Azure's resource types, are consistent and grant each "
+        "identity the roles it uses"
     )
 
     checkov = args.checkov or find_tool("checkov")
