@@ -8,6 +8,8 @@ tests call its functions directly.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -68,28 +70,64 @@ def template_commit(template_dir: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+REMOTE_TEMPLATE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|gh:|gl:|bb:)")
+
+
+def local_template_dir(given: str) -> Path | None:
+    """The absolute folder of a template given as a local path (None for a remote one).
+
+    Cookiecutter records the path as typed, relative to where it was run, and runs this
+    hook elsewhere (in the new project); the shell's PWD, or the folder cookiecutter is in
+    while it runs hooks (the template's own), tells which folder that was.
+    """
+    if not given or REMOTE_TEMPLATE.match(given):
+        return None
+    path = Path(given).expanduser()
+    if path.is_absolute():
+        candidates = [path]
+    else:
+        # cookiecutter is inside the template while hooks run; on Linux /proc shows where
+        parent_cwd = Path(f"/proc/{os.getppid()}/cwd")
+        candidates = [parent_cwd.resolve()] if parent_cwd.exists() else []
+        candidates.append(Path(os.environ.get("PWD", ".")) / path)
+    for candidate in candidates:
+        if (candidate / "cookiecutter.json").is_file():
+            return candidate.resolve()
+    return None
+
+
 def cruft_record(answers: dict) -> dict:
-    """`.cruft.json`: lets `cruft update` (and people) see which template and answers made this."""
+    """`.cruft.json`: lets `cruft update` (and people) see which template and answers made this.
+
+    A local template is recorded by its absolute path, so `cruft update` finds it from the
+    project, and its commit is recorded whatever folder the bake was started from.
+    """
     context = {key: value for key, value in answers.items() if key not in ("_output_dir",)}
+    given = str(answers.get("_template", ""))
+    local = local_template_dir(given)
+    if local is not None:
+        context["_template"] = str(local)
+    repo_dir = local or Path(str(answers.get("_repo_dir") or given or "."))
     return {
-        "template": answers.get("_template", ""),
-        "commit": template_commit(answers.get("_repo_dir") or answers.get("_template", ".")),
+        "template": str(local) if local is not None else given,
+        "commit": template_commit(str(repo_dir)),
         "checkout": answers.get("_checkout"),
         "context": {"cookiecutter": context},
         "directory": None,
-        "skip": [".git", "config/", "infra/params/"],
+        # .cruft.json is rewritten by `cruft update` itself: diffing it would leave a .rej
+        "skip": [".cruft.json", ".git", "config/", "infra/params/"],
     }
 
 
 def next_steps(answers: dict) -> str:
-    slug, cli = answers["project_slug"], answers["__cli_name"]
+    slug = answers["project_slug"]
     return f"""
 Created {slug}. Next steps:
   cd {slug}
   python -m venv .venv && . .venv/bin/activate
   python -m pip install --upgrade pip && pip install -e ".[dev]"
-  {cli} validate
-  {cli} run pipelines/training.yml --local
+  amlctl validate
+  amlctl run pipelines/training.yml --local
   pytest
 Then fill in config/*.yml and follow infra/README.md to connect GitHub Actions to Azure.
 """

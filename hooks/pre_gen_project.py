@@ -10,7 +10,6 @@ This file is importable unrendered: the tests call `validate()` directly.
 from __future__ import annotations
 
 import json
-import keyword
 import re
 import sys
 
@@ -158,7 +157,7 @@ def validate(answers: dict) -> list[str]:
     def bad(field: str, rule: str) -> None:
         problems.append(f"{field}={answers.get(field)!r}: {rule}")
 
-    text_fields = ("project_name", "project_slug", "package_name", "description", "author_name")
+    text_fields = ("project_name", "project_slug", "description", "author_name")
     for field in text_fields:
         value = answers.get(field)
         if not isinstance(value, str) or not value.strip():
@@ -173,10 +172,6 @@ def validate(answers: dict) -> list[str]:
     slug = str(answers.get("project_slug", ""))
     if not _fullmatch(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*", slug) or len(slug) > 64:
         bad("project_slug", "must be 1-64 lowercase letters, digits and single inner hyphens")
-
-    package = str(answers.get("package_name", ""))
-    if not _fullmatch(r"[a-z_][a-z0-9_]*", package) or keyword.iskeyword(package):
-        bad("package_name", "must be a lowercase Python identifier (letters, digits, _)")
 
     email = str(answers.get("author_email", ""))
     if email and not _fullmatch(r"[^@\s\"'<>,;]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", email):

@@ -1,10 +1,11 @@
 """Baking helpers and the one virtual environment shared by every bake.
 
 The shared environment holds the generated project's pinned dependencies (read
-from a default bake's pyproject.toml) and is reused across bakes and test runs;
-it is rebuilt when those pins change. Each bake installs only itself into it
-(editable, no dependencies), so its console script and package are the ones
-under test. Pre-commit's hook environments are shared the same way.
+from a default bake's pyproject.toml), with the `amlctl` they pin installed from this
+checkout (editable, so it is the code under test), and is reused across bakes and test
+runs; it is rebuilt when those pins or the tool's own dependencies change. Each bake
+installs only itself into it (editable, no dependencies). Pre-commit's hook
+environments are shared the same way.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parent.parent
+TOOL = TEMPLATE / "amlctl"
 CACHE = Path(os.environ.get("TEMPLATE_TEST_CACHE", TEMPLATE / ".test-cache"))
 TEMPLATE_KEYS = json.loads((TEMPLATE / "cookiecutter.json").read_text(encoding="utf-8"))
 
@@ -36,14 +38,17 @@ def defaults() -> dict:
     }
 
 
-def bake(output_dir: Path, answers: dict | None = None) -> Path:
-    """Bake with `answers` on top of the defaults; return the project folder."""
+def bake(output_dir: Path, answers: dict | None = None, template: str | None = None) -> Path:
+    """Bake with `answers` on top of the defaults; return the project folder.
+
+    `template` bakes from another copy of the template (a path, as a user would type it).
+    """
     answers = dict(answers or {})
     unknown = sorted(set(answers) - set(TEMPLATE_KEYS))
     if unknown:  # cookiecutter silently ignores unknown keys: a typo would test the defaults
         raise KeyError(f"unknown cookiecutter keys in test answers: {unknown}")
     project = cookiecutter(
-        str(TEMPLATE),
+        template or str(TEMPLATE),
         no_input=True,
         extra_context=answers,
         output_dir=str(output_dir),
@@ -125,7 +130,10 @@ def _pinned_requirements(project: Path) -> list[str]:
 def shared_env(project: Path) -> ProjectEnv:
     """The shared environment for `project`'s pinned requirements, built on first use."""
     requirements = _pinned_requirements(project)
-    digest = hashlib.sha256("\n".join([sys.version, *requirements]).encode()).hexdigest()[:12]
+    tool_metadata = (TOOL / "pyproject.toml").read_text(encoding="utf-8")
+    digest = hashlib.sha256(
+        "\n".join([sys.version, tool_metadata, *requirements]).encode()
+    ).hexdigest()[:12]
     env = ProjectEnv(CACHE / f"venv-{digest}")
     marker = env.root / "requirements.done"
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -147,7 +155,8 @@ def _build(env: ProjectEnv, requirements: list[str]) -> None:
     else:
         subprocess.run([sys.executable, "-m", "venv", str(env.root)], check=True)
         install = [str(env.python), "-m", "pip", "install", "-q"]
-    subprocess.run([*install, *requirements], check=True)
+    # the project pins amlctl==<template version>: this checkout's tool satisfies it
+    subprocess.run([*install, "-e", str(TOOL), *requirements], check=True)
     (env.root / "requirements.done").write_text("\n".join(requirements) + "\n", "utf-8")
 
 

@@ -31,9 +31,7 @@ class Baked:
     def run(self, *command: str, timeout: float = 900) -> subprocess.CompletedProcess:
         return self.env.run(self.path, *command, timeout=timeout)
 
-    @property
-    def cli(self) -> str:
-        return self.answers["__cli_name"]
+    cli = "amlctl"  # the tool every project depends on
 
 
 def _report(done: subprocess.CompletedProcess) -> str:

@@ -17,7 +17,6 @@ def rendered_defaults(**changes) -> dict:
     answers = {
         "project_name": "Azure ML Project",
         "project_slug": "azure-ml-project",
-        "package_name": "azure_ml_project",
         "description": "A project.",
         "author_name": "Team",
         "author_email": "team@example.com",
@@ -59,7 +58,6 @@ def rendered_defaults(**changes) -> dict:
                 f"__batch_endpoint_{env}": f"{p}-training-{env}",
             }
         )
-    answers["__cli_name"] = answers["project_slug"]
     answers.update(
         {
             "__cpu_cluster": f"{p}-cpu",
@@ -82,7 +80,6 @@ def test_defaults_are_valid():
         ("cpu_min_nodes", "5", "must not exceed cpu_max_nodes"),
         ("schedule_cron", "61 * * * *", "minute field"),
         ("azure_location", "mars", "Azure region"),
-        ("package_name", "class", "Python identifier"),
         ("gpu_cluster", "maybe", "boolean"),
         ("cpu_vm_size", "DS3_v2", "Standard_"),
     ],
@@ -176,4 +173,4 @@ def test_cruft_record_keeps_answers_and_template(tmp_path):
 
 def test_next_steps_name_the_cli():
     text = post_gen.next_steps(rendered_defaults())
-    assert "azure-ml-project run pipelines/training.yml --local" in text
+    assert "amlctl run pipelines/training.yml --local" in text

@@ -33,7 +33,6 @@ HOSTILE = {
     "long-and-at-limits": {
         "project_name": "P" * 100,
         "project_slug": "p" * 64,
-        "package_name": "p" * 64,
         "description": "long " * 399 + "end",
         "resource_prefix": "abcdefghijkl",  # 12: "<prefix>-cpu" is exactly 16 characters
         "github_owner": "o" * 39,

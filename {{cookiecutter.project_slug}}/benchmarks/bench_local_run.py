@@ -28,17 +28,12 @@ ROOT = Path(__file__).resolve().parents[1]
 COPIED = ("components", "pipelines", "data", "environments", "config", "pyproject.toml")
 
 
-def package_name() -> str:
-    return next(p.parent.name for p in (ROOT / "src").glob("*/cli.py"))
-
-
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", package_name(), *args]
+    return [sys.executable, "-m", "amlctl", *args]
 
 
 def environment(tracking_uri: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
     return env

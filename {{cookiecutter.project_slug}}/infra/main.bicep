@@ -1,5 +1,5 @@
 // Azure ML environment of this project, one resource group per environment.
-// Deploy: `{{ cookiecutter.__cli_name }} provision --env dev` (or what-if with --what-if); the
+// Deploy: `amlctl provision --env dev` (or what-if with --what-if); the
 // values come from params/<env>.parameters.json. Each module holds one concern.
 targetScope = 'resourceGroup'
 
@@ -206,7 +206,7 @@ module gpuCluster 'modules/compute-cluster.bicep' = if (deployGpuCluster) {
 }
 
 // The project's tooling reads these outputs (see REQUIRED_OUTPUTS in
-// src/{{ cookiecutter.package_name }}/checks/infra_outputs.py); check-infra fails if one goes missing.
+// amlctl: checks/infra_outputs.py); check-infra fails if one goes missing.
 output workspaceName string = workspace.outputs.workspaceName
 output workspaceId string = workspace.outputs.workspaceId
 output location string = location

@@ -65,7 +65,7 @@ resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' 
 }
 
 // Only jobs that declare `environment: <environmentName>` (deploy, register, publish, submit).
-// Protect the GitHub environment (`{{ cookiecutter.__cli_name }} github-environments`): anyone who can
+// Protect the GitHub environment (`amlctl github-environments`): anyone who can
 // run a job in it gets this identity's token.
 resource environmentCredential 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = {
   parent: identity

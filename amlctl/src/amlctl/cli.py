@@ -1,0 +1,85 @@
+"""Command-line entry point: a thin table of sub-commands.
+
+Each command lives in its own module exposing ``configure(parser)`` and
+``main(args) -> int``. Command modules keep heavy imports (``azure.ai.ml``,
+``mlflow``, ``sklearn``) inside their functions, so ``--help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from .project import ProjectError
+
+PROG = "amlctl"
+
+# name -> (module relative to this package, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": (".validation.command", "Validate every Azure ML YAML offline."),
+    "run": (".local_run.command", "Run a pipeline on this machine (--local)."),
+    "check-infra": (".checks.infra", "Parse, scan and cross-check the Bicep in infra/."),
+    "check-workflows": (".checks.workflows", "Lint the GitHub Actions workflows."),
+    "provision": (".cloud.provision", "Deploy infra/main.bicep to an environment."),
+    "register": (".cloud.register", "Register environments, data assets and components."),
+    "publish": (".cloud.publish", "Publish pipelines: component, batch endpoint, schedules."),
+    "submit": (".cloud.submit", "Submit a pipeline job to the workspace."),
+    "invoke": (".cloud.invoke", "Invoke the published batch endpoint over REST."),
+}
+
+
+def _load(name: str):
+    return importlib.import_module(COMMANDS[name][0], __package__)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Build the parser; only the chosen command's module is imported."""
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (_, help_text) in COMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == command:
+            _load(name).configure(sub_parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the arguments and run the command inside the tool's one exception boundary.
+
+    Commands raise ``ProjectError`` (or let an Azure SDK error through); ``guarded`` prints
+    it as one line, so no command catches and prints errors of its own.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    command = first if first in COMMANDS else None
+    args = build_parser(command).parse_args(argv)
+    return guarded(_load(args.command).main, args)
+
+
+def guarded(command: Callable[..., int | None], *args: Any, **kwargs: Any) -> int:
+    """Run a command; errors a user can fix print one ``error:`` line and give its exit code."""
+    try:
+        return int(command(*args, **kwargs) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except ProjectError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 2)
+    except Exception as exc:
+        if not _is_azure_error(exc):
+            raise
+        # azure-core's errors and the Azure ML SDK's validation errors carry readable messages
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _is_azure_error(exc: Exception) -> bool:
+    return type(exc).__module__.startswith("azure.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

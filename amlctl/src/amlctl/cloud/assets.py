@@ -1,0 +1,235 @@
+"""The project's Azure ML assets as they should exist in a workspace, with content versions.
+
+Definitions are read from the project's YAML, rewritten (version, registered environment and
+component references, content tags) and loaded with the SDK from the rewritten text, with the
+original file as origin so relative paths such as `code:` still resolve.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..project import ProjectError, layout
+from .versions import content_version
+
+CONTENT_TAG = "content_version"
+REMOTE_PREFIXES = ("azureml:", "http://", "https://", "wasbs://", "abfss://", "adl://", "gs://")
+
+
+@dataclass
+class Asset:
+    kind: str  # environment | data | component
+    name: str
+    version: str
+    path: Path
+    definition: dict[str, Any] = field(repr=False)
+
+    @property
+    def reference(self) -> str:
+        return f"azureml:{self.name}:{self.version}"
+
+    def load(self) -> Any:
+        """The SDK entity built from the rewritten definition."""
+        return load_entity(self.kind, self.path, self.definition)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ProjectError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ProjectError(f"{path} must be a YAML mapping")
+    return data
+
+
+def _loader(kind: str) -> Callable[..., Any]:
+    from azure.ai.ml import load_batch_endpoint, load_component, load_data, load_environment
+    from azure.ai.ml.entities._load_functions import (
+        load_pipeline_component_batch_deployment,
+        load_schedule,
+    )
+
+    return {
+        "environment": load_environment,
+        "data": load_data,
+        "component": load_component,
+        "batch_endpoint": load_batch_endpoint,
+        "batch_deployment": load_pipeline_component_batch_deployment,
+        "schedule": load_schedule,
+    }[kind]
+
+
+def load_entity(kind: str, origin: Path, definition: dict[str, Any]) -> Any:
+    import yaml
+
+    from ..project import quiet_azure_ml
+
+    loader = _loader(kind)
+    quiet_azure_ml()  # after the import: importing azure.ai.ml resets its logger's level
+    text = yaml.safe_dump(definition, sort_keys=False)
+    try:
+        return loader(source=io.StringIO(text), relative_origin=str(origin))
+    except Exception as exc:
+        # Marshmallow and SDK validation errors: name the file that holds the mistake.
+        if type(exc).__module__.startswith(("azure.", "marshmallow")):
+            raise ProjectError(f"{origin}: {exc}") from exc
+        raise
+
+
+def _is_local(reference: Any) -> bool:
+    return isinstance(reference, str) and not reference.startswith(REMOTE_PREFIXES)
+
+
+def _azureml_name(reference: str) -> str:
+    body = reference.removeprefix("azureml:")
+    return body.split("@")[0].split(":")[0]
+
+
+def _require_name(path: Path, data: dict[str, Any]) -> str:
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        raise ProjectError(f"{path}: needs a `name`")
+    return name
+
+
+def discover_environments(root: Path) -> list[Asset]:
+    assets = []
+    for path in sorted(layout(root).environments.glob("*/environment.yml")):
+        data = read_yaml(path)
+        name = _require_name(path, data)
+        folders = []
+        if _is_local(data.get("conda_file")):
+            folders.append(path.parent / data["conda_file"])
+        build = data.get("build")
+        if isinstance(build, dict) and _is_local(build.get("path")):
+            folders.append(path.parent / build["path"])
+        version = content_version(data, [f for f in folders if f.exists()])
+        assets.append(Asset("environment", name, version, path, {**data, "version": version}))
+    return assets
+
+
+def discover_data(root: Path) -> list[Asset]:
+    assets = []
+    for path in sorted(layout(root).data.glob("*.yml")):
+        data = read_yaml(path)
+        name = _require_name(path, data)
+        folders = []
+        if _is_local(data.get("path")):
+            local = path.parent / data["path"]
+            if not local.exists():
+                raise ProjectError(f"{path}: path {data['path']!r} does not exist")
+            folders.append(local)
+        version = content_version(data, folders)
+        assets.append(Asset("data", name, version, path, {**data, "version": version}))
+    return assets
+
+
+def _environment_for(
+    reference: Any, origin: Path, environments: list[Asset]
+) -> tuple[Asset | None, Any]:
+    """The project environment a component refers to (local path or azureml name), if any."""
+    if isinstance(reference, str):
+        if reference.startswith("azureml:"):
+            wanted = _azureml_name(reference)
+            return next((env for env in environments if env.name == wanted), None), reference
+        if _is_local(reference):
+            target = (origin.parent / reference).resolve()
+            for env in environments:
+                if env.path.resolve() in (target, target / "environment.yml"):
+                    return env, reference
+            raise ProjectError(f"{origin}: environment {reference!r} is not a project environment")
+    if isinstance(reference, dict) and _is_local(reference.get("conda_file")):
+        # An inline environment built from a project environment's conda file is that
+        # environment: use its registered content version instead of an anonymous copy.
+        conda = (origin.parent / reference["conda_file"]).resolve()
+        for env in environments:
+            env_conda = env.definition.get("conda_file")
+            same_image = reference.get("image") in (None, env.definition.get("image"))
+            if (
+                same_image
+                and _is_local(env_conda)
+                and (env.path.parent / env_conda).resolve() == conda
+            ):
+                return env, reference
+    return None, reference
+
+
+def discover_components(root: Path, environments: list[Asset]) -> list[Asset]:
+    """Components with a content version; their environment points at its content version."""
+    assets = []
+    for path in sorted(layout(root).components.glob("*/component.yml")):
+        data = read_yaml(path)
+        name = _require_name(path, data)
+        holder = data["task"] if isinstance(data.get("task"), dict) else data  # parallel: task
+        env, _ = _environment_for(holder.get("environment"), path, environments)
+        if env is not None:
+            holder["environment"] = env.reference
+        code = holder.get("code")
+        folders = [path.parent / code] if _is_local(code) else []
+        extra = [env.reference] if env is not None else []
+        version = content_version(data, folders, extra)
+        assets.append(Asset("component", name, version, path, {**data, "version": version}))
+    return assets
+
+
+def discover(root: Path) -> list[Asset]:
+    """Every registrable asset, in the order they must be created."""
+    environments = discover_environments(root)
+    return environments + discover_data(root) + discover_components(root, environments)
+
+
+def point_jobs_at_components(
+    definition: dict[str, Any], origin: Path, components: list[Asset]
+) -> dict[str, Any]:
+    """Rewrite `jobs.<node>.component: ../x/component.yml` to the registered content version.
+
+    A sweep node names its component under `trial`; both are rewritten.
+    """
+    by_path = {asset.path.resolve(): asset for asset in components}
+    by_name = {asset.name: asset for asset in components}
+    jobs = {}
+    for node_name, node in (definition.get("jobs") or {}).items():
+        node = dict(node)
+        key = "trial" if node.get("type") == "sweep" else "component"
+        reference = node.get(key)
+        if _is_local(reference):
+            target = (origin.parent / reference).resolve()
+            asset = by_path.get(target) or by_path.get(target / "component.yml")
+            if asset is None:
+                raise ProjectError(
+                    f"{origin}: job {node_name!r} refers to {reference!r}, which is not a "
+                    "component under components/"
+                )
+            node[key] = asset.reference
+        elif isinstance(reference, str) and reference.startswith("azureml:"):
+            asset = by_name.get(_azureml_name(reference))
+            if asset is not None:
+                node[key] = asset.reference
+        jobs[node_name] = node
+    return {**definition, "jobs": jobs}
+
+
+def point_inputs_at_data(
+    definition: dict[str, Any], origin: Path, data_assets: list[Asset]
+) -> dict[str, Any]:
+    """Rewrite inputs whose local `path` is a data asset's folder to its registered version."""
+    by_path = {}
+    for asset in data_assets:
+        local = asset.definition.get("path")
+        if _is_local(local):
+            by_path[(asset.path.parent / local).resolve()] = asset
+    inputs = {}
+    for name, spec in (definition.get("inputs") or {}).items():
+        if isinstance(spec, dict) and _is_local(spec.get("path")):
+            asset = by_path.get((origin.parent / spec["path"]).resolve())
+            if asset is not None:
+                spec = {**spec, "path": asset.reference}
+        inputs[name] = spec
+    return {**definition, "inputs": inputs}

@@ -1,0 +1,176 @@
+"""`run PIPELINE --local`: execute a pipeline job on this machine, with Azure ML-style reuse."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ..overrides import add_set_option
+from ..project import ProjectError, is_project, layout, work_root
+
+DEFAULT_WORKERS = 2
+METRICS_FILE = "metrics.json"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "pipeline", type=Path, help="pipeline job YAML, e.g. pipelines/training.yml"
+    )
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        required=True,
+        help="run on this machine (required: cloud runs use `submit`)",
+    )
+    add_set_option(parser, "override a pipeline input (repeatable)")
+    parser.add_argument(
+        "--force-rerun", action="store_true", help="run every step; reuse nothing from the cache"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help=f"steps run at the same time (default {DEFAULT_WORKERS})",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    return run_pipeline(
+        args.pipeline,
+        args.overrides,
+        force=args.force_rerun,
+        workers=args.workers,
+    )
+
+
+def run_pipeline(
+    pipeline_file: Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    force: bool = False,
+    workers: int = DEFAULT_WORKERS,
+    runs_dir: Path | None = None,
+    stream: Any = None,
+) -> int:
+    """Run the pipeline; returns the exit code (0 when every step succeeded)."""
+    from ..cli import PROG
+    from ..source import git_commit
+    from .executor import Console, Runner
+    from .graph import load_pipeline
+    from .tracking import Tracker, default_tracking_uri
+
+    pipeline_file = Path(pipeline_file)
+    if not pipeline_file.is_file():
+        raise ProjectError(f"pipeline file not found: {pipeline_file}")
+    root = work_root(pipeline_file.resolve().parent)
+    default_runs = layout(root).runs if is_project(root) else root / ".runs"
+    runs_dir = (runs_dir or default_runs).resolve()
+    tracker = Tracker(default_tracking_uri(runs_dir), runs_dir / "tracking.json")
+    if force:
+        tracker.prefetch()  # every step will run: open MLflow while the graph loads
+    pipeline = load_pipeline(pipeline_file, runs_dir / "graphs", on_rebuild=tracker.prefetch)
+    values = pipeline_values(pipeline.inputs, overrides)
+    relative = os.path.relpath(pipeline.path, root)
+    tags = {"local_run.pipeline": relative, "mlflow.source.name": relative}
+    commit = git_commit(root)
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    tracker.describe(pipeline.experiment, pipeline.name, tags)
+    console = Console(stream)
+    resume = " ".join([PROG, "run", relative, "--local", *(f"--set {o}" for o in overrides)])
+    runner = Runner(
+        pipeline,
+        runs_dir,
+        values,
+        tracker,
+        force=force,
+        workers=workers,
+        console=console,
+        resume_hint=resume,
+    )
+    code = runner.run()
+    if code == 0:
+        print_metrics(runner, console)
+    return code
+
+
+def pipeline_values(declared: dict[str, dict[str, Any]], overrides: Any) -> dict[str, Any]:
+    """Pipeline input values with ``--set name=value`` applied, typed per the input's type."""
+    values = {name: spec.get("value") for name, spec in declared.items()}
+    for item in overrides:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ProjectError(f"--set {item}: expected NAME=VALUE")
+        if name not in declared:
+            valid = ", ".join(sorted(declared)) or "(the pipeline has no inputs)"
+            raise ProjectError(f"--set {name}: no pipeline input '{name}'; valid names: {valid}")
+        values[name] = typed_value(name, declared[name].get("type", "string"), text)
+    return values
+
+
+def typed_value(name: str, kind: str, text: str) -> Any:
+    try:
+        if kind == "integer":
+            return int(text)
+        if kind == "number":
+            return float(text)
+    except ValueError:
+        raise ProjectError(f"--set {name}={text}: expected {kind}") from None
+    if kind == "boolean":
+        lowered = text.strip().lower()
+        if lowered not in ("true", "false"):
+            raise ProjectError(f"--set {name}={text}: expected boolean (true or false)")
+        return lowered == "true"
+    if kind.startswith(("uri_", "mltable", "mlflow", "custom")):
+        if not text.strip():
+            raise ProjectError(f"--set {name}=: expected a path")
+        path = Path(text).expanduser().resolve()
+        if not path.exists():
+            raise ProjectError(f"--set {name}={text}: {path} does not exist")
+        return str(path)
+    return text
+
+
+def print_metrics(runner: Any, console: Any) -> None:
+    """Metrics of the evaluation step: its metrics.json output, else its MLflow metrics."""
+    order = runner.pipeline.order()
+    for name in reversed(order):
+        result = runner.results.get(name)
+        if result is None:
+            continue
+        for output in result.outputs.values():
+            candidate = Path(output) / METRICS_FILE
+            if candidate.is_file():
+                try:
+                    metrics = json.loads(candidate.read_text())
+                except ValueError:
+                    continue
+                _show(console, name, metrics)
+                return
+    for name in reversed(order):
+        result = runner.results.get(name)
+        if result and result.metrics:
+            _show(console, name, result.metrics)
+            return
+
+
+def _flatten(metrics: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """{"metrics": {"accuracy": 0.9}} -> [("metrics.accuracy", 0.9)]; None values are left out."""
+    found: list[tuple[str, Any]] = []
+    for key, value in metrics.items():
+        if isinstance(value, dict):
+            found.extend(_flatten(value, f"{prefix}{key}."))
+        elif value is not None:
+            found.append((f"{prefix}{key}", value))
+    return found
+
+
+def _show(console: Any, step: str, metrics: dict[str, Any]) -> None:
+    console.line(f"\nmetrics of {step}:")
+    for key, value in _flatten(metrics):
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        console.line(f"  {key:<24} {shown}")

@@ -1,0 +1,488 @@
+"""The pipeline as a DAG of steps, built from azure-ai-ml's loaded PipelineJob.
+
+``load_pipeline`` turns the SDK objects (nodes, their components, input bindings)
+into small JSON-friendly dataclasses that the rest of the runner works with. The
+result is kept in ``.runs/graphs/`` keyed by the content of every YAML file it was
+read from, so a re-run does not pay for importing ``azure.ai.ml`` again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ..project import ProjectError, layout, project_root, quiet_azure_ml
+
+PARENT_INPUT = re.compile(r"^\$\{\{\s*parent\.inputs\.([\w.-]+)\s*\}\}$")
+STEP_OUTPUT = re.compile(r"^\$\{\{\s*parent\.jobs\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}$")
+PARENT_OUTPUT = re.compile(r"^\$\{\{\s*parent\.outputs\.([\w-]+)\s*\}\}$")
+ASSET_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(?:@[\w.-]+|:[\w.-]+)$")
+ASSET_REFERENCE = re.compile(r"^azureml:(?://)?([^:@/]+)(?:[:@](.+))?$")
+LOCAL_NODE_TYPES = ("command", "sweep", "parallel")
+GRAPH_FORMAT = 1
+
+
+@dataclass
+class Component:
+    name: str
+    kind: str  # "command" or "parallel"
+    command: str  # command line, or the program_arguments of a parallel task
+    code_dir: str
+    environment: str  # canonical text of the environment definition (part of the cache key)
+    inputs: dict[str, dict[str, Any]]  # name -> {"type", "optional", "default"}
+    outputs: dict[str, dict[str, Any]]  # name -> {"type"}
+    deterministic: bool = True
+    source: str = ""
+    environment_variables: dict[str, str] = field(default_factory=dict)
+    parallel: dict[str, Any] = field(default_factory=dict)  # entry_script, mini_batch_size, ...
+
+
+@dataclass
+class Binding:
+    """Where a step input comes from."""
+
+    kind: str  # "parent" | "step" | "literal" | "path"
+    ref: str = ""  # parent input name, or "step.output"
+    value: Any = None  # literal value, or absolute local path
+
+    @property
+    def step(self) -> str:
+        return self.ref.split(".", 1)[0]
+
+    @property
+    def output(self) -> str:
+        return self.ref.split(".", 1)[1]
+
+
+@dataclass
+class Step:
+    name: str
+    type: str  # "command" | "sweep" | "parallel"
+    component: Component
+    inputs: dict[str, Binding]
+    outputs: dict[str, str | None]  # step output -> pipeline output it is bound to
+    sweep: dict[str, Any] = field(default_factory=dict)
+
+    def upstream(self) -> set[str]:
+        return {b.step for b in self.inputs.values() if b.kind == "step"}
+
+
+@dataclass
+class Pipeline:
+    path: str
+    name: str
+    experiment: str
+    inputs: dict[str, dict[str, Any]]  # name -> {"type", "value"}
+    outputs: list[str]
+    steps: dict[str, Step]
+    force_rerun: bool = False
+    sources: dict[str, str] = field(default_factory=dict)  # file -> sha256 it was built from
+
+    def order(self) -> list[str]:
+        """Step names in a topological order (stable: file order among ready steps)."""
+        done: list[str] = []
+        pending = list(self.steps)
+        while pending:
+            ready = [n for n in pending if self.steps[n].upstream() <= set(done)]
+            if not ready:
+                raise ProjectError(f"{self.path}: jobs form a cycle: {', '.join(pending)}")
+            done.extend(ready)
+            pending = [n for n in pending if n not in ready]
+        return done
+
+    def downstream(self, name: str) -> set[str]:
+        found: set[str] = set()
+        frontier = {name}
+        while frontier:
+            frontier = {s.name for s in self.steps.values() if s.upstream() & frontier} - found
+            found |= frontier
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Pipeline:
+        steps = {}
+        for name, raw in data["steps"].items():
+            raw = dict(raw)
+            raw["component"] = Component(**raw["component"])
+            raw["inputs"] = {k: Binding(**v) for k, v in raw["inputs"].items()}
+            steps[name] = Step(**raw)
+        return cls(**{**data, "steps": steps})
+
+
+def file_sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_pipeline(
+    path: Path, cache_dir: Path | None = None, on_rebuild: Callable[[], None] | None = None
+) -> Pipeline:
+    """The pipeline at ``path``; from ``cache_dir`` when none of its source files changed.
+
+    ``on_rebuild`` is called before the (slow) load through azure-ai-ml.
+    """
+    path = path.resolve()
+    if not path.is_file():
+        raise ProjectError(f"pipeline file not found: {path}")
+    cached = None
+    if cache_dir is not None:
+        cached = cache_dir / f"{hashlib.sha256(str(path).encode()).hexdigest()[:16]}.json"
+    if cached and cached.is_file():
+        try:
+            data = json.loads(cached.read_text())
+            if data.get("format") == [GRAPH_FORMAT, _sdk_version()]:
+                sources = data["pipeline"]["sources"]
+                if all(Path(f).is_file() and file_sha(Path(f)) == h for f, h in sources.items()):
+                    return Pipeline.from_json(data["pipeline"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a damaged cache entry is rebuilt below
+    if on_rebuild:
+        on_rebuild()
+    pipeline = _build(path)
+    if cached:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps({"format": [GRAPH_FORMAT, _sdk_version()], "pipeline": pipeline.to_json()})
+        )
+        tmp.replace(cached)
+    return pipeline
+
+
+def _sdk_version() -> str:
+    """Version of what builds the graph: azure-ai-ml and this module's own code."""
+    try:
+        sdk = metadata.version("azure-ai-ml")
+    except metadata.PackageNotFoundError:  # pragma: no cover - always installed with the project
+        sdk = "unknown"
+    return f"{sdk}+{file_sha(Path(__file__))[:12]}"
+
+
+def _build(path: Path) -> Pipeline:
+    quiet_azure_ml()
+    from azure.ai.ml import load_job
+
+    try:
+        job = load_job(path)
+    except Exception as exc:  # the SDK raises many unrelated types for a bad file
+        raise ProjectError(
+            f"{path.name}: cannot be loaded ({type(exc).__name__}); run `validate` for details"
+        ) from exc
+    if getattr(job, "type", None) != "pipeline":
+        raise ProjectError(f"{path.name}: not a pipeline job (type: {getattr(job, 'type', '?')})")
+    sources = {str(path): file_sha(path)}
+    base = path.parent
+    data_assets = _local_data_assets(base, sources)
+    inputs: dict[str, dict[str, Any]] = {}
+    for name, pipeline_input in job.inputs.items():
+        inputs[name] = _pipeline_input(name, pipeline_input._data, base, data_assets)
+    steps: dict[str, Step] = {}
+    for name, node in job.jobs.items():
+        steps[name] = _step(name, node, base, data_assets, sources)
+    for step in steps.values():
+        for input_name, binding in step.inputs.items():
+            where = f"jobs.{step.name}.inputs.{input_name}"
+            if binding.kind == "parent" and binding.ref not in inputs:
+                raise ProjectError(f"{path.name}: {where}: no pipeline input '{binding.ref}'")
+            if binding.kind == "step" and (
+                binding.step not in steps or binding.output not in steps[binding.step].outputs
+            ):
+                raise ProjectError(f"{path.name}: {where}: no step output '{binding.ref}'")
+    settings = job.settings
+    pipeline = Pipeline(
+        path=str(path),
+        name=job.display_name or path.stem,
+        experiment=job.experiment_name or path.stem,
+        inputs=inputs,
+        outputs=list(job.outputs),
+        steps=steps,
+        force_rerun=bool(getattr(settings, "force_rerun", False)),
+        sources=sources,
+    )
+    pipeline.order()
+    return pipeline
+
+
+def _pipeline_input(
+    name: str, raw: Any, base: Path, data_assets: dict[str, Path]
+) -> dict[str, Any]:
+    if _is_asset(raw):
+        path_value = _attr(raw, "path")
+        kind = _attr(raw, "type") or "uri_folder"
+        if path_value is None:
+            return {"type": kind, "value": _attr(raw, "default")}
+        try:
+            return {"type": kind, "value": _local_path(path_value, base, data_assets)}
+        except ProjectError:  # exists only in the workspace: usable locally with --set
+            return {"type": kind, "value": None, "remote": str(path_value)}
+    if isinstance(raw, dict):  # {type: number, default: 1}
+        return {"type": raw.get("type", "string"), "value": raw.get("default")}
+    return {"type": _literal_type(raw), "value": raw}
+
+
+def _literal_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string"
+
+
+def _attr(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _is_asset(raw: Any) -> bool:
+    kind = _attr(raw, "type")
+    has_path = _attr(raw, "path") is not None
+    return has_path or (isinstance(kind, str) and kind.startswith(("uri_", "mltable", "mlflow")))
+
+
+def _local_path(value: Any, base: Path, data_assets: dict[str, Path]) -> str:
+    text = str(value)
+    local = (base / text).resolve()
+    if ASSET_NAME.match(text) and not local.exists():
+        text = f"azureml:{text}"  # the SDK strips "azureml:" from name@version references
+    match = ASSET_REFERENCE.match(text)
+    if match:
+        asset = data_assets.get(match.group(1))
+        if asset is None:
+            raise ProjectError(
+                f"data asset {text} has no local definition in data/*.yml; "
+                "run it in the workspace with `submit`"
+            )
+        return str(asset)
+    if re.match(r"^[a-z][a-z0-9+.-]*://", text):
+        raise ProjectError(f"{text}: remote paths cannot be read locally")
+    return str(local)
+
+
+def _local_data_assets(base: Path, sources: dict[str, str]) -> dict[str, Path]:
+    """Data assets defined in the project's data/*.yml: name -> local path."""
+    import yaml
+
+    try:
+        data_dir = layout(project_root(base)).data
+    except ProjectError:
+        return {}
+    if not data_dir.is_dir():
+        return {}
+    assets: dict[str, Path] = {}
+    for file in sorted(data_dir.glob("*.y*ml")):
+        try:
+            spec = yaml.safe_load(file.read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(spec, dict) and spec.get("name") and spec.get("path"):
+            target = str(spec["path"])
+            if "://" not in target:
+                assets[str(spec["name"])] = (file.parent / target).resolve()
+                sources[str(file)] = file_sha(file)
+    return assets
+
+
+def _step(name: str, node: Any, base: Path, data_assets: dict[str, Path], sources) -> Step:
+    from ..cli import PROG
+
+    node_type = getattr(node, "type", None) or type(node).__name__
+    if node_type not in LOCAL_NODE_TYPES:
+        raise ProjectError(
+            f"jobs.{name}: {node_type} nodes cannot run locally; submit with `{PROG} submit`"
+        )
+    component = node.trial if node_type == "sweep" else node.component
+    if isinstance(component, str) or component is None:
+        raise ProjectError(
+            f"jobs.{name}: registered component {component} cannot run locally; "
+            f"reference its component.yml, or submit with `{PROG} submit`"
+        )
+    spec = _component(component, sources)
+    step_inputs: dict[str, Binding] = {}
+    for input_name, raw in (node._job_inputs or {}).items():
+        binding = _binding(raw, base, data_assets)
+        if binding is not None:
+            step_inputs[input_name] = binding
+    outputs: dict[str, str | None] = dict.fromkeys(spec.outputs)
+    for output_name, raw in (node._job_outputs or {}).items():
+        target = _attr(raw, "path") if not isinstance(raw, str) else raw
+        match = PARENT_OUTPUT.match(str(target)) if target else None
+        outputs[output_name] = match.group(1) if match else None
+    sweep: dict[str, Any] = {}
+    if node_type == "sweep":
+        sweep = _sweep_settings(node)
+    if node_type == "parallel":
+        for key in (
+            "mini_batch_size",
+            "error_threshold",
+            "mini_batch_error_threshold",
+            "max_concurrency_per_instance",
+        ):
+            value = getattr(node, key, None)
+            if value is not None:
+                spec.parallel[key] = value
+        retry = getattr(node, "retry_settings", None)
+        if retry is not None and _attr(retry, "max_retries") is not None:
+            spec.parallel["max_retries"] = _attr(retry, "max_retries")
+    return Step(name, node_type, spec, step_inputs, outputs, sweep)
+
+
+def _binding(raw: Any, base: Path, data_assets: dict[str, Path]) -> Binding | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str | int | float | bool) and hasattr(raw, "_data_binding"):
+        raw = raw._data_binding()
+    if isinstance(raw, str):
+        match = PARENT_INPUT.match(raw.strip())
+        if match:
+            return Binding("parent", match.group(1))
+        match = STEP_OUTPUT.match(raw.strip())
+        if match:
+            return Binding("step", f"{match.group(1)}.{match.group(2)}")
+        return Binding("literal", value=raw)
+    if isinstance(raw, int | float | bool):
+        return Binding("literal", value=raw)
+    path_value = _attr(raw, "path")
+    if path_value is not None:
+        nested = _binding(str(path_value), base, data_assets)
+        if nested is not None and nested.kind in ("parent", "step"):
+            return nested
+        return Binding("path", value=_local_path(path_value, base, data_assets))
+    default = _attr(raw, "default")
+    return Binding("literal", value=default) if default is not None else None
+
+
+def _component(component: Any, sources: dict[str, str]) -> Component:
+    base = Path(component.base_path).resolve()
+    source = getattr(component, "_source_path", None)
+    if source:
+        source_path = Path(source).resolve()
+        if source_path.is_file():
+            sources[str(source_path)] = file_sha(source_path)
+    kind = getattr(component, "type", "command")
+    parallel: dict[str, Any] = {}
+    if kind == "parallel":
+        task = component.task
+        code, environment = task.code, task.environment
+        command = task.program_arguments or ""
+        other = getattr(component, "_other_parameter", {}) or {}
+        retry = component.retry_settings
+        parallel = {
+            "entry_script": task.entry_script,
+            "input_data": component.input_data,
+            "mini_batch_size": component.mini_batch_size,
+            "error_threshold": component.error_threshold,
+            "mini_batch_error_threshold": component.mini_batch_error_threshold,
+            "max_retries": _attr(retry, "max_retries") if retry is not None else None,
+            "output_action": other.get("output_action", "append_row"),
+            "append_row_to": other.get("append_row_to") or getattr(task, "append_row_to", None),
+            "max_concurrency_per_instance": component.max_concurrency_per_instance,
+        }
+    else:
+        code, environment, command = component.code, component.environment, component.command
+    if code is None:
+        code_dir = base
+    elif isinstance(code, str) and code.startswith("azureml:"):
+        raise ProjectError(f"{source}: registered code {code} cannot run locally")
+    else:
+        code_dir = (base / str(code)).resolve()
+    inputs = {
+        name: {
+            "type": spec.type,
+            "optional": bool(spec.optional),
+            "default": spec.default,
+        }
+        for name, spec in component.inputs.items()
+    }
+    outputs = {name: {"type": spec.type} for name, spec in component.outputs.items()}
+    return Component(
+        name=component.name,
+        kind="parallel" if kind == "parallel" else "command",
+        command=" ".join(str(command).split()),
+        code_dir=str(code_dir),
+        environment=_environment_text(environment, base, sources),
+        inputs=inputs,
+        outputs=outputs,
+        deterministic=component.is_deterministic is not False,
+        source=str(source or base),
+        environment_variables={
+            str(k): str(v)
+            for k, v in (getattr(component, "environment_variables", None) or {}).items()
+        },
+        parallel=parallel,
+    )
+
+
+def _environment_text(environment: Any, base: Path, sources: dict[str, str]) -> str:
+    """A stable description of the environment (image + conda file, or the local definition)."""
+    if environment is None:
+        return ""
+    if isinstance(environment, str):
+        match = ASSET_REFERENCE.match(environment) or re.match(
+            r"^([^:@/]+)(?:[:@](.+))?$", environment
+        )
+        name = match.group(1) if match else environment
+        for folder in _environment_folders(base):
+            definition = folder / name / "environment.yml"
+            if definition.is_file():
+                sources[str(definition)] = file_sha(definition)
+                texts = [definition.read_text()]
+                for extra in sorted(definition.parent.glob("*")):
+                    if extra != definition and extra.is_file():
+                        texts.append(extra.read_text(errors="replace"))
+                return environment + "\n" + "\n".join(texts)
+        return environment
+    conda = getattr(environment, "conda_file", None)
+    conda_path = getattr(environment, "_conda_file_path", None)
+    if conda_path and Path(conda_path).is_file():  # a change to it must rebuild the graph
+        sources[str(Path(conda_path).resolve())] = file_sha(Path(conda_path))
+    build = getattr(environment, "build", None)
+    return json.dumps(
+        {
+            "image": getattr(environment, "image", None),
+            "conda_file": conda,
+            "build": str(getattr(build, "path", "")) if build else None,
+        },
+        sort_keys=True,
+        default=str,
+    )
+
+
+def _sweep_settings(node: Any) -> dict[str, Any]:
+    space = {}
+    for name, distribution in (node.search_space or {}).items():
+        values = {k: v for k, v in vars(distribution).items() if not k.startswith("_")}
+        space[name] = values
+    limits = node.limits
+    objective = node.objective
+    algorithm = node.sampling_algorithm
+    if not isinstance(algorithm, str):
+        algorithm = getattr(algorithm, "type", None) or "random"
+    return {
+        "search_space": space,
+        "primary_metric": getattr(objective, "primary_metric", None),
+        "goal": str(getattr(objective, "goal", "maximize")).lower(),
+        "sampling_algorithm": str(algorithm).lower(),
+        "max_total_trials": getattr(limits, "max_total_trials", None) or 10,
+        "max_concurrent_trials": getattr(limits, "max_concurrent_trials", None) or 1,
+        "timeout": getattr(limits, "timeout", None),
+        "trial_timeout": getattr(limits, "trial_timeout", None),
+        "early_termination": getattr(getattr(node, "early_termination", None), "type", None),
+    }
+
+
+def _environment_folders(base: Path) -> list[Path]:
+    """Where a named environment's folder may be: the project's environments folder first."""
+    folders = [folder / "environments" for folder in (base, *base.parents)]
+    with contextlib.suppress(ProjectError):
+        folders.insert(0, layout(project_root(base)).environments)
+    return folders

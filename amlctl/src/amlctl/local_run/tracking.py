@@ -1,0 +1,232 @@
+"""MLflow tracking of local runs: one parent run per pipeline run, one child run per step.
+
+MLflow is imported in a background thread (it takes seconds) and only when a step
+actually executes, so a run served entirely from the cache never waits for it.
+
+A step gets its child run through MLFLOW_RUN_ID. A step that starts while MLflow is
+still loading does not wait for it when the experiment id is known from an earlier
+run: its own ``mlflow.start_run()`` creates the run (MLFLOW_EXPERIMENT_ID, tags from
+MLFLOW_RUN_CONTEXT), and ``settle`` links that run to the parent afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+STEP_TAG = "local_run.step_run"
+
+
+def default_tracking_uri(runs_dir: Path) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{runs_dir / 'mlflow.db'}"
+
+
+@dataclass
+class ChildRun:
+    step: str
+    token: str  # "<local run id>/<step>", the STEP_TAG value
+    run_id: str | None  # None while deferred to the step's own mlflow.start_run()
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class Tracker:
+    """Creates MLflow runs; all MLflow calls go through one client under a lock."""
+
+    def __init__(self, uri: str, state_file: Path | None = None) -> None:
+        self.uri = uri
+        self.state_file = state_file  # remembers experiment ids between runs
+        self.experiment = "local"
+        self.run_name = "local"
+        self.tags: dict[str, str] = {}
+        self.artifact_location: str | None = None  # for new experiments (not ./mlruns in the cwd)
+        self.parent_id: str | None = None
+        self.experiment_id: str | None = None
+        self._client: Any = None
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def describe(self, experiment: str, run_name: str, tags: dict[str, str]) -> None:
+        """Name the experiment and parent run (before the first child run is created)."""
+        self.experiment, self.run_name, self.tags = experiment, run_name, tags
+
+    def _remembered(self) -> dict[str, str]:
+        try:
+            return json.loads(self.state_file.read_text()) if self.state_file else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _store_key(self) -> str:
+        """Identifies the store and experiment; a re-created SQLite file gets a new key."""
+        identity = self.uri
+        if self.uri.startswith("sqlite:///"):
+            try:
+                identity += f"#{os.stat(self.uri[len('sqlite:///') :]).st_ino}"
+            except OSError:
+                identity += "#missing"
+        return f"{identity}|{self.experiment}"
+
+    def _remember(self) -> None:
+        if self.state_file and self.experiment_id:
+            known = self._remembered()
+            key = self._store_key()
+            if known.get(key) != self.experiment_id:
+                known[key] = self.experiment_id
+                self.state_file.parent.mkdir(parents=True, exist_ok=True)
+                self.state_file.write_text(json.dumps(known, indent=2))
+
+    @property
+    def ready(self) -> bool:
+        return self._thread is not None and not self._thread.is_alive()
+
+    def open_child(self, step: str, local_run: str, defer: bool = True) -> ChildRun:
+        """The child run of a step and the environment that attaches the step's process to it."""
+        token = f"{local_run}/{step}"
+        tags = {STEP_TAG: token, "local_run.step": step}
+        known = self._remembered().get(self._store_key())
+        if defer and known and not self.ready:
+            context = {**self.tags, **tags, "mlflow.runName": step}  # parent: set by settle()
+            env = {
+                "MLFLOW_TRACKING_URI": self.uri,
+                "MLFLOW_EXPERIMENT_ID": str(known),
+                "MLFLOW_RUN_CONTEXT": json.dumps(context),
+            }
+            return ChildRun(step, token, None, env)
+        run_id = self.start_child(step, **tags)
+        return ChildRun(step, token, run_id, self.env(run_id))
+
+    def settle(self, child: ChildRun) -> str | None:
+        """The MLflow run id of ``child``; a run the step created itself is linked to the parent."""
+        if child.run_id is not None:
+            return child.run_id
+        client = self._ready()
+        if client is None:
+            return None
+        experiments = {str(self.experiment_id), child.env.get("MLFLOW_EXPERIMENT_ID", "")}
+        with self._lock:
+            found = client.search_runs(
+                [e for e in experiments if e],
+                filter_string=f"tags.`{STEP_TAG}` = '{child.token}'",
+                max_results=1,
+            )
+            if found:
+                child.run_id = found[0].info.run_id
+                client.set_tag(child.run_id, "mlflow.parentRunId", self.parent_id)
+        if child.run_id is None:  # the step never called mlflow.start_run()
+            child.run_id = self.start_child(child.step, **{STEP_TAG: child.token})
+        return child.run_id
+
+    def prefetch(self) -> None:
+        """Start importing MLflow and opening the store in the background."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._connect, daemon=True)
+                self._thread.start()
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._error
+
+    def _connect(self) -> None:
+        try:
+            import logging
+
+            from mlflow.tracking import MlflowClient
+
+            # after the import: mlflow configures its own logger when imported
+            for name in ("mlflow", "alembic"):
+                logging.getLogger(name).setLevel(logging.WARNING)
+
+            client = MlflowClient(tracking_uri=self.uri)
+            client.search_experiments(max_results=1)  # creates/migrates the store now
+            self._client = client
+        except Exception as exc:  # tracking must never stop a run
+            self._error = exc
+
+    def _ready(self) -> Any:
+        self.prefetch()
+        if self._thread is not None:
+            self._thread.join()
+        client = self._client
+        if client is None:
+            return None
+        with self._lock:
+            if self.parent_id is None:
+                try:
+                    found = client.get_experiment_by_name(self.experiment)
+                    self.experiment_id = (
+                        found.experiment_id
+                        if found
+                        else client.create_experiment(
+                            self.experiment, artifact_location=self.artifact_location
+                        )
+                    )
+                    parent = client.create_run(
+                        self.experiment_id, run_name=self.run_name, tags=dict(self.tags)
+                    )
+                    self.parent_id = parent.info.run_id
+                    self._remember()
+                except Exception as exc:
+                    self._error, self._client = exc, None
+                    return None
+        return client
+
+    def start_child(self, name: str, parent_id: str | None = None, **tags: str) -> str | None:
+        client = self._ready()
+        if client is None:
+            return None
+        all_tags = {**self.tags, **tags, "mlflow.parentRunId": parent_id or self.parent_id}
+        with self._lock:
+            run = client.create_run(self.experiment_id, run_name=name, tags=all_tags)
+        return run.info.run_id
+
+    def end(self, run_id: str | None, ok: bool) -> None:
+        if run_id is None or self._client is None:
+            return
+        with self._lock:
+            self._client.set_terminated(run_id, "FINISHED" if ok else "FAILED")
+
+    def log_metrics(self, run_id: str | None, metrics: dict[str, float]) -> None:
+        if run_id is None or self._client is None:
+            return
+        with self._lock:
+            for key, value in metrics.items():
+                self._client.log_metric(run_id, key, float(value))
+
+    def log_params(self, run_id: str | None, params: dict[str, Any]) -> None:
+        if run_id is None or self._client is None:
+            return
+        with self._lock:
+            for key, value in params.items():
+                self._client.log_param(run_id, key, value)
+
+    def metrics(self, run_id: str | None) -> dict[str, float]:
+        client = self._ready()
+        if run_id is None or client is None:
+            return {}
+        with self._lock:
+            return dict(client.get_run(run_id).data.metrics)
+
+    def env(self, run_id: str | None) -> dict[str, str]:
+        """Environment for a step process so that ``mlflow.start_run()`` attaches to run_id."""
+        if run_id is None:
+            return {}
+        return {
+            "MLFLOW_TRACKING_URI": self.uri,
+            "MLFLOW_RUN_ID": run_id,
+            "MLFLOW_EXPERIMENT_ID": str(self.experiment_id),
+        }
+
+    def finish(self, ok: bool) -> None:
+        if self._thread is None:
+            return
+        self._thread.join()
+        self.end(self.parent_id, ok)

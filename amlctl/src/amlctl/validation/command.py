@@ -1,0 +1,269 @@
+"""`validate`: load every Azure ML YAML in the project and check it offline.
+
+Each file is loaded with azure-ai-ml, then checked by the SDK's own offline validation
+(``MLClient.components.validate`` / ``MLClient.jobs.validate``) and by ``bindings``
+for what the SDK misses. Problems are printed as ``file: path.to.field: message``;
+the exit code is 1 when any of them is an error (warnings alone exit 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..project import ProjectError, layout, project_root
+from .bindings import Problem
+
+OFFLINE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        metavar="FILE",
+        help="Azure ML YAML files to validate, anywhere (default: every file of the project)",
+    )
+    parser.add_argument(
+        "--root", type=Path, default=None, help="project folder (default: found from the cwd)"
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    if args.files:
+        problems, checked = validate_files(args.files)
+    else:
+        problems, checked = validate_project(project_root(args.root))
+    for problem in problems:
+        print(problem)
+    errors = sum(p.severity == "error" for p in problems)
+    warnings = len(problems) - errors
+    took = time.monotonic() - started
+    print(f"{checked} files checked in {took:.1f} s: {errors} errors, {warnings} warnings")
+    return 1 if errors else 0
+
+
+class _OfflineCredential:
+    """Any credential object will do: validation never asks for a token."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        raise RuntimeError("offline validation does not authenticate")
+
+
+def project_files(root: Path) -> Iterator[tuple[str, Path]]:
+    """(kind, file) for every Azure ML YAML in the project layout."""
+
+    def yamls(folder: Path, pattern: str = "*.y*ml") -> list[Path]:
+        return sorted(folder.glob(pattern)) if folder.is_dir() else []
+
+    where = layout(root)
+    for file in yamls(where.environments, "*/environment.y*ml"):
+        yield "environment", file
+    for file in yamls(where.data):
+        yield "data", file
+    for file in yamls(where.components, "*/component.y*ml"):
+        yield "component", file
+    for file in yamls(where.pipelines):
+        yield "pipeline", file
+    for file in yamls(where.schedules):
+        yield "schedule", file
+    for file in yamls(where.publish):
+        yield "publish", file
+
+
+def kind_of(file: Path) -> str:
+    """What an Azure ML YAML file defines, from its ``$schema`` or, without one, its keys."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return "component"  # validate_file reports the syntax error
+    if not isinstance(data, dict):
+        return "component"
+    schema = str(data.get("$schema", "")).lower()
+    for marker, kind in SCHEMA_KINDS:
+        if marker in schema:
+            return kind
+    if "trigger" in data and ("create_job" in data or "create_monitor" in data):
+        return "schedule"
+    if "jobs" in data and not data.get("version"):
+        return "pipeline"
+    if data.get("type") in ("uri_file", "uri_folder", "mltable") and "path" in data:
+        return "data"
+    if ("image" in data or "build" in data) and "command" not in data and "jobs" not in data:
+        return "environment"
+    if data.get("type") in ("command", "sweep", "spark", "parallel") and not data.get("version"):
+        return "pipeline" if "jobs" in data else "job"
+    return "component"
+
+
+# ($schema fragment, kind), the more specific first
+SCHEMA_KINDS = (
+    ("pipelinejob", "pipeline"),
+    ("schedule", "schedule"),
+    ("batchendpoint", "publish"),
+    ("batchdeployment", "publish"),
+    ("pipelinecomponent", "publish"),
+    ("component", "component"),
+    ("job", "job"),
+    ("environment", "environment"),
+    ("data", "data"),
+)
+
+
+def validate_files(files: list[Path]) -> tuple[list[Problem], int]:
+    """Problems of the given files, wherever they are, each read as what it defines."""
+    missing = [str(file) for file in files if not file.is_file()]
+    if missing:
+        raise ProjectError(f"no such file: {', '.join(missing)}")
+    return _validate([(kind_of(file), file.resolve()) for file in files], Path.cwd().resolve())
+
+
+def validate_project(root: Path) -> tuple[list[Problem], int]:
+    """All problems of the project's YAML files, and how many files were checked."""
+    return _validate(list(project_files(root)), root)
+
+
+def _validate(files: list[tuple[str, Path]], root: Path) -> tuple[list[Problem], int]:
+    from ..project import quiet_azure_ml
+
+    quiet_azure_ml()
+    import azure.ai.ml as aml
+    from azure.ai.ml.entities import _load_functions as loaders
+
+    client = aml.MLClient(
+        _OfflineCredential(), OFFLINE_SUBSCRIPTION, "offline-validation", "offline-validation"
+    )
+    problems: list[Problem] = []
+    for kind, file in files:
+        relative = (
+            file.relative_to(root).as_posix() if file.is_relative_to(root) else file.as_posix()
+        )
+        try:
+            problems.extend(validate_file(kind, file, relative, aml, loaders, client))
+        except Exception as exc:  # an SDK failure on one file must not hide the others
+            problems.append(Problem(relative, "(validate)", f"{type(exc).__name__}: {exc}"))
+    unique: dict[tuple[str, str, str], Problem] = {}
+    for problem in problems:  # the SDK and our checks may both report a field: keep the first
+        unique.setdefault((problem.file, problem.path, problem.severity), problem)
+    return list(unique.values()), len(files)
+
+
+def validate_file(
+    kind: str, file: Path, relative: str, aml: Any, loaders: Any, client: Any
+) -> list[Problem]:
+    syntax = _yaml_problem(file, relative)
+    if syntax:
+        return [syntax]
+    from .bindings import check_pipeline
+
+    loader: Callable[[Path], Any]
+    if kind == "environment":
+        loader = aml.load_environment
+    elif kind == "data":
+        loader = aml.load_data
+    elif kind == "component":
+        loader = aml.load_component
+    elif kind in ("pipeline", "job"):
+        loader = aml.load_job
+    elif kind == "schedule":
+        loader = loaders.load_schedule
+    else:
+        loader = _publish_loader(file, aml, loaders)
+    try:
+        loaded = loader(file)
+    except Exception as exc:  # the SDK raises marshmallow, azure and plain errors alike
+        return _load_problems(relative, exc)
+    problems: list[Problem] = []
+    if kind == "component":
+        problems += _sdk_result(relative, client.components.validate(loaded))
+        if getattr(loaded, "type", None) == "pipeline":
+            problems += check_pipeline(relative, loaded)
+    elif kind == "pipeline":
+        if getattr(loaded, "type", None) != "pipeline":
+            return [Problem(relative, "type", f"expected a pipeline job, got {loaded.type}")]
+        problems += _sdk_result(relative, client.jobs.validate(loaded))
+        problems += check_pipeline(relative, loaded)
+    elif kind == "job":
+        problems += _sdk_result(relative, client.jobs.validate(loaded))
+    elif kind == "schedule" and not _refers_to_file(file):  # files are checked on their own
+        job = getattr(loaded, "create_job", None)
+        if job is not None and not isinstance(job, str) and getattr(job, "type", "") == "pipeline":
+            problems += [
+                Problem(p.file, f"create_job.{p.path}", p.message, p.severity)
+                for p in check_pipeline(relative, job)
+                if p.severity == "error"
+            ]
+    elif kind == "publish" and type(loaded).__name__ == "PipelineComponent":
+        problems += _sdk_result(relative, client.components.validate(loaded))
+        problems += check_pipeline(relative, loaded)
+    return problems
+
+
+def _refers_to_file(schedule: Path) -> bool:
+    import yaml
+
+    spec = yaml.safe_load(schedule.read_text()) or {}
+    return isinstance(spec.get("create_job"), str)
+
+
+def _publish_loader(file: Path, aml: Any, loaders: Any) -> Callable[[Path], Any]:
+    """Pipeline component, batch endpoint or pipeline-component batch deployment."""
+    import yaml
+
+    spec = yaml.safe_load(file.read_text()) or {}
+    schema = str(spec.get("$schema", "")).lower() if isinstance(spec, dict) else ""
+    if "endpoint_name" in spec or "deployment" in schema:
+        return loaders.load_pipeline_component_batch_deployment
+    if spec.get("type") == "pipeline" or "pipelinecomponent.schema" in schema:
+        return aml.load_component
+    return loaders.load_batch_endpoint
+
+
+def _yaml_problem(file: Path, relative: str) -> Problem | None:
+    import yaml
+
+    try:
+        spec = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(file)"
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return Problem(relative, where, f"YAML syntax error: {reason}")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Problem(relative, "(file)", f"cannot read: {exc}")
+    if not isinstance(spec, dict):
+        return Problem(relative, "(file)", "expected a YAML mapping")
+    return None
+
+
+def _load_problems(relative: str, exc: Exception) -> list[Problem]:
+    """Map a load error (schema errors carry a JSON list of path/message) to problems."""
+    text = str(exc)
+    match = re.search(r"\{\s*\"result\".*?\n\}", text, re.DOTALL)
+    if match:
+        try:
+            errors = json.loads(match.group(0)).get("errors", [])
+        except ValueError:
+            errors = []
+        found = [
+            Problem(relative, str(e.get("path") or "(file)"), str(e.get("message")).strip())
+            for e in errors
+        ]
+        if found:
+            return found
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    return [Problem(relative, "(load)", first)]
+
+
+def _sdk_result(relative: str, result: Any) -> list[Problem]:
+    messages = getattr(result, "error_messages", None) or {}
+    return [Problem(relative, str(path), str(message)) for path, message in messages.items()]

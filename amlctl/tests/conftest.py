@@ -1,0 +1,24 @@
+"""Shared fixtures; puts tests/ on sys.path so `fakes` imports (--import-mode=importlib)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = str(Path(__file__).parent)
+if TESTS not in sys.path:
+    sys.path.insert(0, TESTS)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A small project (tests/fakes/project.py) as the working folder, no setting overridden."""
+    from fakes.project import make_project
+
+    from amlctl.cloud.config import OVERRIDES
+
+    root = make_project(tmp_path / "project")
+    monkeypatch.chdir(root)
+    for variable in OVERRIDES.values():
+        monkeypatch.delenv(variable, raising=False)
+    return root

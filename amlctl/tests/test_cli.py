@@ -1,0 +1,53 @@
+"""The command-line entry point: every command is wired, and start-up stays light."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+from amlctl import cli
+
+
+@pytest.mark.parametrize("name", sorted(cli.COMMANDS))
+def test_every_command_module_has_configure_and_main(name):
+    module = importlib.import_module(cli.COMMANDS[name][0], "amlctl")
+    assert callable(module.configure)
+    assert callable(module.main)
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for name in cli.COMMANDS:
+        assert name in out
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["no-such-command"])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["validate", "--help"], ["provision", "--help"]])
+def test_help_does_not_import_heavy_sdks(argv):
+    code = (
+        "import sys\n"
+        "from amlctl.cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = [m for m in ('azure.ai.ml', 'mlflow', 'sklearn', 'azure.mgmt.resource') "
+        "if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "HEAVY []" in done.stdout, done.stdout + done.stderr

@@ -1,0 +1,103 @@
+"""Settings: config/<env>.yml with environment variable overrides, checked before any call."""
+
+from __future__ import annotations
+
+import pytest
+from fakes.project import SUBSCRIPTION, make_project
+from fakes.template import template_project
+
+from amlctl.cloud.config import load_settings
+from amlctl.project import ProjectError
+
+TEMPLATE_CONFIG = template_project() / "config"
+
+
+@pytest.fixture
+def project(tmp_path):
+    return make_project(tmp_path / "project")
+
+
+def test_reads_config_file(project):
+    settings = load_settings("dev", project, environ={})
+
+    assert settings.subscription_id == SUBSCRIPTION
+    assert settings.resource_group == "rg-fixture-dev"
+    assert settings.workspace_name == "mlw-fixture-dev"
+    assert settings.location == "westeurope"
+    assert settings.sources["workspace_name"] == "config/dev.yml (workspace_name)"
+
+
+def test_environment_variables_override_the_file(project):
+    environ = {
+        "AZURE_SUBSCRIPTION_ID": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        "AZURE_RESOURCE_GROUP": "rg-other",
+        "AZUREML_WORKSPACE_NAME": "mlw-other",
+        "AZURE_LOCATION": "eastus2",
+    }
+    settings = load_settings("dev", project, environ=environ)
+
+    assert (settings.subscription_id, settings.resource_group) == (
+        "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        "rg-other",
+    )
+    assert (settings.workspace_name, settings.location) == ("mlw-other", "eastus2")
+    assert settings.sources["resource_group"] == "environment variable AZURE_RESOURCE_GROUP"
+
+
+def test_shipped_placeholder_subscription_is_refused_naming_where_to_fix(project):
+    (project / "config" / "dev.yml").write_text(
+        (TEMPLATE_CONFIG / "dev.yml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+
+    with pytest.raises(ProjectError) as error:
+        load_settings("dev", project, environ={})
+
+    message = str(error.value)
+    assert "subscription_id" in message
+    assert "placeholder" in message
+    assert "config/dev.yml" in message
+    assert "AZURE_SUBSCRIPTION_ID" in message
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        ("AZURE_SUBSCRIPTION_ID", "not-a-guid", "not a subscription id"),
+        ("AZUREML_WORKSPACE_NAME", "a b", "not a valid workspace name"),
+        ("AZURE_RESOURCE_GROUP", "rg/with/slash", "not a valid resource group name"),
+        ("AZURE_LOCATION", "West Europe", "not an Azure region name"),
+    ],
+)
+def test_malformed_values_name_setting_and_source(project, variable, value, words):
+    with pytest.raises(ProjectError) as error:
+        load_settings("dev", project, environ={variable: value})
+
+    assert words in str(error.value)
+    assert f"environment variable {variable}" in str(error.value)
+
+
+def test_missing_value_and_unknown_env(project):
+    (project / "config" / "dev.yml").write_text(f"subscription_id: {SUBSCRIPTION}\n")
+    with pytest.raises(ProjectError, match=r"resource_group = '' from config/dev\.yml"):
+        load_settings("dev", project, environ={})
+
+    with pytest.raises(
+        ProjectError, match=r"unknown environment 'staging'.*environments with a config file: dev"
+    ):
+        load_settings("staging", project, environ={})
+
+
+def test_shipped_config_files_are_complete():
+    import yaml
+
+    for path in sorted(TEMPLATE_CONFIG.glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert set(data) == {
+            "subscription_id",
+            "resource_group",
+            "workspace_name",
+            "location",
+            "batch_endpoint",
+        }
+        for setting in ("resource_group", "workspace_name", "batch_endpoint"):
+            assert data[setting].endswith(path.stem), setting

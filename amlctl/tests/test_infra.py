@@ -1,0 +1,374 @@
+"""check-infra on the project's own Bicep, and on broken copies of it that must fail."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from fakes.template import template_project
+
+from amlctl.checks import bicep_types
+from amlctl.checks import infra as check
+from amlctl.checks.bicep_lexer import lex
+from amlctl.checks.infra_outputs import REQUIRED_OUTPUTS
+from amlctl.checks.problems import find_tool
+from amlctl.cli import guarded
+
+ROOT = template_project()
+INFRA = ROOT / "infra"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the project's infra/ in a folder the CLI recognises as a project."""
+    shutil.copytree(INFRA, tmp_path / "infra")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'copy'\n")
+    (tmp_path / "components").mkdir()
+    (tmp_path / "pipelines").mkdir()
+    return tmp_path
+
+
+def messages(problems) -> list[str]:
+    return [str(problem) for problem in problems]
+
+
+def edit_params(project: Path, change) -> Path:
+    path = project / "infra" / "params" / "dev.parameters.json"
+    data = json.loads(path.read_text())
+    change(data["parameters"])
+    path.write_text(json.dumps(data, indent=2))
+    return path
+
+
+def test_every_bicep_file_parses():
+    files = check.bicep_files(INFRA)
+    assert INFRA / "main.bicep" in files
+    assert INFRA / "bootstrap" / "github-oidc.bicep" in files
+    for path in files:
+        parsed, problems = check.parse_bicep(path, ROOT)
+        assert problems == [], messages(problems)
+        assert parsed is not None
+
+
+def test_no_bicep_file_breaks_a_lexical_rule_of_the_compiler():
+    for path in check.bicep_files(INFRA):
+        assert messages(check.lexical_problems(path, ROOT)) == []
+        # the only `#` lines are compiler directives
+        hashes = [line for line in path.read_text().splitlines() if line.lstrip().startswith("#")]
+        assert all(line.lstrip().startswith("#disable-next-line ") for line in hashes), hashes
+
+
+# (Bicep source, the error code the Bicep compiler gives, its line and column)
+BREAKING = {
+    "hash comment": ("param a string\n#checkov:skip=CKV_AZURE_1:why\n", "BCP001", 2, 1),
+    "hash after code": ("param a string #note\n", "BCP001", 1, 16),
+    "directive after a comment": ("/* c */ #disable-next-line BCP037\n", "BCP001", 1, 9),
+    "directive without codes": ("#disable-next-line\nparam a string\n", "BCP226", 1, 1),
+    "unterminated block comment": ("param a string\n/* never closed\n", "BCP002", 2, 1),
+    "double-quoted string": ('var a = "text"\n', "BCP103", 1, 9),
+    "unterminated string": ("var a = 'text", "BCP003", 1, 14),
+    "string across lines": ("var a = 'first\nsecond'\n", "BCP004", 1, 15),
+    "interpolation across lines": ("var a = 'x${1 +\n2}'\n", "BCP004", 1, 16),
+    "escape at end of file": ("var a = 'x\\", "BCP005", 1, 12),
+    "unknown escape": ("var a = 'a\\qb'\n", "BCP006", 1, 11),
+    "bad unicode escape": ("var a = '\\u{110000}'\n", "BCP133", 1, 10),
+    "unicode escape without braces": ("var a = '\\u0041'\n", "BCP133", 1, 10),
+    "unterminated multi-line string": ("var a = '''\ntext\n", "BCP140", 1, 9),
+    "single ampersand": ("var a = true & false\n", "BCP001", 1, 14),
+    "unknown character": ("var a = 1 ~ 2\n", "BCP001", 1, 11),
+    "identifier too long": (f"var {'a' * 256} = 1\n", "BCP024", 1, 5),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BREAKING))
+def test_lexical_rule_of_the_compiler_fails(case: str, tmp_path: Path):
+    source, code, line, column = BREAKING[case]
+    path = tmp_path / "broken.bicep"
+    path.write_text(source)
+    found = check.lexical_problems(path, tmp_path)
+    assert found, f"{case}: no error"
+    assert (found[0].message.split(":")[0], found[0].line, found[0].column) == (
+        f"Bicep error {code}",
+        line,
+        column,
+    ), messages(found)
+    # what follows the first error may add more of the same kind, as the compiler's lexer does
+    assert {p.message.split(":")[0] for p in found} == {f"Bicep error {code}"}, messages(found)
+
+
+ACCEPTED = [
+    "// a comment with # and ' and /* inside\nparam a string\n",
+    "#disable-next-line BCP081 no-unused-params // why\nparam a string\n",
+    "  #disable-diagnostics BCP081\nparam a string\n#restore-diagnostics BCP081\n",
+    "var a = 'it\\'s \\${not} ${1} \\u{1F600} \\\\ \\n'\n",
+    "var a = '''\nfirst # not a comment\n'second' \\n\n'''\n",
+    # an object inside an interpolation (spaced: two braces in a row would be Jinja's)
+    "var a = 'a${ {x: 1}.x }b${'c${2}d'}e'\n/* multi\nline */\nvar b = a =~ 'x' && a != 'y'\n",
+]
+
+
+@pytest.mark.parametrize("source", ACCEPTED)
+def test_what_the_compiler_accepts_passes(source: str):
+    assert lex(source).diagnostics == []
+
+
+def test_a_module_with_a_lexical_error_fails_its_parent_too(project: Path):
+    storage = project / "infra" / "modules" / "storage.bicep"
+    text = storage.read_text()
+    assert "  // checkov:skip=CKV_AZURE_35:" in text
+    storage.write_text(text.replace("// checkov:skip=CKV_AZURE_35:", "#checkov:skip=CKV_AZURE_35:"))
+    found = messages(check.check_bicep(project / "infra", project))
+    assert len(found) == 2, found
+    assert found[0].startswith("infra/modules/storage.bicep:")
+    assert 'Bicep error BCP001: The following token is not recognized: "#"' in found[0]
+    assert found[1].startswith("infra/main.bicep:")
+    assert "BCP104" in found[1] and "modules/storage.bicep has errors" in found[1]
+
+
+def test_every_resource_is_type_checked_and_passes():
+    for path in check.bicep_files(INFRA):
+        problems, notes = bicep_types.check_file(path, ROOT)
+        assert messages(problems) == []
+        assert notes == []  # every resource type and API version is in the bundled definitions
+
+
+def test_the_bundled_definitions_name_their_source_and_licence():
+    data = json.loads(bicep_types.DATA.read_text())
+    assert data["source"] == "https://github.com/Azure/bicep-types-az"
+    assert len(data["commit"]) == 40
+    assert "MIT License" in (bicep_types.DATA.parent / "LICENSE-bicep-types-az").read_text()
+
+
+def _storage_edit(project: Path, old: str, new: str) -> list[str]:
+    storage = project / "infra" / "modules" / "storage.bicep"
+    text = storage.read_text()
+    assert old in text
+    storage.write_text(text.replace(old, new, 1))
+    return messages(check.check_bicep(project / "infra", project))
+
+
+STORAGE = "resource storage 'Microsoft.Storage/storageAccounts@2023-05-01'"
+TYPE_ERRORS = {
+    "unknown property": (
+        "    allowBlobPublicAccess: false\n",
+        "    allowBlobPublicAccess: false\n    anonymousPullEnabled: false\n",
+        "properties.anonymousPullEnabled: the type has no property 'anonymousPullEnabled'",
+    ),
+    "value not allowed": (
+        "accessTier: 'Hot'",
+        "accessTier: 'Warm'",
+        "properties.accessTier: 'Warm' is not one of the allowed values",
+    ),
+    "wrong type": (
+        "allowSharedKeyAccess: false",
+        "allowSharedKeyAccess: 'false'",
+        "properties.allowSharedKeyAccess: expects a bool, but the value is string",
+    ),
+    "parameter of the wrong type": (
+        "supportsHttpsTrafficOnly: true",
+        "supportsHttpsTrafficOnly: storageAccountName",
+        "properties.supportsHttpsTrafficOnly: expects bool, but the value is string",
+    ),
+    "a branch of a condition": (
+        "networkIsolation ? 'Deny' : 'Allow'",
+        "networkIsolation ? 'Deny' : 'Open'",
+        "properties.networkAcls.defaultAction: 'Open' is not one of the allowed values",
+    ),
+    "read-only property written": (
+        "    accessTier: 'Hot'\n",
+        "    accessTier: 'Hot'\n    provisioningState: 'Succeeded'\n",
+        "properties.provisioningState: read-only; Azure sets it",
+    ),
+    "required property missing": (
+        "    name: 'Standard_LRS'\n",
+        "",
+        "resource storage.sku: required property 'name' is missing",
+    ),
+    "misspelt property": (
+        "accessTier: 'Hot'",
+        "AccessTier: 'Hot'",
+        "properties.AccessTier: the property is spelled 'accessTier'",
+    ),
+    "API version that does not exist": (
+        STORAGE,
+        STORAGE.replace("2023-05-01", "2023-05-02"),
+        "API version 2023-05-02 does not exist for Microsoft.Storage/storageAccounts",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TYPE_ERRORS))
+def test_type_error_fails(project: Path, case: str):
+    old, new, expected = TYPE_ERRORS[case]
+    found = _storage_edit(project, old, new)
+    assert len(found) == 1, found
+    assert found[0].startswith("infra/modules/storage.bicep:"), found
+    assert expected in found[0], found
+
+
+def test_preview_api_version_while_ga_exists_fails(project: Path):
+    versions = bicep_types.definitions()["Microsoft.Storage/storageAccounts"]["versions"]
+    preview = next(version for version in versions if version.endswith("-preview"))
+    found = _storage_edit(project, STORAGE, STORAGE.replace("2023-05-01", preview))
+    assert any("preview API version while generally available ones exist" in f for f in found)
+
+
+def test_discriminator_value_must_be_known(project: Path):
+    cluster = project / "infra" / "modules" / "compute-cluster.bicep"
+    text = cluster.read_text()
+    cluster.write_text(text.replace("computeType: 'AmlCompute'", "computeType: 'Aml'"))
+    found = messages(check.check_bicep(project / "infra", project))
+    assert len(found) == 1 and "properties.computeType: 'Aml' is not one of" in found[0], found
+
+
+def test_project_infra_is_consistent():
+    assert messages(check.check_bicep(INFRA, ROOT)) == []
+
+
+def test_main_bicep_declares_every_output_the_tooling_reads():
+    parsed, _ = check.parse_bicep(INFRA / "main.bicep", ROOT)
+    assert set(REQUIRED_OUTPUTS) <= set(parsed["outputs"])
+
+
+def test_params_files_name_the_same_parameters():
+    files = sorted((INFRA / "params").glob("*.parameters.json"))
+    assert files, "no parameter files"
+    names = [set(json.loads(path.read_text())["parameters"]) for path in files]
+    assert all(found == names[0] for found in names)
+
+
+def test_syntax_error_reports_file_line_and_column(project: Path):
+    module = project / "infra" / "modules" / "storage.bicep"
+    lines = module.read_text().splitlines()
+    module.write_text("\n".join([*lines, "resource broken = {"]) + "\n")
+    problems = check.check_bicep(project / "infra", project)
+    syntax = [p for p in problems if "syntax error" in p.message]
+    assert len(syntax) == 1
+    assert syntax[0].path == "infra/modules/storage.bicep"
+    assert syntax[0].line == len(lines) + 1
+    assert syntax[0].column is not None
+    assert str(syntax[0]).startswith(f"infra/modules/storage.bicep:{len(lines) + 1}:")
+
+
+def test_undeclared_parameter_fails(project: Path):
+    edit_params(project, lambda params: params.update(notDeclared={"value": 1}))
+    found = messages(check.check_bicep(project / "infra", project))
+    assert len(found) == 1
+    assert "infra/params/dev.parameters.json:" in found[0]
+    assert "'notDeclared' is not declared in infra/main.bicep" in found[0]
+
+
+def test_missing_required_parameter_fails(project: Path):
+    edit_params(project, lambda params: params.pop("workspaceName"))
+    found = messages(check.check_bicep(project / "infra", project))
+    assert found == [
+        "infra/params/dev.parameters.json:1: required parameter 'workspaceName' "
+        "of infra/main.bicep is not given"
+    ]
+
+
+def test_wrong_type_and_disallowed_value_fail(project: Path):
+    def change(params):
+        params["cpuMaxNodes"] = {"value": "4"}
+        params["environmentName"] = {"value": "qa"}
+
+    edit_params(project, change)
+    found = " | ".join(messages(check.check_bicep(project / "infra", project)))
+    assert "'cpuMaxNodes' is declared int" in found
+    assert "'environmentName' = \"qa\" is not one of the allowed values" in found
+
+
+def test_missing_module_file_fails(project: Path):
+    (project / "infra" / "modules" / "keyvault.bicep").unlink()
+    found = messages(check.check_bicep(project / "infra", project))
+    assert any(
+        "infra/main.bicep:" in item and "'modules/keyvault.bicep' does not exist" in item
+        for item in found
+    ), found
+
+
+def test_module_call_must_match_the_module_parameters(project: Path):
+    main = project / "infra" / "main.bicep"
+    text = main.read_text()
+    assert "    logAnalyticsName: logAnalyticsName\n" in text
+    main.write_text(
+        text.replace(
+            "    logAnalyticsName: logAnalyticsName\n", "    logAnalyticName: logAnalyticsName\n"
+        )
+    )
+    found = " | ".join(messages(check.check_bicep(project / "infra", project)))
+    assert "module 'monitoring' passes 'logAnalyticName'" in found
+    assert "module 'monitoring' does not pass required parameter 'logAnalyticsName'" in found
+
+
+def test_reading_an_undeclared_module_output_fails(project: Path):
+    main = project / "infra" / "main.bicep"
+    main.write_text(
+        main.read_text().replace("storage.outputs.storageAccountId", "storage.outputs.accountId")
+    )
+    found = messages(check.check_bicep(project / "infra", project))
+    assert found
+    assert all("module 'storage' has no output 'accountId'" in item for item in found)
+
+
+@pytest.mark.parametrize("output", ["workspaceName", "computeIdentityClientId"])
+def test_missing_required_output_fails(project: Path, output: str):
+    main = project / "infra" / "main.bicep"
+    lines = main.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if not line.startswith(f"output {output} ")]
+    assert len(kept) == len(lines) - 1
+    main.write_text("".join(kept))
+    found = messages(check.check_bicep(project / "infra", project))
+    assert found == [
+        f"infra/main.bicep: output '{output}' is missing: the project's tooling reads it "
+        "after deployment"
+    ]
+
+
+def test_cli_exits_non_zero_with_the_problem(project: Path, monkeypatch, capsys):
+    edit_params(project, lambda params: params.pop("cpuVmSize"))
+    monkeypatch.chdir(project)
+    code = guarded(check.main, argparse.Namespace(checkov=None, skip_checkov=True))
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "required parameter 'cpuVmSize'" in err
+
+
+def test_cli_passes_on_the_project(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    assert guarded(check.main, argparse.Namespace(checkov=None, skip_checkov=True)) == 0
+    assert "checkov: skipped" in capsys.readouterr().out
+
+
+def test_cli_says_when_checkov_is_missing(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(check, "find_tool", lambda name: None)
+    assert guarded(check.main, argparse.Namespace(checkov=None, skip_checkov=False)) == 0
+    assert "checkov: SKIPPED" in capsys.readouterr().out
+
+
+def _checkov() -> str:
+    checkov = find_tool("checkov")
+    if checkov is None:
+        pytest.skip("no checkov executable here; CI runs it via `pre-commit run checkov-bicep`")
+    return checkov
+
+
+def test_checkov_finds_no_failed_check():
+    assert messages(check.run_checkov(INFRA, ROOT, _checkov())) == []
+
+
+def test_checkov_reports_a_failed_check(project: Path):
+    checkov = _checkov()
+    registry = project / "infra" / "modules" / "registry.bicep"
+    text = registry.read_text()
+    kept = [line for line in text.splitlines(keepends=True) if "CKV_AZURE_139" not in line]
+    assert len(kept) < len(text.splitlines())
+    registry.write_text("".join(kept))
+    found = messages(check.run_checkov(project / "infra", project, checkov))
+    assert len(found) == 1
+    assert found[0].startswith("infra/modules/registry.bicep:")
+    assert "CKV_AZURE_139" in found[0]

@@ -1,0 +1,317 @@
+"""Tests of `validate`: the project's own YAML passes; each kind of problem is caught."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+from fakes.template import template_project
+
+from amlctl.cli import guarded
+from amlctl.validation.command import main, validate_project
+
+PROJECT = template_project()
+
+
+TRAIN_COMPONENT = """
+$schema: https://azuremlschemas.azureedge.net/latest/commandComponent.schema.json
+type: command
+name: train
+version: "1"
+inputs:
+  data: {type: uri_folder}
+  learning_rate: {type: number, default: 0.1}
+  epochs: {type: integer, default: 3}
+  early_stop: {type: boolean, default: false}
+  mode: {type: string, default: fast, enum: [fast, slow]}
+outputs:
+  model: {type: uri_folder}
+code: ./src
+environment: {image: "python:3.11"}
+command: >-
+  python train.py --data ${{inputs.data}} --lr ${{inputs.learning_rate}}
+  --epochs ${{inputs.epochs}} --early_stop ${{inputs.early_stop}} --mode ${{inputs.mode}}
+  --model ${{outputs.model}}
+"""
+
+SCORE_COMPONENT = """
+type: command
+name: score
+inputs:
+  model: {type: uri_folder}
+  data: {type: uri_folder}
+outputs:
+  metrics: {type: uri_folder}
+code: ./src
+environment: {image: "python:3.11"}
+command: python score.py ${{inputs.model}} ${{inputs.data}} ${{outputs.metrics}}
+"""
+
+TRAINING = """
+$schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
+type: pipeline
+settings:
+  default_compute: azureml:cpu-cluster
+inputs:
+  raw: {type: uri_folder, path: ../data/raw}
+  learning_rate: 0.05
+outputs:
+  metrics: {type: uri_folder}
+jobs:
+  train:
+    type: command
+    component: ../components/train/component.yml
+    inputs:
+      data: ${{parent.inputs.raw}}
+      learning_rate: ${{parent.inputs.learning_rate}}
+      epochs: 5
+      early_stop: true
+      mode: slow
+  score:
+    type: command
+    component: ../components/score/component.yml
+    inputs:
+      model: ${{parent.jobs.train.outputs.model}}
+      data: ${{parent.inputs.raw}}
+    outputs:
+      metrics: ${{parent.outputs.metrics}}
+"""
+
+SWEEP = """
+type: pipeline
+settings:
+  default_compute: azureml:cpu-cluster
+inputs:
+  raw: {type: uri_folder, path: ../data/raw}
+jobs:
+  tune:
+    type: sweep
+    trial: ../components/train/component.yml
+    inputs:
+      data: ${{parent.inputs.raw}}
+    search_space:
+      learning_rate: {type: loguniform, min_value: -4, max_value: -1}
+      epochs: {type: choice, values: [1, 2, 4]}
+    objective: {primary_metric: val_score, goal: maximize}
+    sampling_algorithm: random
+    limits: {max_total_trials: 4, max_concurrent_trials: 2}
+"""
+
+SCHEDULE = """
+$schema: https://azuremlschemas.azureedge.net/latest/schedule.schema.json
+name: nightly
+trigger:
+  type: cron
+  expression: "0 2 * * 1"
+create_job: ../training.yml
+"""
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A small valid project: two components, a pipeline, a sweep pipeline and a schedule."""
+    root = tmp_path / "project"
+    for name, text in (("train", TRAIN_COMPONENT), ("score", SCORE_COMPONENT)):
+        (root / "components" / name / "src").mkdir(parents=True)
+        (root / "components" / name / "src" / f"{name}.py").write_text("print('hi')\n")
+        (root / "components" / name / "component.yml").write_text(text)
+    (root / "data" / "raw").mkdir(parents=True)
+    (root / "data" / "raw" / "a.csv").write_text("x\n1\n")
+    (root / "pipelines" / "schedules").mkdir(parents=True)
+    (root / "pipelines" / "training.yml").write_text(TRAINING)
+    (root / "pipelines" / "sweep.yml").write_text(SWEEP)
+    (root / "pipelines" / "schedules" / "nightly.yml").write_text(SCHEDULE)
+    (root / "pyproject.toml").write_text("[project]\nname = 'fixture'\n")
+    return root
+
+
+def edit(project: Path, file: str, old: str, new: str) -> None:
+    path = project / file
+    text = path.read_text()
+    assert old in text, f"fixture text not found: {old}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def reported(project: Path) -> list[str]:
+    problems, _ = validate_project(project)
+    return [str(p) for p in problems]
+
+
+def errors(project: Path) -> list[str]:
+    problems, _ = validate_project(project)
+    return [str(p) for p in problems if p.severity == "error"]
+
+
+def test_valid_fixture_passes(project, capsys):
+    assert reported(project) == []
+    assert guarded(main, argparse.Namespace(root=project, files=[])) == 0
+    assert "5 files checked" in capsys.readouterr().out
+
+
+def test_this_project_passes():
+    problems, checked = validate_project(PROJECT)
+    assert [str(p) for p in problems if p.severity == "error"] == []
+    assert checked >= 3
+
+
+def test_binding_to_a_missing_pipeline_input(project):
+    edit(
+        project,
+        "pipelines/training.yml",
+        "${{parent.inputs.learning_rate}}",
+        "${{parent.inputs.nope}}",
+    )
+    found = errors(project)
+    assert len(found) == 1
+    assert found[0].startswith(
+        "pipelines/training.yml: jobs.train.inputs.learning_rate: no pipeline input 'nope'"
+    )
+
+
+def test_binding_to_a_missing_step_output(project):
+    edit(project, "pipelines/training.yml", "train.outputs.model", "train.outputs.nope")
+    assert errors(project) == [
+        "pipelines/training.yml: jobs.score.inputs.model: "
+        "no output of job train 'nope' (known: model)"
+    ]
+
+
+def test_binding_to_a_missing_step(project):
+    edit(
+        project, "pipelines/training.yml", "parent.jobs.train.outputs", "parent.jobs.trian.outputs"
+    )
+    found = errors(project)
+    assert found == [
+        "pipelines/training.yml: jobs.score.inputs.model: no job 'trian' (known: score, train)"
+    ]
+
+
+def test_node_input_the_component_does_not_declare(project):
+    edit(project, "pipelines/training.yml", "      epochs: 5", "      epochs: 5\n      batch: 32")
+    assert errors(project) == [
+        "pipelines/training.yml: jobs.train.inputs.batch: no input of component train 'batch' "
+        "(known: data, early_stop, epochs, learning_rate, mode)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "epochs: 5",
+            "epochs: many",
+            "jobs.train.inputs.epochs: expected integer, got string 'many'",
+        ),
+        ("epochs: 5", "epochs: 2.5", "jobs.train.inputs.epochs: expected integer, got number 2.5"),
+        (
+            "early_stop: true",
+            "early_stop: 'yes'",
+            "jobs.train.inputs.early_stop: expected boolean, got string 'yes'",
+        ),
+        ("mode: slow", "mode: medium", "jobs.train.inputs.mode: 'medium' is not one of fast, slow"),
+    ],
+)
+def test_literal_of_the_wrong_type(project, old, new, message):
+    edit(project, "pipelines/training.yml", old, new)
+    assert errors(project) == [f"pipelines/training.yml: {message}"]
+
+
+def test_string_where_a_number_is_expected_through_a_pipeline_input(project):
+    edit(project, "pipelines/training.yml", "learning_rate: 0.05", "learning_rate: fast")
+    assert errors(project) == [
+        "pipelines/training.yml: inputs.learning_rate: expected number, got string 'fast' "
+        "(bound to jobs.train.inputs.learning_rate)"
+    ]
+
+
+def test_string_in_a_sweep_search_space(project):
+    edit(project, "pipelines/sweep.yml", "values: [1, 2, 4]", "values: [1, two, 4]")
+    assert errors(project) == [
+        "pipelines/sweep.yml: jobs.tune.search_space.epochs.values[1]: "
+        "expected integer, got string 'two'"
+    ]
+
+
+def test_search_space_over_an_input_the_component_lacks(project):
+    edit(project, "pipelines/sweep.yml", "epochs: {type: choice", "epoch: {type: choice")
+    found = errors(project)
+    assert found == [
+        "pipelines/sweep.yml: jobs.tune.search_space.epoch: no input of component train 'epoch' "
+        "(known: data, early_stop, epochs, learning_rate, mode)"
+    ]
+
+
+def test_required_component_input_left_unbound(project):
+    edit(
+        project,
+        "pipelines/training.yml",
+        "      data: ${{parent.inputs.raw}}\n    outputs",
+        "    outputs",
+    )
+    found = errors(project)
+    assert len(found) == 1
+    assert found[0].startswith("pipelines/training.yml: jobs.score.inputs.data: ")
+    assert "'data'" in found[0] and "not" in found[0]
+
+
+def test_unused_pipeline_input_is_a_warning_only(project, capsys):
+    edit(
+        project,
+        "pipelines/training.yml",
+        "  learning_rate: 0.05",
+        "  learning_rate: 0.05\n  spare: 1",
+    )
+    assert reported(project) == [
+        "pipelines/training.yml: inputs.spare: warning: pipeline input is not used by any job"
+    ]
+    assert guarded(main, argparse.Namespace(root=project, files=[])) == 0
+    assert "0 errors, 1 warnings" in capsys.readouterr().out
+
+
+def test_yaml_syntax_error_is_a_problem_not_a_traceback(project, capsys):
+    (project / "components" / "score" / "component.yml").write_text("type: command\ninputs: [\n")
+    found = errors(project)
+    assert any(
+        f.startswith("components/score/component.yml: line 3: YAML syntax error") for f in found
+    )
+    assert guarded(main, argparse.Namespace(root=project, files=[])) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_schema_error_is_reported_with_its_field(project):
+    edit(
+        project, "components/train/component.yml", "epochs: {type: integer", "epochs: {type: integr"
+    )
+    found = errors(project)
+    assert any(f.startswith("components/train/component.yml: inputs.epochs") for f in found), found
+
+
+def test_schedule_pointing_at_a_broken_pipeline_is_reported(project):
+    edit(
+        project,
+        "pipelines/schedules/nightly.yml",
+        "create_job: ../training.yml",
+        "create_job: ../nope.yml",
+    )
+    found = errors(project)
+    assert len(found) == 1 and found[0].startswith("pipelines/schedules/nightly.yml: ")
+
+
+def test_every_problem_is_reported_at_once(project, capsys):
+    edit(project, "pipelines/training.yml", "epochs: 5", "epochs: many")
+    edit(project, "pipelines/training.yml", "train.outputs.model", "train.outputs.nope")
+    edit(project, "pipelines/sweep.yml", "values: [1, 2, 4]", "values: [1, two, 4]")
+    (project / "components" / "extra").mkdir()
+    (project / "components" / "extra" / "component.yml").write_text("inputs: [\n")
+    assert guarded(main, argparse.Namespace(root=project, files=[])) == 1
+    out = capsys.readouterr().out
+    for expected in (
+        "pipelines/training.yml: jobs.train.inputs.epochs: expected integer, got string 'many'",
+        "pipelines/training.yml: jobs.score.inputs.model: no output of job train 'nope'",
+        "pipelines/sweep.yml: jobs.tune.search_space.epochs.values[1]: expected integer",
+        "components/extra/component.yml: line 2: YAML syntax error",
+    ):
+        assert expected in out
+    assert "errors" in out.splitlines()[-1]
