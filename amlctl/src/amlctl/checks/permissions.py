@@ -742,8 +742,7 @@ def prove(root, cli: str) -> list[str]:
 
 def check_permissions(root):
     """``prove`` as check problems (``where: message``)."""
-    from .problems import Problem
-
     from ..cli import PROG
+    from .problems import Problem
 
     return [Problem(*message.split(": ", 1)) for message in prove(root, PROG)]
