@@ -44,6 +44,8 @@ pipelines/publish/batch-endpoint.yml
 pipelines/publish/training-component.yml
 pipelines/publish/training-deployment.yml
 pipelines/training.yml
+requirements/deploy.in
+requirements/deploy.txt
 tests/test_definitions.py
 tests/test_sample_data.py
 """
