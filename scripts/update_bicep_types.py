@@ -10,8 +10,8 @@ resource type or API version in the template's Bicep:
     git clone --depth 1 https://github.com/Azure/bicep-types-az /tmp/bicep-types-az
     python scripts/update_bicep_types.py /tmp/bicep-types-az
 
-It writes `checks/data/azure_resource_types.json` next to `checks/bicep_types.py` in the
-tooling package, and the upstream licence beside it. Descriptions are dropped; everything
+It writes `amlctl/src/amlctl/checks/data/azure_resource_types.json`, and the upstream
+licence beside it. Descriptions are dropped; everything
 the check reads (properties, their types and flags, enum values, discriminators) is kept.
 """
 
@@ -44,22 +44,13 @@ JINJA = ("{{", "{%", "{#", "%}", "#}")  # the file is copied through the templat
 
 
 def package_data_dir() -> Path:
-    found = [
-        path.parent / "data"
-        for path in TEMPLATE.glob("**/checks/bicep_types.py")
-        if not {".venv", ".test-cache", "build"} & set(path.relative_to(TEMPLATE).parts)
-    ]
-    if len(found) != 1:
-        raise SystemExit(f"expected one checks/bicep_types.py in the template, found {found}")
-    return found[0]
+    return TEMPLATE / "amlctl" / "src" / "amlctl" / "checks" / "data"
 
 
 def used_types(template: Path) -> dict[str, set[str]]:
     """Resource type -> API versions the template's Bicep declares."""
     used: dict[str, set[str]] = {}
-    for path in template.glob("**/infra/**/*.bicep"):
-        if {".venv", ".test-cache", "build"} & set(path.relative_to(template).parts):
-            continue
+    for path in (template / "{{cookiecutter.project_slug}}" / "infra").glob("**/*.bicep"):
         for match in RESOURCE.finditer(path.read_text(encoding="utf-8")):
             used.setdefault(match.group(1), set()).add(match.group(2))
     return used
