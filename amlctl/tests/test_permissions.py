@@ -158,3 +158,21 @@ def test_a_pull_request_job_with_the_writing_identity_fails(project: Path):
         "what-if: logs in as the environment's identity without `environment:`" in problem
         for problem in found
     ), found
+
+
+def test_a_writing_job_that_runs_for_pull_requests_fails(project: Path):
+    infra = project / ".github" / "workflows" / "infra.yml"
+    text = infra.read_text()
+    condition = "if: github.event_name != 'pull_request'"
+    assert text.count(condition) == 1  # deploy-dev
+    infra.write_text(text.replace(condition, "if: always()"))
+    found = permissions.prove(project, CLI)
+    assert any(
+        "deploy-dev: runs for pull requests with the environment's identity, which writes" in p
+        for p in found
+    ), found
+
+
+def test_only_the_what_if_job_runs_for_pull_requests():
+    jobs = permissions.workflow_jobs(ROOT, CLI)
+    assert [(job.job, job.identity) for job in jobs if job.pull_request] == [("what-if", "what-if")]

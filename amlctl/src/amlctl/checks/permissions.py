@@ -558,6 +558,40 @@ class Job:
     identity: str
     environment: str | None
     commands: tuple[str, ...]
+    pull_request: bool = False  # the job can run for a pull request
+
+
+def _runs_for_pull_requests(data: dict) -> dict[str, bool]:
+    """Job id -> whether the job can run for a pull request (its `if` and `needs` count)."""
+    import re
+
+    triggers = data.get("on", data.get(True))  # YAML 1.1 reads a bare `on` as True
+    triggers = [triggers] if isinstance(triggers, str) else list(triggers or [])
+    on_pull_request = any(str(trigger).startswith("pull_request") for trigger in triggers)
+    jobs = {str(k): v for k, v in (data.get("jobs") or {}).items() if isinstance(v, dict)}
+    excluded = (
+        "github.event_name!='pull_request'",
+        "github.event_name=='push'",
+        "github.event_name=='workflow_dispatch'",
+        "github.event_name=='schedule'",
+    )
+    found: dict[str, bool] = {}
+
+    def runs(job_id: str, seen: frozenset[str] = frozenset()) -> bool:
+        if job_id in found:
+            return found[job_id]
+        job = jobs.get(job_id, {})
+        condition = re.sub(r"\s+", "", str(job.get("if", ""))).replace('"', "'")
+        result = on_pull_request and not any(text in condition for text in excluded)
+        needs = job.get("needs") or []
+        needs = [needs] if isinstance(needs, str) else list(needs)
+        forced = any(word in condition for word in ("always()", "failure()", "cancelled()"))
+        if result and needs and not forced and job_id not in seen:
+            result = all(runs(str(need), seen | {job_id}) for need in needs)
+        found[job_id] = result
+        return result
+
+    return {job_id: runs(job_id) for job_id in jobs}
 
 
 def workflow_jobs(root, cli: str) -> list[Job]:
@@ -570,6 +604,7 @@ def workflow_jobs(root, cli: str) -> list[Job]:
     jobs = []
     for path in sorted((root / ".github" / "workflows").glob("*.y*ml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for_pull_requests = _runs_for_pull_requests(data)
         for job_id, job in (data.get("jobs") or {}).items():
             steps = job.get("steps") or [] if isinstance(job, dict) else []
             logins = [
@@ -583,9 +618,8 @@ def workflow_jobs(root, cli: str) -> list[Job]:
             identity = "what-if" if WHAT_IF_CLIENT_ID in client_id else "ci"
             commands = []
             for step in steps:
-                for match in command.finditer(
-                    str(step.get("run", "")) if isinstance(step, dict) else ""
-                ):
+                run = str(step.get("run", "")) if isinstance(step, dict) else ""
+                for match in command.finditer(run):
                     what_if = " --what-if" if "--what-if" in match.group(2) else ""
                     commands.append(match.group(1) + what_if)
             environment = job.get("environment")
@@ -596,6 +630,7 @@ def workflow_jobs(root, cli: str) -> list[Job]:
                     identity,
                     str(environment) if environment else None,
                     tuple(commands),
+                    for_pull_requests.get(str(job_id), False),
                 )
             )
     return jobs
@@ -687,6 +722,11 @@ def prove(root, cli: str) -> list[str]:
             problems.append(
                 f"{where}: logs in as the environment's identity without `environment:`; "
                 "its federated credential trusts environment jobs only"
+            )
+        if job.identity == "ci" and job.pull_request:
+            problems.append(
+                f"{where}: runs for pull requests with the environment's identity, which writes; "
+                "pull-request jobs log in as the read-only what-if identity"
             )
         if job.identity == "what-if" and any(not c.endswith("--what-if") for c in job.commands):
             problems.append(f"{where}: the what-if identity runs `provision --what-if` only")
