@@ -22,6 +22,7 @@ that covers what it is there for, and that every assignment sets ``principalType
 from __future__ import annotations
 
 import fnmatch
+import functools
 from dataclasses import dataclass
 
 from .workflows import WHAT_IF_CLIENT_ID
@@ -399,12 +400,13 @@ def covers(scope: str, used_at: str) -> bool:
     return scope in (used_at, RESOURCE_GROUP)
 
 
-def grants(role: Role, universe: set[tuple[str, bool]]) -> frozenset[tuple[str, bool]]:
+@functools.cache
+def grants(role: Role, universe: frozenset[tuple[str, bool]]) -> frozenset[tuple[str, bool]]:
     return frozenset(item for item in universe if role.allows(*item))
 
 
 def least_roles(
-    needed: list[Use], candidates: list[Role], universe: set[tuple[str, bool]]
+    needed: list[Use], candidates: list[Role], universe: frozenset[tuple[str, bool]]
 ) -> list[Role]:
     """The roles that cover ``needed`` and contain no smaller covering candidate."""
     covering = [r for r in candidates if all(r.allows(u.action, u.data) for u in needed)]
@@ -658,11 +660,13 @@ def has_parallel_step(root) -> bool:
     return any(pattern.search(path.read_text(encoding="utf-8")) for path in files)
 
 
-def identity_uses(root, cli: str, mode: dict[str, bool]) -> dict[str, list[tuple[Use, str]]]:
+def identity_uses(
+    root, cli: str, mode: dict[str, bool], jobs: list[Job] | None = None
+) -> dict[str, list[tuple[Use, str]]]:
     """(use, who does it) for each identity, in one bootstrap mode."""
     types = deployed_types(root)
     uses: dict[str, list[tuple[Use, str]]] = {"ci": [], "what-if": [], "compute": []}
-    for job in workflow_jobs(root, cli):
+    for job in workflow_jobs(root, cli) if jobs is None else jobs:
         for name in job.commands:
             if name == "provision" and not mode["allowInfraDeployment"]:
                 continue  # someone else deploys; CI only uses the workspace
@@ -712,7 +716,9 @@ def prove(root, cli: str) -> list[str]:
                 "(without it Azure looks the principal up and a new identity's first "
                 "assignment can fail)"
             )
-    for job in workflow_jobs(root, cli):
+    jobs = workflow_jobs(root, cli)
+    by_mode = {id(mode): identity_uses(root, cli, mode, jobs) for mode in MODES}
+    for job in jobs:
         where = f".github/workflows/{job.workflow}: {job.job}"
         if job.identity == "what-if" and job.environment:
             problems.append(
@@ -730,16 +736,15 @@ def prove(root, cli: str) -> list[str]:
             )
         if job.identity == "what-if" and any(not c.endswith("--what-if") for c in job.commands):
             problems.append(f"{where}: the what-if identity runs `provision --what-if` only")
-    universe = {
-        (r.action, r.data) for u in identity_uses(root, cli, MODES[0]).values() for r, _ in u
-    }
+    universe = {(r.action, r.data) for u in by_mode[id(MODES[0])].values() for r, _ in u}
     universe |= {(a, False) for role in ROLES.values() for a in role.actions if "*" not in a}
     universe |= {(a, True) for role in ROLES.values() for a in role.data_actions if "*" not in a}
     universe |= set(OTHER_OPERATIONS)
+    universe = frozenset(universe)
     for mode in MODES:
         label = ", ".join(f"{key}={str(value).lower()}" for key, value in mode.items())
         active = [item for item in assignments if item.active(mode)]
-        for identity, uses in identity_uses(root, cli, mode).items():
+        for identity, uses in by_mode[id(mode)].items():
             mine = [item for item in active if item.identity == identity]
             for use, who in uses:
                 if not any(
