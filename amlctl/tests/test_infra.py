@@ -61,18 +61,19 @@ def test_no_bicep_file_breaks_a_lexical_rule_of_the_compiler():
         assert all(line.lstrip().startswith("#disable-next-line ") for line in hashes), hashes
 
 
-# (Bicep source, the error code the Bicep compiler gives, its line and column)
+# (Bicep source, the error code the Bicep compiler gives, its line and column where the
+# compiler reports it: the compiler's own test baselines put them there)
 BREAKING = {
     "hash comment": ("param a string\n#checkov:skip=CKV_AZURE_1:why\n", "BCP001", 2, 1),
     "hash after code": ("param a string #note\n", "BCP001", 1, 16),
     "directive after a comment": ("/* c */ #disable-next-line BCP037\n", "BCP001", 1, 9),
-    "directive without codes": ("#disable-next-line\nparam a string\n", "BCP226", 1, 1),
+    "directive without codes": ("#disable-next-line\nparam a string\n", "BCP226", 1, 19),
     "unterminated block comment": ("param a string\n/* never closed\n", "BCP002", 2, 1),
     "double-quoted string": ('var a = "text"\n', "BCP103", 1, 9),
-    "unterminated string": ("var a = 'text", "BCP003", 1, 14),
-    "string across lines": ("var a = 'first\nsecond'\n", "BCP004", 1, 15),
+    "unterminated string": ("var a = 'text", "BCP003", 1, 9),
+    "string across lines": ("var a = 'first\nsecond'\n", "BCP004", 1, 9),
     "interpolation across lines": ("var a = 'x${1 +\n2}'\n", "BCP004", 1, 16),
-    "escape at end of file": ("var a = 'x\\", "BCP005", 1, 12),
+    "escape at end of file": ("var a = 'x\\", "BCP005", 1, 9),
     "unknown escape": ("var a = 'a\\qb'\n", "BCP006", 1, 11),
     "bad unicode escape": ("var a = '\\u{110000}'\n", "BCP133", 1, 10),
     "unicode escape without braces": ("var a = '\\u0041'\n", "BCP133", 1, 10),
@@ -80,6 +81,10 @@ BREAKING = {
     "single ampersand": ("var a = true & false\n", "BCP001", 1, 14),
     "unknown character": ("var a = 1 ~ 2\n", "BCP001", 1, 11),
     "identifier too long": (f"var {'a' * 256} = 1\n", "BCP024", 1, 5),
+    # the compiler never closes an interpolation hole after an object literal inside it
+    "object inside an interpolation": ("var a = 'a${ {x: 1}.x }b'\n", "BCP004", 1, 25),
+    "dollar outside a string": ("var a = $1\n", "BCP001", 1, 9),
+    "comment right after a directive": ("#disable-next-line/* c */ BCP037\n", "BCP226", 1, 19),
 }
 
 
@@ -105,8 +110,10 @@ ACCEPTED = [
     "  #disable-diagnostics BCP081\nparam a string\n#restore-diagnostics BCP081\n",
     "var a = 'it\\'s \\${not} ${1} \\u{1F600} \\\\ \\n'\n",
     "var a = '''\nfirst # not a comment\n'second' \\n\n'''\n",
-    # an object inside an interpolation (spaced: two braces in a row would be Jinja's)
-    "var a = 'a${ {x: 1}.x }b${'c${2}d'}e'\n/* multi\nline */\nvar b = a =~ 'x' && a != 'y'\n",
+    "var a = 'a${b}c${'d${2}e'}f'\n/* multi\nline */\nvar b = a =~ 'x' && a != 'y'\n",
+    # multi-line strings with holes: one `$` more per level of escaping
+    "var a = $'''\nx ${1} y\n'''\nvar b = $$'''\n${literal} $${2}\n'''\n",
+    "var a = items[^1]\n",
 ]
 
 

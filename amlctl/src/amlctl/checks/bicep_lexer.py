@@ -13,7 +13,8 @@ things the compiler rejects; every rule here is one the compiler enforces:
 - strings use single quotes (a double quote is BCP103), end on the same line (BCP003,
   BCP004), know only the escapes ``\\n \\r \\t \\\\ \\' \\$`` and ``\\u{hex}`` up to 10FFFF
   (BCP005, BCP006, BCP133); an interpolation ``${...}`` cannot span lines (BCP004);
-- multi-line strings are ``'''...'''`` (BCP140 when unterminated);
+- multi-line strings are ``'''...'''``, with ``${...}`` holes when prefixed by ``$``
+  (one ``$`` more per level of escaping); BCP140 when unterminated;
 - a character that starts no token (``&`` alone, ``~``, a backtick, a non-ASCII letter
   outside strings and comments, ...) is BCP001; identifiers are at most 255 characters
   (BCP024).
@@ -44,7 +45,8 @@ OPERATORS = (
     "&&",
     "||",
 )
-SINGLE = set("{}()[]@,.?:;+-%*/!<>=|")
+SINGLE = set("{}()[]@,.?:;+-%*/!<>=|^")
+QUOTES = "'''"
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,9 @@ class _Lexer:
         self.text = text
         self.pos = 0
         self.out = Lexed()
-        self.templates: list[str] = []  # the compiler's template stack: "string" or "{"
+        # the compiler's template stack: "string", "{", or the `$` count of a $''' string
+        self.templates: list[str | int] = []
+        self.out_start = 0  # where the token being scanned starts
 
     def peek(self, ahead: int = 0) -> str:
         index = self.pos + ahead
@@ -143,19 +147,22 @@ class _Lexer:
             self.pos = end + 2
 
     def pragma(self, keyword: str) -> None:
-        start = self.pos
+        """A directive: its codes run to the first character that is not part of a code or a
+        space; the rest of the line (a comment, say) is lexed as usual, as the compiler does."""
         self.pos += len(keyword) + 1
         end = self.pos
-        while end < len(self.text) and self.text[end] not in "\r\n":
+        while end < len(self.text) and (
+            _is_ident_continue(self.text[end]) or self.text[end] in "- \t"
+        ):
             end += 1
-        codes = self.text[self.pos : end].split("//")[0].split()
+        codes = self.text[self.pos : end].split()
         self.pos = end
-        if not codes:
+        if not codes:  # reported where the codes should be, as the compiler does
             self.error(
                 "BCP226",
                 "Expected at least one diagnostic code at this location. Valid format is "
                 f'"#{keyword} diagnosticCode1 diagnosticCode2 ..."',
-                start,
+                end,
             )
 
     # tokens -----------------------------------------------------------------------------
@@ -172,7 +179,7 @@ class _Lexer:
         return self.out
 
     def token(self) -> None:
-        start = self.pos
+        start = self.out_start = self.pos
         char = self.peek()
         if char in "\r\n":
             if self.templates:
@@ -188,7 +195,8 @@ class _Lexer:
             return
         if char == "'":
             if self.peek(1) == "'" and self.peek(2) == "'":
-                self.multiline_string()
+                self.pos += 3
+                self.add(self.multiline_segment(at_start=True, dollars=0), start)
                 return
             self.pos += 1
             kind, value = self.string_segment(at_start=True)
@@ -202,16 +210,36 @@ class _Lexer:
                 self.templates.append("{")
             self.add("op", start)
             return
+        if char == "$":
+            while self.peek() == "$":
+                self.pos += 1
+            dollars = self.pos - start
+            if self.text.startswith(QUOTES, self.pos):  # the `$`s open its holes
+                self.pos += 3
+                kind = self.multiline_segment(at_start=True, dollars=dollars)
+                if kind == "multiline-left":
+                    self.templates.append(dollars)
+                self.add(kind, start)
+                return
+            self.error("BCP001", 'The following token is not recognized: "$".', start)
+            self.add("unrecognized", start)
+            return
         if char == "}":
             self.pos += 1
+            if self.templates and isinstance(self.templates[-1], int):
+                kind = self.multiline_segment(at_start=False, dollars=self.templates[-1])
+                if kind == "multiline-right":
+                    self.templates.pop()
+                self.add(kind, start)
+                return
             if self.templates and self.templates[-1] == "string":
                 kind, value = self.string_segment(at_start=False)
                 if kind == "string-right":
                     self.templates.pop()
                 self.add(kind, start, value)
                 return
-            if self.templates:
-                self.templates.pop()
+            # The compiler never pops the "{" of an object inside an interpolation, so the hole
+            # cannot close after one: such a string does not compile (BCP004), here neither.
             self.add("op", start)
             return
         if char.isascii() and char.isdigit():
@@ -251,22 +279,32 @@ class _Lexer:
             self.error("BCP001", f'The following token is not recognized: "{char}".', start)
         self.add("unrecognized", start)
 
-    def multiline_string(self) -> None:
-        start = self.pos
-        end = self.text.find("'''", self.pos + 3)
-        if end < 0:
-            self.pos = len(self.text)
-            self.error(
-                "BCP140",
-                "The multi-line string at this location is not terminated. Terminate it with "
-                "\"'''\".",
-                start,
-            )
-        else:
-            self.pos = end + 3
-            while self.peek() == "'":  # a verbatim string may end in quotes
+    def multiline_segment(self, at_start: bool, dollars: int) -> str:
+        """Scan a multi-line string to its closing quotes, or to a hole when it has `$`s."""
+        while self.pos < len(self.text):
+            char = self.peek()
+            if char == "$":
+                run = self.pos
+                while self.peek() == "$":
+                    self.pos += 1
+                if dollars and self.pos - run >= dollars and self.peek() == "{":
+                    self.pos += 1
+                    return "multiline-left" if at_start else "multiline-middle"
+            elif char == "'":
+                run = self.pos
+                while self.peek() == "'":
+                    self.pos += 1
+                if self.pos - run >= 3:  # a string may end in quotes: all of them are taken
+                    return "multiline" if at_start else "multiline-right"
+            else:
                 self.pos += 1
-        self.add("multiline", start)
+        self.error(
+            "BCP140",
+            "The multi-line string at this location is not terminated. "
+            f'Terminate it with "{QUOTES}".',
+            self.out_start,  # the compiler reports it where the token starts
+        )
+        return "multiline" if at_start else "multiline-right"
 
     def string_segment(self, at_start: bool) -> tuple[str, str | None]:
         """Scan up to the closing quote or ``${``; the segment kind and its decoded value."""
@@ -278,6 +316,7 @@ class _Lexer:
                     "BCP003",
                     "The string at this location is not terminated. Terminate the string with a "
                     "single quote character.",
+                    self.out_start,
                 )
                 return complete, None
             char = self.peek()
@@ -286,6 +325,7 @@ class _Lexer:
                     "BCP004",
                     "The string at this location is not terminated due to an unexpected new line "
                     "character.",
+                    self.out_start,
                 )
                 return complete, None
             escape_start = self.pos
@@ -304,6 +344,7 @@ class _Lexer:
                     "BCP005",
                     "The string at this location is not terminated. Complete the escape sequence "
                     "and terminate the string with a single unescaped quote character.",
+                    self.out_start,
                 )
                 return complete, None
             escaped = self.peek()

@@ -165,7 +165,10 @@ def parse_value(tokens: list[Token]) -> Value:
             body = inner[colon + 1 :] if colon is not None else []
             return Value("array", [_loop_body(body)], offset, whole)
         return Value("array", [parse_value(item) for item in _items(inner)], offset, whole)
-    if first.kind == "string-left" and tokens[-1].kind == "string-right":
+    if first.kind in ("string-left", "multiline-left") and tokens[-1].kind in (
+        "string-right",
+        "multiline-right",
+    ):
         return Value("interpolated", None, offset, whole)
     return Value("expr", None, offset, whole)
 
