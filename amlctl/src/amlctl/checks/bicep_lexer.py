@@ -12,7 +12,8 @@ things the compiler rejects; every rule here is one the compiler enforces:
   the file, and every file that uses it as a module (BCP104), fail to compile;
 - strings use single quotes (a double quote is BCP103), end on the same line (BCP003,
   BCP004), know only the escapes ``\\n \\r \\t \\\\ \\' \\$`` and ``\\u{hex}`` up to 10FFFF
-  (BCP005, BCP006, BCP133); an interpolation ``${...}`` cannot span lines (BCP004);
+  (BCP005, BCP006, BCP133); an interpolation ``${...}`` cannot span lines, nor close after an
+  object literal inside it, which the compiler's template stack never pops (BCP004);
 - multi-line strings are ``'''...'''``, with ``${...}`` holes when prefixed by ``$``
   (one ``$`` more per level of escaping); BCP140 when unterminated;
 - a character that starts no token (``&`` alone, ``~``, a backtick, a non-ASCII letter
