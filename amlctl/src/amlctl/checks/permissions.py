@@ -11,8 +11,10 @@ Three identities act in Azure for the project (people use their own accounts):
   (infra/modules/identity.bicep, roles in infra/modules/compute-roles.bicep).
 
 ``COMMAND_USES`` lists what each project command does in Azure (control-plane actions and
-data actions), ``JOB_IDENTITIES`` which identity each workflow job holds, ``COMPUTE_USES``
-what jobs on the clusters do. ``ROLES`` holds the built-in role definitions (from Azure's
+data actions), ``COMPUTE_USES`` and ``PARALLEL_USES`` what jobs on the clusters do; what
+each workflow job does follows from the workflows themselves (``workflow_jobs``): its
+identity from the client id its azure/login step uses, its uses from the amlctl commands
+it runs. ``ROLES`` holds the built-in role definitions (from Azure's
 published built-in roles) the Bicep assigns and the candidates a smaller role could be
 chosen from. The project's tests parse the Bicep role assignments and prove that each
 identity holds a role covering each of its uses, that each assignment is the least role
@@ -333,16 +335,6 @@ COMMAND_USES: dict[str, tuple[Use, ...]] = {
     ),
 }
 
-# (workflow file, job id) -> the identity its token belongs to
-JOB_IDENTITIES: dict[tuple[str, str], str] = {
-    ("infra.yml", "what-if"): "what-if",
-    ("infra.yml", "deploy-dev"): "ci",
-    ("infra.yml", "deploy-prod"): "ci",
-    ("components.yml", "register-dev"): "ci",
-    ("pipelines.yml", "publish-dev"): "ci",
-    ("pipelines.yml", "publish-prod"): "ci",
-    ("run-training.yml", "train"): "ci",
-}
 
 # What jobs on the compute clusters do, as the compute identity.
 COMPUTE_USES: tuple[Use, ...] = (
