@@ -205,6 +205,10 @@ def stop(process: subprocess.Popen, grace_s: float = 10.0) -> None:
         process.wait()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=5001, help="loopback port (default 5001)")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
@@ -240,10 +244,12 @@ def main(args: argparse.Namespace) -> int:
     script = where.online / SCORING_SCRIPT
     log = where.runs / "serve.log"
     log.parent.mkdir(parents=True, exist_ok=True)
+    # SIGTERM (a service manager, `kill`) stops the server like Ctrl+C does
+    signal.signal(signal.SIGTERM, _interrupt)
     with running_server(script, folder, port=args.port, workers=args.workers, log=log) as server:
         print(f"serving {name} version {version} from {folder}")
         print(f"POST {server.url} (health: GET {server.health_url}); log: {log}")
-        print("Ctrl+C stops the server")
+        print("Ctrl+C stops the server", flush=True)
         while server.process.poll() is None:
             time.sleep(0.5)
         raise ProjectError(
