@@ -34,6 +34,8 @@ LAYOUT: dict[tuple[str, object], tuple[str, ...]] = {
     ("online_endpoint", False): (
         ".github/workflows/deploy-online.yml",
         "benchmarks/bench_online.py",
+        "data/sample-table.yml",
+        "data/sample/MLTable",
         "deploy",
     ),
 }

@@ -85,6 +85,8 @@ def expected_files(answers: dict) -> set[str]:
         files |= {
             ".github/workflows/deploy-online.yml",
             "benchmarks/bench_online.py",
+            "data/sample-table.yml",
+            "data/sample/MLTable",
             "deploy/online/README.md",
             "deploy/online/deployment.yml",
             "deploy/online/endpoint.yml",

@@ -68,6 +68,10 @@ def test_first_deploy_creates_the_endpoint_and_sends_all_traffic_to_the_latest_m
     monitor = ml_client.schedules.store["fixture-monitor"]
     target = monitor.create_monitor.monitoring_target.endpoint_deployment_id
     assert target == f"azureml:{ENDPOINT}:{name}"
+    # the reference data is the project's data asset at its registered (content) version
+    (data_version,) = ml_client.data.store["fixture-raw"]
+    reference = monitor.create_monitor.monitoring_signals["data_drift"].reference_data
+    assert reference.input_data.path.removeprefix("azureml:") == f"fixture-raw:{data_version}"
     assert "created: online endpoint" in capsys.readouterr().out
 
 

@@ -189,6 +189,9 @@ def make_online(root: Path) -> Path:
         "    runtime_version: '3.4'\n  monitoring_target:\n    ml_task: classification\n"
         "    endpoint_deployment_id: azureml:fixture-online:model-v1\n"
         "  monitoring_signals:\n    prediction_drift:\n      type: prediction_drift\n"
-        "      metric_thresholds:\n        numerical:\n          jensen_shannon_distance: 0.1\n",
+        "      metric_thresholds:\n        numerical:\n          jensen_shannon_distance: 0.1\n"
+        "    data_drift:\n      type: data_drift\n      reference_data:\n"
+        "        input_data:\n          path: azureml:fixture-raw:1\n          type: mltable\n"
+        "        data_context: training\n",
     )
     return root

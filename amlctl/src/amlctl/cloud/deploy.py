@@ -96,6 +96,7 @@ def deployment_name(version: str, content: str) -> str:
 class Rollout:
     """Everything `deploy` writes, read and loaded (so validated) before the first write."""
 
+    root: Path
     endpoint: Any
     model_name: str
     deployment_definition: dict[str, Any]
@@ -163,6 +164,7 @@ def read_rollout(root: Path, online: OnlineSettings) -> Rollout:
         monitor = read_yaml(paths["monitor.yml"])
         load_entity("schedule", paths["monitor.yml"], monitor)
     return Rollout(
+        root=root,
         endpoint=endpoint,
         model_name=model_name,
         deployment_definition=deployment,
@@ -261,7 +263,7 @@ def deploy(
             ml_client, rollout, deployment_definition, endpoint, traffic, version, echo
         )
     if rollout.monitor_definition is not None:
-        outcomes.append(_ensure_monitor(ml_client, rollout, name, new, echo))
+        outcomes += _ensure_monitor(ml_client, rollout, name, new, echo)
     return outcomes
 
 
@@ -352,24 +354,54 @@ def _roll_back(
 
 
 def _ensure_monitor(
-    ml_client: Any, rollout: Rollout, endpoint: str, deployment: str, echo: Callable[[str], None]
-) -> Outcome:
-    from .assets import load_entity
+    ml_client: Any,
+    rollout: Rollout,
+    endpoint: str,
+    deployment: str,
+    echo: Callable[[str], None],
+) -> list[Outcome]:
+    """The monitor, pointed at the deployment and at the registered versions of the project's
+    data assets it names (registered first when missing)."""
+    from .assets import discover_data, load_entity
     from .publish import _tagged, ensure_tagged
     from .versions import content_version
 
     definition = json.loads(json.dumps(rollout.monitor_definition))
     target = definition.setdefault("create_monitor", {}).setdefault("monitoring_target", {})
     target["endpoint_deployment_id"] = f"azureml:{endpoint}:{deployment}"
+    data = {asset.name: asset for asset in discover_data(rollout.root)}
+    used: dict[str, Any] = {}
+
+    def point_at_data(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {key: point_at_data(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [point_at_data(value) for value in node]
+        if isinstance(node, str) and node.startswith("azureml:"):
+            name = node.removeprefix("azureml:").split("@")[0].split(":")[0]
+            if name in data:
+                used[name] = data[name]
+                return data[name].reference
+        return node
+
+    definition = point_at_data(definition)
+    outcomes = []
+    for asset in used.values():
+        outcomes.append(ensure_asset(ml_client, asset))
+        if outcomes[-1].status != UNCHANGED:
+            echo(f"  {outcomes[-1].status}: data {asset.reference}")
     definition = _tagged(definition, content_version(definition))
     monitor = load_entity("schedule", rollout.monitor_origin, definition)
-    return ensure_tagged(
-        "model monitor",
-        monitor,
-        lambda: ml_client.schedules.get(name=monitor.name),
-        ml_client.schedules.begin_create_or_update,
-        echo,
+    outcomes.append(
+        ensure_tagged(
+            "model monitor",
+            monitor,
+            lambda: ml_client.schedules.get(name=monitor.name),
+            ml_client.schedules.begin_create_or_update,
+            echo,
+        )
     )
+    return outcomes
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
