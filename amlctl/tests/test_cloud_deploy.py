@@ -216,3 +216,39 @@ def _scorer_for_prefix(prefix: str, scorer):
             return scorer if name.startswith(prefix) else default
 
     return Scorers()
+
+
+def test_a_changed_endpoint_definition_updates_it_and_keeps_the_traffic(online):
+    ml_client = with_model("1")
+    assert run_deploy(ml_client) == 0
+    (name,) = deployments(ml_client)
+    path = online / "deploy" / "online" / "endpoint.yml"
+    path.write_text(path.read_text() + "description: Scores fixture rows.\n")
+    ml_client.reset_calls()
+
+    assert run_deploy(ml_client) == 0
+
+    assert [(c.group, c.method) for c in ml_client.writes] == [
+        ("online_endpoints", "begin_create_or_update")
+    ]
+    stored = ml_client.online_endpoints.store[ENDPOINT]
+    assert stored.description == "Scores fixture rows."
+    assert live(ml_client) == {name: 100}
+
+
+def test_an_explicit_model_version_is_rolled_out(online):
+    ml_client = with_model("1", "2", "3")
+
+    assert run_deploy(ml_client, version="2") == 0
+
+    (name,) = deployments(ml_client)
+    assert deployments(ml_client)[name].model.removeprefix("azureml:") == "fixture-model:2"
+
+
+def test_an_unknown_model_version_is_refused_before_any_write(online, capsys):
+    ml_client = with_model("1", "2")
+
+    assert run_deploy(ml_client, version="7") == 2
+
+    assert ml_client.writes == []
+    assert "has no version '7' (registered: 1, 2)" in capsys.readouterr().err

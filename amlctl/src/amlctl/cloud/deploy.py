@@ -176,17 +176,21 @@ def read_rollout(root: Path, online: OnlineSettings) -> Rollout:
     )
 
 
-def latest_model_version(ml_client: Any, name: str) -> str:
+def latest_model_version(ml_client: Any, name: str, wanted: str | None = None) -> str:
+    """The newest registered version of the model, or `wanted` once it is known to exist."""
     versions = [str(model.version) for model in ml_client.models.list(name=name)]
     if not versions:
         raise ProjectError(
             f"model {name!r} has no registered version in the workspace: run the training "
             "pipeline (submit or the run-training workflow) until it registers one"
         )
-    return max(
-        versions,
-        key=lambda version: (version.isdigit(), int(version) if version.isdigit() else 0, version),
-    )
+    if wanted is not None:
+        if wanted not in versions:
+            raise ProjectError(
+                f"model {name!r} has no version {wanted!r} (registered: {', '.join(versions)})"
+            )
+        return wanted
+    return max(versions, key=lambda v: (v.isdigit(), int(v) if v.isdigit() else 0, v))
 
 
 def _wait(poller: Any) -> Any:
@@ -229,7 +233,7 @@ def deploy(
     from .versions import content_version
 
     name = online.endpoint
-    version = model_version or latest_model_version(ml_client, rollout.model_name)
+    version = latest_model_version(ml_client, rollout.model_name, model_version)
     definition = {
         **rollout.deployment_definition,
         "model": f"azureml:{rollout.model_name}:{version}",
