@@ -92,6 +92,7 @@ def expected_files(answers: dict) -> set[str]:
             "deploy/online/endpoint.yml",
             "deploy/online/monitor.yml",
             "deploy/online/sample-request.json",
+            "deploy/online/scoring/.amlignore",
             "deploy/online/scoring/score.py",
             "deploy/online/scoring/tests/conftest.py",
             "deploy/online/scoring/tests/test_score.py",
