@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from ..project import ProjectError
+from . import state
 from .cache import Hasher, Store, cache_key
 from .graph import Pipeline, Step
+from .processes import REAPER
 from .resolve import display, resolve_command, to_argv
 from .tracking import Tracker
 
@@ -88,7 +90,7 @@ def run_process(
         log.write(f"$ cd {shlex.quote(str(cwd))} && {display(argv)}\n")
         log.flush()
         try:
-            process = subprocess.Popen(
+            process = REAPER.start(
                 argv,
                 cwd=cwd,
                 env=env,
@@ -104,14 +106,17 @@ def run_process(
             return 127
         timer = None
         if timeout:
-            timer = threading.Timer(timeout, process.kill)
+            timer = threading.Timer(timeout, REAPER.kill, (process,))
             timer.start()
-        for text in process.stdout or ():
-            log.write(text)
-            console.line(f"[{prefix}] {text.rstrip()}")
-        code = process.wait()
-        if timer:
-            timer.cancel()
+        try:
+            for text in process.stdout or ():
+                log.write(text)
+                console.line(f"[{prefix}] {text.rstrip()}")
+            code = process.wait()
+        finally:
+            if timer:
+                timer.cancel()
+            REAPER.finished(process)
         return code
 
 
@@ -145,8 +150,8 @@ class Runner:
         self.workers = max(1, workers)
         self.console = console or Console()
         self.resume_hint = resume_hint
-        self.store = Store(runs_dir)
         self.hasher = Hasher(runs_dir / "hashes.json")
+        self.store = Store(runs_dir, self.hasher)
         self.run_id = time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + os.urandom(2).hex()
         self.run_dir = runs_dir / self.run_id
         self.results: dict[str, StepResult] = {}
@@ -156,7 +161,14 @@ class Runner:
         order = self.pipeline.order()
         self.check_bindings()
         self.run_dir.mkdir(parents=True)
-        _point_latest(self.runs_dir, self.run_id)
+        self.store.begin()  # also removes what runs that were killed left in .runs/tmp
+        state.point_latest(self.runs_dir, self.run_id)
+        try:
+            return self._run_steps(order)
+        finally:
+            self.store.end()
+
+    def _run_steps(self, order: list[str]) -> int:
         pending = list(order)
         running: dict[Future[StepResult], str] = {}
         started = time.monotonic()
@@ -178,7 +190,11 @@ class Runner:
                         running[pool.submit(self._guarded, name)] = name
                 if not running:
                     break
-                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                try:
+                    finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                except BaseException:  # interrupted: stop the steps before the pool waits
+                    REAPER.stop_all()
+                    raise
                 for future in finished:
                     name = running.pop(future)
                     self.results[name] = future.result()
@@ -343,7 +359,9 @@ class Runner:
             "metrics": self.tracker.metrics(run_id) if run_id else {},
         }
         if component.deterministic:
-            stored = self.store.commit(workspace, self.store.cache_dir / key, meta, replace=True)
+            stored = self.store.commit(
+                workspace, self.store.cache_dir / key, meta, replace=self.force
+            )
         else:  # never reused: kept with this run only
             stored = self.store.commit(workspace, step_dir / "data", meta)
         result = self._result_from(step, key, {**meta, "folder": str(stored)}, "done", seconds)
@@ -519,10 +537,3 @@ def parallel_driver() -> str:
     from . import parallel
 
     return parallel.__file__
-
-
-def _point_latest(runs_dir: Path, run_id: str) -> None:
-    latest = runs_dir / "latest"
-    tmp = runs_dir / f".latest-{run_id}"
-    tmp.symlink_to(run_id)
-    os.replace(tmp, latest)
