@@ -366,7 +366,12 @@ def test_two_runs_started_together_both_succeed(tmp_path):
     command = [sys.executable, "-m", "amlctl", "run", "pipelines/pair.yml", "--local"]
     runs = [
         subprocess.Popen(
-            command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            command,
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for _ in range(2)
     ]
