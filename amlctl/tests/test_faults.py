@@ -384,3 +384,207 @@ def test_two_runs_started_together_both_succeed(tmp_path):
     assert len(run_dirs) == 2  # separate folders for their steps
     assert len(list((project / ".runs" / "cache").iterdir())) == 2  # one entry per step
     assert list((project / ".runs" / "tmp").iterdir()) == []
+
+
+# -- what validate and run know before the first step ------------------------------------------
+
+LIMITED = """
+type: command
+name: limited
+inputs:
+  lr: {type: number, min: 0, max: 1, default: 0.1}
+  n: {type: integer, min: 1, max: 10, default: 2}
+  mode: {type: string, enum: [fast, slow], default: fast}
+outputs:
+  out: {type: uri_folder}
+code: ./src
+environment: {image: "python:3.11"}
+command: python step.py --name limited --out ${{outputs.out}}
+"""
+
+BAD_PIPELINES = {
+    "cycle": (
+        """
+        jobs:
+          first:
+            component: ../components/first/component.yml
+            inputs: {data: "${{parent.jobs.second.outputs.out}}"}
+          second:
+            component: ../components/second/component.yml
+            inputs: {data: "${{parent.jobs.first.outputs.out}}"}
+        """,
+        "jobs: jobs form a cycle: first -> second -> first",
+        "jobs form a cycle",
+    ),
+    "missing pipeline data": (
+        """
+        inputs:
+          raw: {type: uri_folder, path: ../data/nope}
+        jobs:
+          first:
+            component: ../components/first/component.yml
+            inputs: {data: "${{parent.inputs.raw}}"}
+        """,
+        "inputs.raw: local path ../data/nope does not exist",
+        "jobs.first.inputs.data: local path",
+    ),
+    "missing job data": (
+        """
+        jobs:
+          first:
+            component: ../components/first/component.yml
+            inputs: {data: {type: uri_folder, path: ../data/gone}}
+        """,
+        "jobs.first.inputs.data: local path ../data/gone does not exist",
+        "jobs.first.inputs.data: local path",
+    ),
+    "missing component file": (
+        """
+        jobs:
+          first:
+            component: ../components/nothere/component.yml
+        """,
+        "jobs.first.component: component file not found: ../components/nothere/component.yml",
+        "jobs.first.component: component file not found: ../components/nothere/component.yml",
+    ),
+    "missing sweep trial": (
+        """
+        jobs:
+          tune:
+            type: sweep
+            trial: ../components/nothere.yml
+            search_space: {lr: {type: uniform, min_value: 0, max_value: 1}}
+            objective: {primary_metric: score, goal: maximize}
+            limits: {max_total_trials: 2}
+        """,
+        "jobs.tune.trial: component file not found: ../components/nothere.yml",
+        "jobs.tune.trial: component file not found",
+    ),
+    "unknown input": (
+        """
+        jobs:
+          first:
+            component: ../components/first/component.yml
+            inputs: {nope: 3}
+        """,
+        "jobs.first.inputs.nope: no input of component first 'nope' (known: data)",
+        "jobs.first.inputs.nope: the component of job first has no input 'nope' (known: data)",
+    ),
+    "above max": (
+        """
+        jobs:
+          a:
+            component: ../components/limited/component.yml
+            inputs: {n: 11}
+        """,
+        "jobs.a.inputs.n: 11 is above the maximum 10 of input 'n'",
+        "jobs.a.inputs.n: 11 is above the maximum 10 of input 'n'",
+    ),
+    "below min": (
+        """
+        jobs:
+          a:
+            component: ../components/limited/component.yml
+            inputs: {lr: -0.5}
+        """,
+        "jobs.a.inputs.lr: -0.5 is below the minimum 0.0 of input 'lr'",
+        "jobs.a.inputs.lr: -0.5 is below the minimum 0.0 of input 'lr'",
+    ),
+    "not in enum": (
+        """
+        jobs:
+          a:
+            component: ../components/limited/component.yml
+            inputs: {mode: medium}
+        """,
+        "jobs.a.inputs.mode: 'medium' is not one of fast, slow",
+        "jobs.a.inputs.mode: 'medium' is not one of the values of input 'mode': fast, slow",
+    ),
+    "pipeline input above max": (
+        """
+        inputs:
+          lr: 5
+        jobs:
+          a:
+            component: ../components/limited/component.yml
+            inputs: {lr: "${{parent.inputs.lr}}"}
+        """,
+        "inputs.lr: 5 is above the maximum 1.0 of input 'lr' (bound to jobs.a.inputs.lr)",
+        "jobs.a.inputs.lr: 5 is above the maximum 1.0 of input 'lr' (pipeline input lr)",
+    ),
+}
+
+
+def bad_pipeline(project: Path, case: str) -> str:
+    folder = project / "components" / "limited"
+    (folder / "src").mkdir(parents=True, exist_ok=True)
+    (folder / "src" / "step.py").write_text(STEP)
+    (folder / "component.yml").write_text(LIMITED)
+    text = "type: pipeline\nsettings: {default_compute: azureml:cpu}\n"
+    (project / "pipelines" / "bad.yml").write_text(text + textwrap.dedent(BAD_PIPELINES[case][0]))
+    return "pipelines/bad.yml"
+
+
+@pytest.mark.parametrize("case", list(BAD_PIPELINES))
+def test_validate_catches_what_run_would_reject(tmp_path, capsys, monkeypatch, case):
+    project = make_project(tmp_path / "p")
+    file = bad_pipeline(project, case)
+    monkeypatch.chdir(project)
+    assert cli.main(["validate", file]) == 1
+    out = capsys.readouterr().out
+    problems = [line for line in out.splitlines() if line.startswith(file)]
+    assert f"{file}: {BAD_PIPELINES[case][1]}" in problems, out
+    assert all(len(line) < 300 for line in problems), out  # one readable line each
+
+
+@pytest.mark.parametrize("case", list(BAD_PIPELINES))
+def test_run_rejects_before_the_first_step(tmp_path, capsys, monkeypatch, case):
+    project = make_project(tmp_path / "p")
+    file = bad_pipeline(project, case)
+    monkeypatch.chdir(project)
+    assert cli.main(["run", file, "--local"]) == 2
+    captured = capsys.readouterr()
+    assert BAD_PIPELINES[case][2] in captured.err, captured.err
+    assert "azureml_anonymous" not in captured.err
+    assert not (tmp_path / "calls.log").exists()  # no step started
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("nan", "nan is not a finite number"),
+        ("inf", "inf is not a finite number"),
+        ("-inf", "-inf is not a finite number"),
+        ("1.5", "1.5 is above the maximum 1.0 of input 'lr'"),
+        ("-1", "-1.0 is below the minimum 0.0 of input 'lr'"),
+    ],
+)
+def test_set_values_outside_the_limits_are_rejected_when_binding(
+    tmp_path, capsys, monkeypatch, value, message
+):
+    project = make_project(tmp_path / "p")
+    file = bad_pipeline(project, "pipeline input above max")
+    (project / file).write_text((project / file).read_text().replace("lr: 5", "lr: 0.5"))
+    monkeypatch.chdir(project)
+    assert cli.main(["run", file, "--local", "--set", f"lr={value}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: jobs.a.inputs.lr: {message}"), err
+    assert "(pipeline input lr)" in err
+
+
+def test_a_run_keeps_the_entry_another_run_stored_first(tmp_path):
+    """Two runs that computed one step store one entry, and both go on with what it holds."""
+    from amlctl.local_run.cache import Store
+
+    store = Store(tmp_path / ".runs")
+    metas = []
+    for content in ("first run", "second run"):
+        workspace = store.new_workspace()
+        (workspace / "out").mkdir()
+        (workspace / "out" / "model.txt").write_text(content)
+        meta = {"step": "train", "outputs": {"out": "out"}, "output_hashes": {"out": content}}
+        metas.append(store.commit(workspace, store.cache_dir / "key", meta))
+    assert metas[1]["output_hashes"] == {"out": "first run"}  # what is stored, not its own
+    assert (store.cache_dir / "key" / "out" / "model.txt").read_text() == "first run"
+    assert store.lookup("key")["output_hashes"] == {"out": "first run"}
+    store.end()

@@ -165,32 +165,37 @@ class Store:
 
     def commit(
         self, workspace: Path, destination: Path, meta: dict[str, Any], replace: bool = False
-    ) -> Path:
-        """Write meta.json (with the record of every file) and rename ``workspace`` to
-        ``destination`` in one step.
+    ) -> dict[str, Any]:
+        """Write meta.json (with the record of every file), rename ``workspace`` to
+        ``destination`` in one step, and return the stored meta (with its ``folder``).
 
         An entry already at ``destination`` is kept when it is intact and ``replace`` is
-        false (another run stored the same key first: same inputs, same code); a damaged
-        one, or any with ``replace`` (a forced re-run), is superseded.
+        false: another run stored the same key first, and what it stored is what both
+        runs go on with. A damaged entry, or any with ``replace`` (a forced re-run), is
+        superseded.
         """
         meta = {**meta, "files": file_record(workspace, self.hasher)}
         state.write_json(workspace / META, meta, indent=2)
         destination.parent.mkdir(parents=True, exist_ok=True)
         with state.locked(state.lock_path(self.runs_dir, "cache")):
             if destination.exists():
-                if not replace and self._intact(destination):
+                existing = None if replace else self._intact(destination)
+                if existing is not None:
                     shutil.rmtree(workspace, ignore_errors=True)
-                    return destination
+                    return {**existing, "folder": str(destination)}
                 old = self.session.folder / f"old-{uuid.uuid4().hex}"
                 self.session.folder.mkdir(parents=True, exist_ok=True)
                 os.replace(destination, old)
                 shutil.rmtree(old, ignore_errors=True)
             os.replace(workspace, destination)
-        return destination
+        return {**meta, "folder": str(destination)}
 
-    def _intact(self, folder: Path) -> bool:
+    def _intact(self, folder: Path) -> dict[str, Any] | None:
+        """The meta of the entry in ``folder`` if the entry is whole; None otherwise."""
         data = state.read_json(folder / META, _is_meta, "the step runs again")
-        return data is not None and "files" in data and not entry_problem(folder, data["files"])
+        if data is None or "files" not in data or entry_problem(folder, data["files"]):
+            return None
+        return data
 
     def discard(self, workspace: Path) -> None:
         shutil.rmtree(workspace, ignore_errors=True)

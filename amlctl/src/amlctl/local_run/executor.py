@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..project import ProjectError
+from ..validation.limits import limit_problem
 from . import state
 from .cache import Hasher, Store, cache_key
 from .graph import Pipeline, Step
@@ -231,11 +232,20 @@ class Runner:
                             else "required input is not bound"
                         )
                     )
+                elif binding is not None and value is not None:
+                    why = limit_problem(name, spec, value)
+                    if spec.get("type") in PATH_TYPES and not Path(str(value)).exists():
+                        why = f"local path {value} does not exist"
+                    if why:
+                        parent = binding.kind == "parent"
+                        bound = f" (pipeline input {binding.ref})" if parent else ""
+                        problems.append(f"jobs.{step.name}.inputs.{name}: {why}{bound}")
             for name in step.inputs:
                 if name not in step.component.inputs:
+                    known = ", ".join(sorted(step.component.inputs)) or "none"
                     problems.append(
-                        f"jobs.{step.name}.inputs.{name}: component "
-                        f"{step.component.name} has no input '{name}'"
+                        f"jobs.{step.name}.inputs.{name}: the component of job {step.name} "
+                        f"has no input '{name}' (known: {known})"
                     )
         if problems:
             raise ProjectError("\n".join(problems))
@@ -364,7 +374,7 @@ class Runner:
             )
         else:  # never reused: kept with this run only
             stored = self.store.commit(workspace, step_dir / "data", meta)
-        result = self._result_from(step, key, {**meta, "folder": str(stored)}, "done", seconds)
+        result = self._result_from(step, key, stored, "done", seconds)
         self._link_outputs(step_dir, result.outputs)
         self.console.state(step.name, "done", seconds)
         return result

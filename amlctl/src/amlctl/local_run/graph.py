@@ -181,6 +181,12 @@ def _build(path: Path) -> Pipeline:
     try:
         job = load_job(path)
     except Exception as exc:  # the SDK raises many unrelated types for a bad file
+        from ..validation.references import missing_references
+
+        missing = missing_references(path)
+        if missing:
+            where, message = missing[0]
+            raise ProjectError(f"{path.name}: {where}: {message}") from exc
         raise ProjectError(
             f"{path.name}: cannot be loaded ({type(exc).__name__}); run `validate` for details"
         ) from exc
@@ -407,6 +413,11 @@ def _component(component: Any, sources: dict[str, str]) -> Component:
             "type": spec.type,
             "optional": bool(spec.optional),
             "default": spec.default,
+            **{
+                limit: getattr(spec, limit)
+                for limit in ("min", "max", "enum")
+                if getattr(spec, limit, None) is not None
+            },
         }
         for name, spec in component.inputs.items()
     }
