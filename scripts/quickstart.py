@@ -2,8 +2,9 @@
 
 `python scripts/quickstart.py [--output DIR]` — needs only Python 3.10+ and pip.
 Steps: a tooling venv with cookiecutter; `cookiecutter --no-input` into a new folder;
-the project's own `.venv` with its pinned dependencies; then
-`<project> run pipelines/training.yml --local`, which ends by printing the evaluation metrics.
+the project's own `.venv` with its pinned dependencies and the `amlctl` it pins, installed
+from this checkout (so it works before any release); then
+`amlctl run pipelines/training.yml --local`, which ends by printing the evaluation metrics.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ def main(argv: list[str]) -> int:
     (project,) = output.iterdir()
 
     ensure_venv(project / ".venv")
-    install(project / ".venv", "-e", f"{project}[dev]")
+    # the project pins amlctl==<template version>; this checkout's amlctl is that version
+    install(project / ".venv", str(ROOT / "amlctl"), "-e", f"{project}[dev]")
     run(
-        bin_dir(project / ".venv") / project.name,
+        bin_dir(project / ".venv") / "amlctl",
         "run",
         "pipelines/training.yml",
         "--local",

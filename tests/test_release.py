@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -80,9 +81,12 @@ def test_the_release_build_installs_only_hashed_requirements():
 
 def test_the_tool_builds_a_wheel_with_its_console_script(tmp_path):
     """What the release publishes: a wheel whose entry point is `amlctl`."""
+    source = tmp_path / "source"  # setuptools writes build/ beside the sources: not in the checkout
+    shutil.copytree(
+        TEMPLATE / "amlctl", source, ignore=shutil.ignore_patterns("*.egg-info", "build")
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), "./amlctl"],
-        cwd=TEMPLATE,
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
         capture_output=True,
         text=True,
         check=False,

@@ -1,11 +1,14 @@
 """`publish`: the training pipeline as a registered pipeline component behind a batch endpoint.
 
 This is the SDK v2 form of publishing a pipeline (v1 `pipeline.publish()` + REST endpoint):
-- pipelines/publish/training-component.yml -> pipeline component at its content version,
+- <publish>/training-component.yml -> pipeline component at its content version,
   its steps pointing at the registered component versions;
-- pipelines/publish/batch-endpoint.yml -> batch endpoint;
-- pipelines/publish/training-deployment.yml -> pipeline-component deployment, made default;
-- pipelines/schedules/*.yml -> schedules.
+- <publish>/batch-endpoint.yml -> batch endpoint;
+- <publish>/training-deployment.yml -> pipeline-component deployment, made default;
+- <schedules>/*.yml -> schedules
+(<publish> and <schedules> as `[tool.amlctl]` places them; pipelines/publish and
+pipelines/schedules by default). `read_publication` reads and validates all of it before
+`write_publication` makes the first write.
 Each object carries a `content_version` tag; it is written only when the desired content
 differs from what the workspace has, so publishing twice changes nothing the second time.
 """
@@ -14,15 +17,14 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..project import ProjectError, project_root
+from ..project import ProjectError, layout, project_root
 from .errors import describing, report
 from .register import CREATED, UNCHANGED, Outcome, ensure_asset, format_table
 
-PUBLISH_DIR = Path("pipelines/publish")
-SCHEDULES_DIR = Path("pipelines/schedules")
 UPDATED = "updated"
 
 
@@ -61,6 +63,17 @@ def _wait(poller: Any) -> Any:
     return poller.result() if hasattr(poller, "result") else poller
 
 
+@dataclass
+class Publication:
+    """Everything `publish` writes, read and loaded (so validated) before the first write."""
+
+    pipeline: Any  # the pipeline component, an Asset
+    pipeline_entity: Any
+    endpoint: Any
+    deployment: Any
+    schedules: list[Any] = field(default_factory=list)
+
+
 def publish_project(
     root: Path,
     ml_client: Any,
@@ -68,20 +81,27 @@ def publish_project(
     cpu_cluster: str | None = None,
     endpoint_name: str | None = None,
 ) -> list[Outcome]:
+    """Read every definition first (a mistake in any file changes nothing), then write."""
+    publication = read_publication(root, cpu_cluster=cpu_cluster, endpoint_name=endpoint_name)
+    return write_publication(root, ml_client, publication, echo)
+
+
+def read_publication(
+    root: Path, cpu_cluster: str | None = None, endpoint_name: str | None = None
+) -> Publication:
+    """Phase 1: the pipeline component, endpoint, deployment and schedules, with their tags."""
     from .assets import Asset, discover, load_entity, point_jobs_at_components, read_yaml
-    from .register import register_project
     from .versions import content_version
 
-    publish_dir = root / PUBLISH_DIR
+    where = layout(root)
     paths = {
-        "component": publish_dir / "training-component.yml",
-        "endpoint": publish_dir / "batch-endpoint.yml",
-        "deployment": publish_dir / "training-deployment.yml",
+        "component": where.publish / "training-component.yml",
+        "endpoint": where.publish / "batch-endpoint.yml",
+        "deployment": where.publish / "training-deployment.yml",
     }
     for path in paths.values():
         if not path.is_file():
             raise ProjectError(f"{path.relative_to(root)} is missing: nothing to publish")
-    # Read everything before the first write, so a mistake in a file changes nothing.
     assets = discover(root)
     components = [asset for asset in assets if asset.kind == "component"]
     pipeline_definition = point_jobs_at_components(
@@ -96,7 +116,7 @@ def publish_project(
         {**pipeline_definition, "version": pipeline_version},
     )
     endpoint_definition = read_yaml(paths["endpoint"])
-    endpoint_definition.pop("defaults", None)  # set below, once the deployment exists
+    endpoint_definition.pop("defaults", None)  # set by the write phase, once the deployment exists
     if endpoint_name:  # the environment's own name: batch endpoint names are unique per region
         endpoint_definition["name"] = endpoint_name
     endpoint_definition = _tagged(endpoint_definition, content_version(endpoint_definition))
@@ -109,7 +129,7 @@ def publish_project(
         deployment_definition["settings"] = {**deployment_settings, "default_compute": cpu_cluster}
     deployment_definition = _tagged(deployment_definition, content_version(deployment_definition))
     schedules = []
-    for path in sorted((root / SCHEDULES_DIR).glob("*.yml")):
+    for path in sorted(where.schedules.glob("*.yml")):
         definition = read_yaml(path)
         job = definition.get("create_job")
         job_file = (
@@ -117,16 +137,30 @@ def publish_project(
         )
         extra = [asset.reference for asset in assets]
         folders = [job_file] if job_file and job_file.is_file() else []
-        schedules.append((path, _tagged(definition, content_version(definition, folders, extra))))
+        definition = _tagged(definition, content_version(definition, folders, extra))
+        schedules.append(load_entity("schedule", path, definition))
+    return Publication(
+        pipeline=pipeline,
+        pipeline_entity=pipeline.load(),
+        endpoint=load_entity("batch_endpoint", paths["endpoint"], endpoint_definition),
+        deployment=load_entity("batch_deployment", paths["deployment"], deployment_definition),
+        schedules=schedules,
+    )
 
-    # Load (and so validate) every entity offline before the first write.
-    pipeline_entity = pipeline.load()
-    endpoint = load_entity("batch_endpoint", paths["endpoint"], endpoint_definition)
-    deployment = load_entity("batch_deployment", paths["deployment"], deployment_definition)
-    schedule_entities = [(load_entity("schedule", path, d), d) for path, d in schedules]
 
+def write_publication(
+    root: Path, ml_client: Any, publication: Publication, echo: Callable[[str], None] = print
+) -> list[Outcome]:
+    """Phase 2: register the components, then write only what differs from the workspace."""
+    from .register import register_project
+
+    pipeline, endpoint, deployment = (
+        publication.pipeline,
+        publication.endpoint,
+        publication.deployment,
+    )
     outcomes = register_project(root, ml_client, echo=echo)
-    outcomes.append(ensure_asset(ml_client, pipeline, loaded=pipeline_entity))
+    outcomes.append(ensure_asset(ml_client, pipeline, loaded=publication.pipeline_entity))
     if outcomes[-1].status != UNCHANGED:
         echo(f"  {outcomes[-1].status}: pipeline component {pipeline.name}:{pipeline.version}")
     endpoint_name = endpoint.name
@@ -163,7 +197,7 @@ def publish_project(
         _wait(ml_client.batch_endpoints.begin_create_or_update(current))
         outcomes.append(Outcome("default deployment", endpoint_name, deployment.name, UPDATED))
 
-    for schedule, _ in schedule_entities:
+    for schedule in publication.schedules:
         outcomes.append(
             ensure_tagged(
                 "schedule",

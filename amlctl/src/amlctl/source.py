@@ -1,4 +1,4 @@
-"""Where a run comes from: git commit and CI run, recorded as job tags."""
+"""Where a run comes from: git commit and CI run, recorded as tags (local runs and cloud jobs)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,24 @@ from pathlib import Path
 
 
 def git_commit(root: Path, environ: dict[str, str] | None = None) -> str | None:
+    """The commit being run: GitHub Actions' GITHUB_SHA, else the checkout's HEAD, else None."""
     environ = dict(os.environ if environ is None else environ)
     if environ.get("GITHUB_SHA"):
         return environ["GITHUB_SHA"]
     git = shutil.which("git")
     if git is None:
         return None
-    result = subprocess.run(
-        [git, "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=False
-    )
+    try:
+        result = subprocess.run(
+            [git, "rev-parse", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
     if result.returncode != 0:
         return None
     return result.stdout.strip() or None

@@ -1,7 +1,0 @@
-"""Allow ``python -m amlctl``."""
-
-import sys
-
-from .cli import main
-
-sys.exit(main())

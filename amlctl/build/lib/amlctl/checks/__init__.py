@@ -1,1 +1,0 @@
-"""Offline checks of the project's infrastructure code and CI workflows."""

@@ -1,1 +1,0 @@
-"""Azure operations: provision, register, publish, submit, invoke."""

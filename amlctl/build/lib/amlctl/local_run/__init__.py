@@ -1,1 +1,0 @@
-"""Run pipeline jobs on this machine (`run PIPELINE --local`)."""

@@ -1,1 +1,0 @@
-"""Offline validation of every Azure ML YAML in the project (`validate`)."""
