@@ -103,12 +103,14 @@ def create(
     context = render_context(repo_dir, chosen)
     problems = template_problems(repo_dir, context)
     while problems and interactive:
+        fields = [f for f in dict.fromkeys(p.split("=", 1)[0] for p in problems) if f in chosen]
+        if not fields:  # nothing the user answered is at fault: asking again cannot help
+            break
         for problem in problems:
             say(f"error: {problem}")
-        for field in dict.fromkeys(p.split("=", 1)[0] for p in problems):
-            if field in questions.public:
-                chosen.pop(field, None)
-                chosen = ask_questions(questions, chosen, ask, say, only={field})
+        for field in fields:
+            chosen.pop(field, None)
+            chosen = ask_questions(questions, chosen, ask, say, only={field})
         context = render_context(repo_dir, chosen)
         problems = template_problems(repo_dir, context)
     if problems:
@@ -116,7 +118,11 @@ def create(
     target = output_dir / str(context["project_slug"])
     if target.exists():
         raise ProjectError(f"{target} already exists; nothing was created")
-    return _bake(repo_dir, chosen, output_dir)
+    # a local template is baked from its folder; a git one from its URL again, so that
+    # .cruft.json records where later template changes come from
+    local = template is None or Path(template).expanduser().is_dir()
+    source = str(repo_dir) if local else str(template)
+    return _bake(source, checkout, chosen, output_dir)
 
 
 class Questions:
@@ -348,13 +354,14 @@ def _template_dir(template: str, checkout: str | None) -> Path:
     return Path(repo_dir)
 
 
-def _bake(repo_dir: Path, chosen: dict[str, Any], output_dir: Path) -> Path:
+def _bake(source: str, checkout: str | None, chosen: dict[str, Any], output_dir: Path) -> Path:
     from cookiecutter.exceptions import CookiecutterException
     from cookiecutter.main import cookiecutter
 
     try:
         project = cookiecutter(
-            str(repo_dir),
+            source,
+            checkout=checkout,
             no_input=True,
             extra_context=chosen,
             output_dir=str(output_dir),

@@ -82,7 +82,9 @@ class Hasher:
             on_disk = state.read_json(self.memo_file, _is_memo) or {}
             with self._lock:
                 on_disk.update(self._memo)
-            state.write_json(self.memo_file, on_disk)
+            # files that are gone (e.g. outputs hashed in a work folder, then moved) are dropped
+            kept = {path: value for path, value in on_disk.items() if os.path.exists(path)}
+            state.write_json(self.memo_file, kept)
 
 
 def _is_memo(data: Any) -> bool:
