@@ -202,3 +202,16 @@ def test_cruft_record_keeps_answers_and_template(tmp_path):
 def test_next_steps_name_the_cli():
     text = post_gen.next_steps(rendered_defaults())
     assert "amlctl run pipelines/training.yml --local" in text
+
+
+def test_python_versions_are_supported_ones_newest_first():
+    spec = json.loads((Path(__file__).parent.parent / "cookiecutter.json").read_text())
+    offered = spec["python_version"]
+    as_tuples = [tuple(int(part) for part in v.split(".")) for v in offered]
+    assert as_tuples == sorted(as_tuples, reverse=True)  # the default is the newest
+    assert min(as_tuples) >= (3, 11)  # 3.10 reached end of life in October 2026
+    assert tuple(offered) == tuple(sorted(pre_gen.CHOICES["python_version"], reverse=True))
+    template = Path(__file__).parent.parent / "{{cookiecutter.project_slug}}"
+    for file in template.rglob("*"):
+        if file.is_file() and file.suffix in (".toml", ".yml", ".yaml", ".py", ".md"):
+            assert "'3.10'" not in file.read_text(encoding="utf-8"), file  # no 3.10 branch left
