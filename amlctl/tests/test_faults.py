@@ -318,7 +318,7 @@ def test_sigkill_of_the_runner_kills_its_steps_and_the_next_run_cleans_up(tmp_pa
     pid_file = tmp_path / "pids"
     env = {
         **os.environ,
-        "HANG_STEP": "first",
+        "HANG_STEP": "second",  # first completes and is stored; second hangs
         "PID_FILE": str(pid_file),
         "CALLS_LOG": str(tmp_path / "calls.log"),
     }
@@ -356,6 +356,36 @@ def test_sigkill_of_the_runner_kills_its_steps_and_the_next_run_cleans_up(tmp_pa
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert list((project / ".runs" / "tmp").iterdir()) == []
+    assert "-- cached   first" in done.stdout  # the completed step's result was kept
+    assert calls(tmp_path / "calls.log") == ["first", "second", "second"]
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
+def test_an_interrupted_runner_stops_its_steps_and_exits(tmp_path):
+    project = make_project(tmp_path / "p")
+    pid_file = tmp_path / "pids"
+    env = {**os.environ, "HANG_STEP": "first", "PID_FILE": str(pid_file)}
+    env["CALLS_LOG"] = str(tmp_path / "calls.log")
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "amlctl", "run", "pipelines/pair.yml", "--local"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    step, grandchild = map(int, pid_file.read_text().split())
+    runner.send_signal(signal.SIGINT)  # what Ctrl-C sends the runner
+    assert runner.wait(timeout=30) == 130
+    assert "interrupted" in runner.stderr.read()
+    deadline = time.monotonic() + 10
+    while (alive(step) or alive(grandchild)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(step) and not alive(grandchild)
+    assert list((project / ".runs" / "cache").glob("*")) == []  # nothing half-stored
 
 
 def test_two_runs_started_together_both_succeed(tmp_path):
