@@ -490,6 +490,31 @@ BAD_PIPELINES = {
         "jobs.tune.trial: component file not found: ../components/nothere.yml",
         "jobs.tune.trial: component file not found",
     ),
+    "jobs not a mapping": (
+        """
+        jobs: [first, second]
+        """,
+        "jobs: expected a mapping of job names to jobs",
+        "jobs: expected a mapping of job names to jobs",
+    ),
+    "job not a mapping": (
+        """
+        jobs:
+          first: 3
+        """,
+        "jobs.first: expected a mapping (type, component, inputs)",
+        "jobs.first: expected a mapping (type, component, inputs)",
+    ),
+    "component a number": (
+        """
+        jobs:
+          first:
+            component: 7
+        """,
+        "jobs.first.component: expected a component file, an azureml: reference or an inline "
+        "component",
+        "jobs.first.component: expected a component file",
+    ),
     "unknown input": (
         """
         jobs:

@@ -181,9 +181,9 @@ def _build(path: Path) -> Pipeline:
     try:
         job = load_job(path)
     except Exception as exc:  # the SDK raises many unrelated types for a bad file
-        from ..validation.references import missing_references
+        from ..validation.references import reference_problems
 
-        missing = missing_references(path)
+        missing = reference_problems(path)
         if missing:
             where, message = missing[0]
             raise ProjectError(f"{path.name}: {where}: {message}") from exc

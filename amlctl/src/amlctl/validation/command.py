@@ -164,9 +164,9 @@ def validate_file(
     if syntax:
         return [syntax]
     from .bindings import check_local_paths, check_pipeline
-    from .references import missing_references
+    from .references import reference_problems
 
-    missing = missing_references(file)
+    missing = reference_problems(file)
     if missing:  # the SDK would answer with pages of nested schema errors
         return [Problem(relative, where, message) for where, message in missing]
 
