@@ -219,6 +219,9 @@ JUNK = {
     "binary": bytes(range(256)) * 4,
     "empty": b"",
     "truncated": b'{"outputs": {"out": ',
+    "pointing outside": json.dumps(
+        {"outputs": {"out": "../../elsewhere"}, "output_hashes": {"out": "x"}, "files": {}}
+    ).encode(),
 }
 
 
@@ -337,6 +340,7 @@ def test_sigkill_of_the_runner_kills_its_steps_and_the_next_run_cleans_up(tmp_pa
     assert alive(step) and alive(grandchild)
     leftovers = list((project / ".runs" / "tmp").iterdir())
     assert leftovers  # the step's workspace, under the run's session folder
+    (session,) = {entry.name.removesuffix(".lock") for entry in leftovers}
     runner.send_signal(signal.SIGKILL)
     runner.wait()
     deadline = time.monotonic() + 10
@@ -358,6 +362,13 @@ def test_sigkill_of_the_runner_kills_its_steps_and_the_next_run_cleans_up(tmp_pa
     assert list((project / ".runs" / "tmp").iterdir()) == []
     assert "-- cached   first" in done.stdout  # the completed step's result was kept
     assert calls(tmp_path / "calls.log") == ["first", "second", "second"]
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    left = client.search_runs(experiments, filter_string=f"tags.`local_run.session` = '{session}'")
+    statuses = sorted(run.info.status for run in left)  # the pipeline run and its two steps
+    assert statuses == ["FINISHED", "KILLED", "KILLED"], statuses  # none is left RUNNING
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")

@@ -239,6 +239,7 @@ def _is_meta(data: Any) -> bool:
         state.is_str_map(outputs)
         and state.is_str_map(hashes)
         and set(outputs) == set(hashes)
+        and all(_inside(path) for path in outputs.values())
         and isinstance(data.get("metrics", {}) or {}, dict)
         and isinstance(files, dict)
         and all(
@@ -250,3 +251,9 @@ def _is_meta(data: Any) -> bool:
             for v in files.values()
         )
     )
+
+
+def _inside(relative: str) -> bool:
+    """A path that stays inside the entry's folder (meta.json cannot point elsewhere)."""
+    path = Path(relative)
+    return bool(relative) and not path.is_absolute() and ".." not in path.parts

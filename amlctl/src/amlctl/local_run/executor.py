@@ -22,7 +22,7 @@ from .cache import Hasher, Store, cache_key
 from .graph import Pipeline, Step
 from .processes import REAPER
 from .resolve import display, resolve_command, to_argv
-from .tracking import Tracker
+from .tracking import SESSION_TAG, Tracker
 
 PATH_TYPES = ("uri_folder", "uri_file", "mltable", "mlflow_model", "custom_model", "triton_model")
 LOG_TAIL_LINES = 20
@@ -153,6 +153,8 @@ class Runner:
         self.resume_hint = resume_hint
         self.hasher = Hasher(runs_dir / "hashes.json")
         self.store = Store(runs_dir, self.hasher)
+        # MLflow runs carry the session, so a later run can end those a killed runner left
+        tracker.tags = {**tracker.tags, SESSION_TAG: self.store.session.name}
         self.run_id = time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + os.urandom(2).hex()
         self.run_dir = runs_dir / self.run_id
         self.results: dict[str, StepResult] = {}

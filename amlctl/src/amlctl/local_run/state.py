@@ -176,6 +176,11 @@ class Session:
         self._handle = None
 
 
+def session_alive(tmp_dir: Path, name: str) -> bool:
+    """Whether the run that owns session ``name`` in ``tmp_dir`` is still running."""
+    return _alive(tmp_dir / f"{name}.lock")
+
+
 def _alive(lock: Path) -> bool:
     """Whether a live process holds ``lock`` (a missing lock file: nobody does)."""
     if fcntl is None:

@@ -21,6 +21,7 @@ from typing import Any
 from . import state
 
 STEP_TAG = "local_run.step_run"
+SESSION_TAG = "local_run.session"  # the run's work-area session: alive while its runner is
 
 
 def default_tracking_uri(runs_dir: Path) -> str:
@@ -204,10 +205,28 @@ class Tracker:
                     )
                     self.parent_id = parent.info.run_id
                     self._remember()
+                    self._end_dead_runs(client)
                 except Exception as exc:
                     self._error, self._client = exc, None
                     return None
         return client
+
+    def _end_dead_runs(self, client: Any) -> None:
+        """Runs that a killed runner left RUNNING are marked KILLED."""
+        mine = self.tags.get(SESSION_TAG)
+        if self.state_file is None or mine is None:
+            return
+        tmp = self.state_file.parent / "tmp"
+        try:
+            running = client.search_runs(
+                [self.experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=500
+            )
+            for run in running:
+                session = run.data.tags.get(SESSION_TAG)
+                if session and session != mine and not state.session_alive(tmp, session):
+                    client.set_terminated(run.info.run_id, "KILLED")
+        except Exception:  # tidying up must never stop a run
+            return
 
     def start_child(self, name: str, parent_id: str | None = None, **tags: str) -> str | None:
         client = self._ready()
