@@ -267,6 +267,11 @@ def validate(answers: dict) -> list[str]:
             "github_repo", "must be a GitHub repository name (1-100 letters, digits, '.', '_', '-')"
         )
 
+    # lands in pyproject.toml's amlctl pin; cookiecutter lets extra context override it
+    version = answers.get("_template_version")
+    if version is not None and not _fullmatch(r"\d+(?:\.\d+){1,3}(?:(?:a|b|rc)\d+)?", str(version)):
+        bad("_template_version", "must be a release version such as 1.2.3")
+
     return problems
 
 

@@ -49,6 +49,7 @@ INVALID = [
     ("__workspace_dev=mlw-other-dev", "__workspace_dev"),
     ("__storage_prod=stother", "__storage_prod"),
     ("__batch_endpoint_dev=x; rm -rf ~", "__batch_endpoint_dev"),
+    ('_template_version=0.2.0"\nevil = "yes', "_template_version"),
 ]
 
 
