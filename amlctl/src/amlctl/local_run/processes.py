@@ -127,6 +127,8 @@ class Reaper:
 
 
 def _kill_group(group: int, sig: int) -> None:
+    if os.name != "posix":  # pragma: no cover - no process groups: the step alone is killed
+        return
     with contextlib.suppress(OSError):  # the group has already gone
         os.killpg(group, sig)
 
