@@ -272,3 +272,13 @@ def test_input_that_ends_early_is_an_error_not_a_traceback(tmp_path, capsys):
     assert done.stderr.startswith("error: ") and "Traceback" not in done.stderr
     assert "no answer (input ended)" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_without_cookiecutter_the_command_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "cookiecutter", None)  # import cookiecutter fails
+    assert new(tmp_path) == 2
+    assert (
+        capsys.readouterr().err
+        == "error: amlctl new needs cookiecutter: pip install 'amlctl[new]'\n"
+    )
+    assert list(tmp_path.iterdir()) == []

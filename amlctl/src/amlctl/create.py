@@ -83,6 +83,13 @@ def default_template() -> str:
     )
 
 
+def _require_cookiecutter() -> None:
+    try:
+        import cookiecutter  # noqa: F401
+    except ImportError:
+        raise ProjectError("amlctl new needs cookiecutter: pip install 'amlctl[new]'") from None
+
+
 def create(
     answers: list[str] | tuple[str, ...],
     *,
@@ -94,6 +101,7 @@ def create(
     say: Callable[[str], None] = print,
 ) -> Path:
     """Check the answers, ask what is still relevant, and bake; returns the project folder."""
+    _require_cookiecutter()
     given = parse_answers(answers)
     repo_dir = _template_dir(template or default_template(), checkout)
     questions = read_questions(repo_dir)
