@@ -130,6 +130,7 @@ DERIVED_FORMS = {
             "github_identity": "id-{p}-{env}-github",
             "vnet": "vnet-{p}-{env}",
             "batch_endpoint": "{p}-training-{env}",
+            "online_endpoint": "{p}-online-{env}",
         }.items()
     },
     "__cpu_cluster": "{p}-cpu",
