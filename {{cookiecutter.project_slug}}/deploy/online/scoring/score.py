@@ -142,19 +142,34 @@ def predict(rows: list[dict[str, float]]) -> list[Any]:
     return [value.item() if hasattr(value, "item") else value for value in predictions]
 
 
+def read_at_most(stream: Any, limit: int) -> bytes:
+    """Up to `limit` bytes of the body, whatever Content-Length says (or if it is absent)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = stream.read(min(64 * 1024, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 @rawhttp
 def run(request: AMLRequest) -> AMLResponse:
     if request.method != "POST":
         return AMLResponse({"message": "use POST with a JSON body"}, 405, json_str=True)
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        # Read and drop the body without keeping it, so the client gets the answer
-        # instead of a connection reset.
+    body = read_at_most(request.stream, MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        # Read and drop the rest without keeping it, so the client gets the answer instead
+        # of a connection reset.
         while request.stream.read(64 * 1024):
             pass
-        message = f"request body is {request.content_length} bytes; the limit is {MAX_BODY_BYTES}"
+        size = request.content_length or f"over {MAX_BODY_BYTES}"
+        message = f"request body is {size} bytes; the limit is {MAX_BODY_BYTES}"
         return AMLResponse({"message": message}, 413, json_str=True)
     try:
-        rows = parse_rows(request.get_data(cache=False))
+        rows = parse_rows(body)
     except BadRequest as exc:
         return AMLResponse({"message": str(exc)}, exc.status, json_str=True)
     return AMLResponse({"predictions": predict(rows)}, 200, json_str=True)

@@ -65,6 +65,16 @@ def test_a_batch_is_predicted_in_order(server, trained_model, features):
     assert body["predictions"] == pytest.approx(expected(trained_model, rows))
 
 
+def test_a_large_batch_is_read_whole(server, trained_model, features):
+    """Hundreds of kilobytes arrive in many reads; every row must reach the model."""
+    rows = (features.to_dict(orient="records") * 3)[:900]
+    body = json.dumps({"data": rows}).encode()
+    assert len(body) > 100_000
+    status, answer = post(server, body)
+    assert status == 200
+    assert answer["predictions"] == pytest.approx(expected(trained_model, rows))
+
+
 def test_the_sample_request_is_answered(server, sample_request):
     status, body = post(server, json.dumps(sample_request).encode())
     assert status == 200
