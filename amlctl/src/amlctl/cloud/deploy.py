@@ -10,7 +10,8 @@ config/<env>.yml, all before the first write. Then:
 4. smoke-tests it with the sample request, addressed to that deployment only;
 5. shifts traffic in steps (10 %, then 100 %), smoke-testing after each;
 6. deletes the previous deployment(s);
-7. creates or updates the model monitor, pointed at the new deployment.
+7. creates or updates the model monitor, pointed at the new deployment and at the
+   registered (content) versions of the project's data assets it compares with.
 
 A failure in 3-5 rolls back: traffic goes back to the previous deployment and the new one is
 deleted; the command then fails naming the step. When the endpoint already sends all its
