@@ -6,7 +6,8 @@ config/<env>.yml, all before the first write. Then:
 
 1. registers the deployment's environment at its content version (if missing);
 2. creates the endpoint if it does not exist;
-3. creates the deployment ``model-v<version>`` of the model version at 0 % traffic;
+3. creates the deployment ``model-v<version>-<content>`` (content: a hash of the deployment
+   and its scoring code) at 0 % traffic;
 4. smoke-tests it with the sample request, addressed to that deployment only;
 5. shifts traffic in steps (10 %, then 100 %), smoke-testing after each;
 6. deletes the previous deployment(s);
