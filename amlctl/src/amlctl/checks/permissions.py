@@ -365,6 +365,8 @@ ENDPOINT_USES: tuple[Use, ...] = (
     ),
     Use(f"{BLOBS}/read", "storage", "read the model and the scoring code", data=True),
 )
+# The roles Azure ML gives the endpoint's system-assigned identity, by scope.
+ENDPOINT_ROLES: dict[str, str] = {"registry": "AcrPull", "storage": "Storage Blob Data Reader"}
 
 
 # What jobs on the compute clusters do, as the compute identity.
