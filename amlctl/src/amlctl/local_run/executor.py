@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -18,8 +19,9 @@ from typing import Any
 from ..project import ProjectError
 from .cache import Hasher, Store, cache_key
 from .graph import Pipeline, Step
-from .resolve import display, resolve_command, to_argv
+from .resolve import display, resolve_command
 from .tracking import Tracker
+from .workdir import snapshot_hash
 
 PATH_TYPES = ("uri_folder", "uri_file", "mltable", "mlflow_model", "custom_model", "triton_model")
 LOG_TAIL_LINES = 20
@@ -124,6 +126,16 @@ def tail(log_file: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
 
 
 class Runner:
+    envs: Any = None  # envs.Environments; set by run_pipeline (default: --env-manager auto)
+
+    def environment_of(self, step: Step) -> tuple[str, str]:
+        """(bin folder, cache-key identity) of the step's environment, built when needed."""
+        if self.envs is None:
+            from .envs import Environments
+
+            self.envs = Environments("auto", self.runs_dir / "envs", self.console)
+        return self.envs.identity(step.component.environment_build, f"jobs.{step.name}")
+
     def __init__(
         self,
         pipeline: Pipeline,
@@ -191,7 +203,9 @@ class Runner:
 
     def check_bindings(self) -> None:
         """Every required component input is bound (checked before anything starts)."""
-        problems = []
+        from .expand import remote_problems
+
+        problems = remote_problems(self.pipeline, self.values)
         for step in self.pipeline.steps.values():
             for name, spec in step.component.inputs.items():
                 if step.type == "sweep" and name in step.sweep.get("search_space", {}):
@@ -200,6 +214,8 @@ class Runner:
                 if binding and binding.kind == "step":
                     continue
                 value = self._binding_value(binding) if binding else None
+                if binding and binding.kind == "remote":
+                    continue  # reported by remote_problems
                 if value is None and spec.get("default") is None and not spec.get("optional"):
                     remote = (
                         self.pipeline.inputs.get(binding.ref, {}).get("remote")
@@ -222,7 +238,7 @@ class Runner:
                         f"{step.component.name} has no input '{name}'"
                     )
         if problems:
-            raise ProjectError("\n".join(problems))
+            raise ProjectError("\n".join(dict.fromkeys(problems)))
 
     def _binding_value(self, binding: Any) -> Any:
         if binding.kind == "parent":
@@ -279,8 +295,10 @@ class Runner:
             {
                 "kind": step.type,
                 "command": component.command,
-                "code": self.hasher.tree(component.code_dir),
+                "code": snapshot_hash(self.hasher, component.code_dir),
                 "environment": component.environment,
+                "environment_used": self.environment_of(step)[1],
+                "distribution": [step.distribution, step.instance_count],
                 "environment_variables": component.environment_variables,
                 "inputs": hashes,
                 "outputs": component.outputs,
@@ -304,7 +322,8 @@ class Runner:
         self.console.state(step.name, "running")
         workspace = self.store.new_workspace()
         outputs = {}
-        for name, spec in component.outputs.items():
+        for name in step.outputs:  # the declared outputs and the default `artifacts`
+            spec = component.outputs.get(name, {"type": "uri_folder"})
             folder = workspace / name
             folder.mkdir()
             outputs[name] = str(folder / name) if spec.get("type") == "uri_file" else str(folder)
@@ -395,18 +414,20 @@ class Runner:
         prefix: str | None = None,
         timeout: float | None = None,
     ) -> None:
+        from .jobrun import run_job
+
         where = f"jobs.{step.name}"
-        command = resolve_command(step.component.command, inputs, outputs, where)
-        argv = to_argv(command)
-        log_file = step_dir / log_name
-        code_dir = Path(step.component.code_dir)
-        code = run_process(
-            argv,
-            code_dir,
+        paths = path_inputs(step)
+        command = resolve_command(step.component.command, inputs, outputs, where, paths)
+        code, log_file, code_dir = run_job(
+            self,
+            step,
+            command,
+            outputs,
+            step_dir,
             self.step_env(step, tracking),
-            log_file,
+            log_name,
             prefix or step.name,
-            self.console,
             timeout,
         )
         if code != 0:
@@ -415,7 +436,9 @@ class Runner:
                 n: str(step_dir / "failed-outputs" / Path(p).relative_to(workspace))
                 for n, p in outputs.items()
             }
-            rerun = display(to_argv(resolve_command(step.component.command, inputs, rerun_outputs)))
+            rerun = resolve_command(step.component.command, inputs, rerun_outputs, where, paths)
+            if "\n" in rerun:
+                rerun = f"bash -c {shlex.quote(rerun)}"
             raise StepFailed(
                 f"exit code {code}",
                 rerun=f"cd {shlex.quote(str(code_dir))} && {rerun}",
@@ -450,8 +473,12 @@ class Runner:
             # a uri_file output is the file itself; a folder output gets the default file name
             is_file = target in outputs.values() and not Path(target).is_dir()
             append_file = target if is_file else str(Path(target) / file_name)
+        from .jobrun import job_env
+        from .workdir import prepare
+
+        code_dir = prepare(step.component.code_dir, step_dir / "wd-log")
         spec = {
-            "code_dir": step.component.code_dir,
+            "code_dir": str(code_dir),
             "entry_script": settings["entry_script"],
             "arguments": argv,
             "inputs": shlex.split(data),
@@ -467,12 +494,11 @@ class Runner:
         }
         spec_file = step_dir / "parallel.json"
         spec_file.write_text(json.dumps(spec, indent=2))
-        argv = [sys.executable, parallel_driver(), str(spec_file)]
+        env = job_env(self, step, self.step_env(step, tracking))
+        python = shutil.which("python", path=env["PATH"]) or sys.executable
+        argv = [python, parallel_driver(), str(spec_file)]
         log_file = step_dir / "log.txt"
-        code_dir = Path(step.component.code_dir)
-        code = run_process(
-            argv, code_dir, self.step_env(step, tracking), log_file, step.name, self.console
-        )
+        code = run_process(argv, code_dir, env, log_file, step.name, self.console)
         if code != 0:
             raise StepFailed(
                 f"exit code {code}",
@@ -513,6 +539,10 @@ class Runner:
             self.console.line(f"warning: MLflow tracking unavailable: {self.tracker.error}")
         elif ok:
             self.console.line("every step was reused from the cache (no new MLflow run)")
+
+
+def path_inputs(step: Step) -> set[str]:
+    return {n for n, spec in step.component.inputs.items() if spec.get("type") in PATH_TYPES}
 
 
 def parallel_driver() -> str:
