@@ -214,7 +214,13 @@ class Runner:
                 if binding and binding.kind == "step":
                     continue
                 value = self._binding_value(binding) if binding else None
-                if binding and binding.kind == "remote":
+                if binding and (
+                    binding.kind == "remote"
+                    or (
+                        binding.kind == "parent"
+                        and self.pipeline.inputs.get(binding.ref, {}).get("remote")
+                    )
+                ):
                     continue  # reported by remote_problems
                 if value is None and spec.get("default") is None and not spec.get("optional"):
                     remote = (

@@ -91,6 +91,8 @@ class _Expansion:
         except ProjectError as exc:
             self.problems.append(f"{key}: {exc}")
             return
+        node_variables = getattr(node, "environment_variables", None) or {}
+        spec.environment_variables.update({str(k): str(v) for k, v in node_variables.items()})
         for input_name, binding in bindings.items():
             kind = spec.inputs.get(input_name, {}).get("type")
             if binding.kind == "literal" and kind in PATH_TYPES_GRAPH:
@@ -241,14 +243,14 @@ def remote_problems(pipeline: Any, values: dict[str, Any]) -> list[str]:
             if binding.kind == "remote":
                 origin = binding.keys[0] if binding.keys else yaml_key(step.name)
                 problems.append(
-                    f"{origin}: {binding.value} cannot be read offline; give a local copy "
+                    f"{origin}.path: {binding.value} cannot be read offline; give a local copy "
                     f"with --set {origin}=PATH"
                 )
             elif binding.kind == "parent" and values.get(binding.ref) is None:
                 remote = pipeline.inputs.get(binding.ref, {}).get("remote")
                 if remote:
                     problems.append(
-                        f"inputs.{binding.ref}: {remote} cannot be read offline; give a local "
+                        f"inputs.{binding.ref}.path: {remote} cannot be read offline; give a local "
                         f"copy with --set {binding.ref}=PATH"
                     )
     return list(dict.fromkeys(problems))

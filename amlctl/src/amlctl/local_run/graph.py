@@ -363,8 +363,8 @@ def _component(component: Any, sources: dict[str, str]) -> Component:
         }
     else:
         code, environment, command = component.code, component.environment, component.command
-    if code is None:
-        code_dir = base
+    if code is None:  # Azure ML runs it in an empty working directory
+        code_dir = None
     elif isinstance(code, str) and code.startswith("azureml:"):
         raise ProjectError(f"{source}: registered code {code} cannot run locally")
     else:
@@ -382,7 +382,7 @@ def _component(component: Any, sources: dict[str, str]) -> Component:
         name=component.name,
         kind="parallel" if kind == "parallel" else "command",
         command=_normalized_command(str(command)),
-        code_dir=str(code_dir),
+        code_dir=str(code_dir) if code_dir else "",
         environment=_environment_text(environment, base, sources),
         inputs=inputs,
         outputs=outputs,

@@ -83,6 +83,8 @@ def _rules(folder: Path, relative: str) -> list[_Rule]:
 def snapshot_files(code_dir: Path) -> list[Path]:
     """Files of the code snapshot (relative paths, sorted), honouring the ignore files."""
     found: list[Path] = []
+    if not str(code_dir) or str(code_dir) == ".":
+        return found  # no code: an empty working directory
     if code_dir.is_file():
         return [Path(code_dir.name)]
 
@@ -116,6 +118,8 @@ def snapshot_hash(hasher, code_dir: str | Path) -> str:
     """Content hash of the snapshot: what Azure ML would upload (part of the cache key)."""
     import hashlib
 
+    if not code_dir:
+        return ""
     root = Path(code_dir)
     if not root.exists():
         raise FileNotFoundError(root)
@@ -129,11 +133,11 @@ def snapshot_hash(hasher, code_dir: str | Path) -> str:
 
 def prepare(code_dir: str | Path, job_dir: Path) -> Path:
     """A fresh working directory: a copy of the snapshot plus ./outputs and ./logs."""
-    root = Path(code_dir)
     shutil.rmtree(job_dir, ignore_errors=True)
     job_dir.mkdir(parents=True)
-    base = root.parent if root.is_file() else root
-    for relative in snapshot_files(root):
+    root = Path(code_dir) if code_dir else None
+    base = root.parent if root and root.is_file() else root
+    for relative in snapshot_files(root) if root else []:
         target = job_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(base / relative, target)
