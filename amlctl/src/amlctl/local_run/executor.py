@@ -83,8 +83,12 @@ def run_process(
     prefix: str,
     console: Console,
     timeout: float | None = None,
+    started: Any = None,
 ) -> int:
-    """Run argv, streaming its output with a prefix to the console and into log_file."""
+    """Run argv, streaming its output with a prefix to the console and into log_file.
+
+    ``started(process)`` is called once the process runs (sweeps stop trials early).
+    """
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("w", encoding="utf-8") as log:
         log.write(f"$ cd {shlex.quote(str(cwd))} && {display(argv)}\n")
@@ -104,6 +108,8 @@ def run_process(
             log.write(f"cannot start: {exc}\n")
             console.line(f"[{prefix}] cannot start: {exc}")
             return 127
+        if started is not None:
+            started(process)
         timer = None
         if timeout:
             timer = threading.Timer(timeout, process.kill)
@@ -419,6 +425,7 @@ class Runner:
         log_name: str = "log.txt",
         prefix: str | None = None,
         timeout: float | None = None,
+        started: Any = None,
     ) -> None:
         from .jobrun import run_job
 
@@ -435,6 +442,7 @@ class Runner:
             log_name,
             prefix or step.name,
             timeout,
+            started,
         )
         if code != 0:
             # the outputs folder is moved to <step>/failed-outputs when a step fails

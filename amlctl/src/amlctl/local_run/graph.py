@@ -464,8 +464,16 @@ def _sweep_settings(node: Any) -> dict[str, Any]:
         "max_concurrent_trials": getattr(limits, "max_concurrent_trials", None) or 1,
         "timeout": getattr(limits, "timeout", None),
         "trial_timeout": getattr(limits, "trial_timeout", None),
-        "early_termination": getattr(getattr(node, "early_termination", None), "type", None),
+        "early_termination": _early_termination(getattr(node, "early_termination", None)),
     }
+
+
+def _early_termination(policy: Any) -> dict[str, Any]:
+    if policy is None:
+        return {}
+    if isinstance(policy, dict):
+        return {k: v for k, v in policy.items() if v is not None}
+    return {k: v for k, v in vars(policy).items() if not k.startswith("_") and v is not None}
 
 
 def _environment_folders(base: Path) -> list[Path]:

@@ -8,6 +8,7 @@ job's ``artifacts`` output afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -47,6 +48,7 @@ def run_job(
     log_name: str,
     prefix: str,
     timeout: float | None,
+    started: Any = None,
 ) -> tuple[int, Path, Path]:
     """(exit code, log file, working directory of node 0); the folder is removed on success."""
     from .executor import run_process
@@ -65,7 +67,14 @@ def run_job(
     log_file = step_dir / log_name
     if len(ranks) == 1:
         code = run_process(
-            argv, folders[0], {**env, **ranks[0].env}, log_file, prefix, runner.console, timeout
+            argv,
+            folders[0],
+            {**env, **ranks[0].env},
+            log_file,
+            prefix,
+            runner.console,
+            timeout,
+            started,
         )
     else:
         codes: dict[int, int] = {}
@@ -80,6 +89,7 @@ def run_job(
                 f"{prefix}/rank{process.rank}",
                 runner.console,
                 timeout,
+                started,
             )
 
         threads = [threading.Thread(target=one, args=(p,)) for p in ranks]
@@ -97,3 +107,19 @@ def run_job(
             workdir.collect_artifacts(folders[node], Path(artifacts) if artifacts else None)
             shutil.rmtree(folders[node], ignore_errors=True)
     return code, log_file, folders[0]
+
+
+def kill_tree(pid: int) -> None:
+    """Kill a process and its descendants (bash -c 'a && b' does not exec its last command)."""
+    import signal
+
+    pids = [pid]
+    index = 0
+    while index < len(pids):
+        for children in Path(f"/proc/{pids[index]}/task").glob("*/children"):
+            with contextlib.suppress(OSError, ValueError):
+                pids += [int(x) for x in children.read_text().split()]
+        index += 1
+    for target in reversed(pids):
+        with contextlib.suppress(OSError):
+            os.kill(target, signal.SIGKILL)

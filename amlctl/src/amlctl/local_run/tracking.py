@@ -215,6 +215,14 @@ class Tracker:
         with self._lock:
             return dict(client.get_run(run_id).data.metrics)
 
+    def history(self, run_id: str | None, key: str) -> list[float]:
+        """Values of metric ``key`` in the order the run logged them."""
+        if run_id is None or self._client is None:
+            return []
+        with self._lock:
+            found = self._client.get_metric_history(run_id, key)
+        return [m.value for m in sorted(found, key=lambda m: (m.step, m.timestamp))]
+
     def env(self, run_id: str | None) -> dict[str, str]:
         """Environment for a step process so that ``mlflow.start_run()`` attaches to run_id."""
         if run_id is None:
