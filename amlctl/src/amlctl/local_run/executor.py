@@ -496,15 +496,13 @@ class Runner:
             "entry_script": settings["entry_script"],
             "arguments": argv,
             "inputs": shlex.split(data),
-            "mini_batch_size": settings.get("mini_batch_size") or 1,
+            "mini_batch_size": settings.get("mini_batch_size"),
             "error_threshold": settings.get("error_threshold"),
             "mini_batch_error_threshold": settings.get("mini_batch_error_threshold"),
             "max_retries": settings.get("max_retries") or 0,
             "output_action": settings.get("output_action") or "append_row",
             "append_row_to": append_file,
-            "workers": min(
-                int(settings.get("max_concurrency_per_instance") or 1), os.cpu_count() or 1
-            ),
+            **parallel_settings(settings),
         }
         spec_file = step_dir / "parallel.json"
         spec_file.write_text(json.dumps(spec, indent=2))
@@ -553,6 +551,17 @@ class Runner:
             self.console.line(f"warning: MLflow tracking unavailable: {self.tracker.error}")
         elif ok:
             self.console.line("every step was reused from the cache (no new MLflow run)")
+
+
+def parallel_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Workers (instance_count x max_concurrency_per_instance), partitions, timeout, logging."""
+    per_instance = int(settings.get("max_concurrency_per_instance") or 1)
+    return {
+        "workers": max(1, int(settings.get("instance_count") or 1) * per_instance),
+        "partition_keys": list(settings.get("partition_keys") or []),
+        "timeout": settings.get("timeout"),
+        "logging_level": settings.get("logging_level") or "INFO",
+    }
 
 
 def path_inputs(step: Step) -> set[str]:

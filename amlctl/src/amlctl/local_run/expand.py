@@ -207,7 +207,7 @@ def _parallel_node_settings(node: Any, parallel: dict[str, Any]) -> None:
         "partition_keys",
     ):
         value = getattr(node, key, None)
-        if value is not None:
+        if value is not None and not (key == "mini_batch_size" and not value):
             parallel[key] = value
     retry = getattr(node, "retry_settings", None)
     if retry is not None:

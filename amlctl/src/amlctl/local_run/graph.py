@@ -346,20 +346,23 @@ def _component(component: Any, sources: dict[str, str]) -> Component:
     parallel: dict[str, Any] = {}
     if kind == "parallel":
         task = component.task
-        code, environment = task.code, task.environment
-        command = task.program_arguments or ""
+        code, environment = _attr(task, "code"), _attr(task, "environment")
+        command = _attr(task, "program_arguments") or ""
         other = getattr(component, "_other_parameter", {}) or {}
         retry = component.retry_settings
         parallel = {
-            "entry_script": task.entry_script,
+            "entry_script": _attr(task, "entry_script"),
             "input_data": component.input_data,
-            "mini_batch_size": component.mini_batch_size,
+            "mini_batch_size": component.mini_batch_size or None,
             "error_threshold": component.error_threshold,
             "mini_batch_error_threshold": component.mini_batch_error_threshold,
             "max_retries": _attr(retry, "max_retries") if retry is not None else None,
+            "timeout": _attr(retry, "timeout") if retry is not None else None,
             "output_action": other.get("output_action", "append_row"),
-            "append_row_to": other.get("append_row_to") or getattr(task, "append_row_to", None),
+            "append_row_to": other.get("append_row_to") or _attr(task, "append_row_to"),
             "max_concurrency_per_instance": component.max_concurrency_per_instance,
+            "partition_keys": getattr(component, "partition_keys", None),
+            "logging_level": getattr(component, "logging_level", None),
         }
     else:
         code, environment, command = component.code, component.environment, component.command
