@@ -72,8 +72,9 @@ class _Expansion:
             return
         component = node.trial if node_type == "sweep" else node.component
         if isinstance(component, str) or component is None:
+            shown = component if str(component).startswith("azureml:") else f"azureml:{component}"
             self.problems.append(
-                f"{key}: registered component {component} comes from a workspace; reference "
+                f"{key}: registered component {shown} comes from a workspace; reference "
                 f"its YAML file (component: ./path/component.yml) to run it locally"
             )
             return
