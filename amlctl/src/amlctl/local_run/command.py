@@ -8,7 +8,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..overrides import add_set_option, apply_node_overrides, split_node_overrides
+from ..overrides import (
+    LITERAL_TYPES,
+    add_set_option,
+    apply_node_overrides,
+    input_type,
+    parse_overrides,
+    split_node_overrides,
+    typed_value,
+)
 from ..project import ProjectError, is_project, layout, work_root
 from .envs import ENV_MANAGERS
 
@@ -89,7 +97,7 @@ def run_pipeline(
     pipeline = load_pipeline(pipeline_file, runs_dir / "graphs", on_rebuild=tracker.prefetch)
     pipeline_pairs, node_pairs = split_node_overrides(list(overrides))
     values = pipeline_values(pipeline.inputs, pipeline_pairs)
-    apply_node_overrides(pipeline, node_pairs, typed_value)
+    apply_node_overrides(pipeline, node_pairs, node_value)
     relative = os.path.relpath(pipeline.path, root)
     tags = {"local_run.pipeline": relative, "mlflow.source.name": relative}
     commit = git_commit(root)
@@ -120,40 +128,25 @@ def run_pipeline(
 def pipeline_values(declared: dict[str, dict[str, Any]], overrides: Any) -> dict[str, Any]:
     """Pipeline input values with ``--set name=value`` applied, typed per the input's type."""
     values = {name: spec.get("value") for name, spec in declared.items()}
-    for item in overrides:
-        name, sep, text = item.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise ProjectError(f"--set {item}: expected NAME=VALUE")
-        if name not in declared:
-            valid = ", ".join(sorted(declared)) or "(the pipeline has no inputs)"
-            raise ProjectError(f"--set {name}: no pipeline input '{name}'; valid names: {valid}")
-        values[name] = typed_value(name, declared[name].get("type", "string"), text)
+    for name, value in parse_overrides(overrides, declared, "the pipeline").items():
+        if input_type(declared[name]) not in LITERAL_TYPES:  # a data input: a local path here
+            path = Path(value).expanduser().resolve()
+            if not path.exists():
+                raise ProjectError(f"--set {name}={value}: {path} does not exist")
+            value = str(path)
+        values[name] = value
     return values
 
 
-def typed_value(name: str, kind: str, text: str) -> Any:
-    """``text`` as a value of input type ``kind``; a path must exist here."""
-    try:
-        if kind == "integer":
-            return int(text)
-        if kind == "number":
-            return float(text)
-    except ValueError:
-        raise ProjectError(f"--set {name}={text}: expected {kind}") from None
-    if kind == "boolean":
-        lowered = text.strip().lower()
-        if lowered not in ("true", "false"):
-            raise ProjectError(f"--set {name}={text}: expected boolean (true or false)")
-        return lowered == "true"
-    if kind.startswith(("uri_", "mltable", "mlflow", "custom")):
-        if not text.strip():
-            raise ProjectError(f"--set {name}=: expected a path")
-        path = Path(text).expanduser().resolve()
+def node_value(name: str, kind: str, text: str) -> Any:
+    """A `--set jobs.NODE.inputs.NAME=VALUE` value, typed; a data input must exist here."""
+    value = typed_value(name, kind, text)
+    if kind not in LITERAL_TYPES:
+        path = Path(value).expanduser().resolve()
         if not path.exists():
-            raise ProjectError(f"--set {name}={text}: {path} does not exist")
-        return str(path)
-    return text
+            raise ProjectError(f"--set {name}={value}: {path} does not exist")
+        value = str(path)
+    return value
 
 
 def print_metrics(runner: Any, console: Any) -> None:

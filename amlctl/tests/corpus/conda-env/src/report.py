@@ -1,4 +1,5 @@
 """Imports a package only the job's conda environment has (not the runner's)."""
+
 import sys
 from pathlib import Path
 

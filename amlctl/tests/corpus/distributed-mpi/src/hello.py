@@ -1,4 +1,5 @@
 """Reads its rank as mpi4py-free Horovod/DeepSpeed launchers do: from the OMPI_ variables."""
+
 import os
 import sys
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Prints what torch.distributed's env:// rendezvous reads; each rank writes one file."""
+
 import json
 import os
 import sys

@@ -1,4 +1,5 @@
 """Reads TF_CONFIG as tf.distribute.cluster_resolver.TFConfigClusterResolver does."""
+
 import json
 import os
 import sys

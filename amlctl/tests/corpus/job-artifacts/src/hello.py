@@ -1,4 +1,5 @@
 """Writes to ./outputs and ./logs, as Azure ML examples do; Azure ML keeps both as artifacts."""
+
 import os
 from pathlib import Path
 

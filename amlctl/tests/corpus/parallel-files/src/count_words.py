@@ -1,4 +1,5 @@
 """A parallel entry script over files: init() once per worker, run() per mini-batch of paths."""
+
 import logging
 import os
 from pathlib import Path

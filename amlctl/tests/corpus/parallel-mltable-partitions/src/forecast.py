@@ -1,4 +1,5 @@
 """Many-models style: one mini-batch per (store, item) partition, a forecast per partition."""
+
 import argparse
 
 import pandas as pd

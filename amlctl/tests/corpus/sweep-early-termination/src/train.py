@@ -1,4 +1,5 @@
 """Logs the primary metric once per epoch, as training scripts in sweeps do."""
+
 import argparse
 import time
 from pathlib import Path

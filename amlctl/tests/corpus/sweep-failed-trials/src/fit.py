@@ -1,4 +1,5 @@
 """A trial that diverges for odd batch sizes: Azure ML records it as failed and goes on."""
+
 import argparse
 import sys
 from pathlib import Path
