@@ -135,7 +135,7 @@ def test_node_override_errors_name_the_node_and_its_inputs(tmp_path):
         run(pipeline, "jobs.last.inputs.nope=1")
     with pytest.raises(ProjectError, match=r"no node input jobs\.ghost\.inputs\.add"):
         run(pipeline, "jobs.ghost.inputs.add=1")
-    with pytest.raises(ProjectError, match=r"expected integer"):
+    with pytest.raises(ProjectError, match=r"expected an integer"):
         run(pipeline, "jobs.last.inputs.add=many")
     with pytest.raises(ProjectError, match=r"expected jobs\.NODE\.inputs\.NAME=VALUE"):
         run(pipeline, "jobs.last.add=1")
