@@ -26,6 +26,7 @@ def shared_tracking(tmp_path_factory, monkeypatch):
     store = tmp_path_factory.getbasetemp() / "corpus-mlflow"
     store.mkdir(exist_ok=True)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+    monkeypatch.setenv("AMLCTL_TRACKING_IDLE_SECONDS", "120")  # the store's server stops soon
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
 
 

@@ -129,6 +129,7 @@ def shared_tracking(tmp_path_factory, monkeypatch, tmp_path):
     store = tmp_path_factory.getbasetemp() / "mlflow-store"
     store.mkdir(exist_ok=True)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+    monkeypatch.setenv("AMLCTL_TRACKING_IDLE_SECONDS", "120")  # the store's server stops soon
     monkeypatch.setenv("CALLS_LOG", str(tmp_path / "calls.log"))
     monkeypatch.delenv("FAIL_STEP", raising=False)
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)

@@ -9,6 +9,7 @@ job's ``artifacts`` output afterwards.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import sys
@@ -65,6 +66,19 @@ def run_job(
     }
     argv = shell_argv(command)
     log_file = step_dir / log_name
+    # what ran, for a rerun by hand and for the benchmark against hand-run commands
+    step_dir.mkdir(parents=True, exist_ok=True)
+    (step_dir / f"{stem}.job.json").write_text(
+        json.dumps(
+            {
+                "code": step.component.code_dir,
+                "command": command,
+                "python": shutil.which("python", path=env["PATH"]),
+                "processes": len(ranks),
+            },
+            indent=2,
+        )
+    )
     if len(ranks) == 1:
         code = run_process(
             argv,
