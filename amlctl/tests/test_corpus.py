@@ -294,3 +294,24 @@ def test_parallel_mltable_partitions(tmp_path):
         "south pears 21.0",
     ]
     assert "16 items in 4 mini-batches" in out
+
+
+def test_mlflow_older_client(tmp_path):
+    """A step with MLflow 2.x logs into the run's (MLflow 3) store over REST, not the file."""
+    import os
+    import re
+
+    from mlflow.tracking import MlflowClient
+
+    code, out, folder = run_corpus("mlflow-older-client", tmp_path)
+    assert code == 0, out
+    assert (output(folder, "legacy_logging", "out") / "version.txt").read_text() == "2.16.2"
+    parent = re.search(r"MLflow run (\w+) at", out).group(1)
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    experiment = client.get_run(parent).info.experiment_id
+    (child,) = client.search_runs(
+        [experiment], filter_string=f"tags.mlflow.parentRunId = '{parent}'"
+    )
+    assert child.data.params == {"client": "2.16.2"}
+    history = client.get_metric_history(child.info.run_id, "accuracy")
+    assert [m.value for m in sorted(history, key=lambda m: m.step)] == [0.5, 0.7, 0.9]
