@@ -52,8 +52,12 @@ def _serve(store_uri: str, state_file: Path, idle: float) -> None:
 
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    from mlflow.entities.model_registry import ModelVersionTag, RegisteredModelTag
+    from mlflow.tracking._model_registry.utils import _get_store as _get_registry
+
     store = _get_store(store_uri)
     store.search_experiments(max_results=1)  # creates or migrates the store now, once
+    registry = _get_registry(store_uri)
     last_request = [time.monotonic()]
 
     def proto(entity: Any) -> dict[str, Any]:
@@ -143,7 +147,79 @@ def _serve(store_uri: str, state_file: Path, idle: float) -> None:
         found = store.get_metric_history(run_id(body), body["metric_key"])
         return {"metrics": [proto(m) for m in found]}
 
+    def paged(key: str, found: Any) -> dict[str, Any]:
+        result: dict[str, Any] = {key: [proto(x) for x in found]}
+        token = getattr(found, "token", None)
+        if token:
+            result["next_page_token"] = token.decode() if isinstance(token, bytes) else token
+        return result
+
+    def model_versions_create(body):
+        version = registry.create_model_version(
+            body["name"],
+            body["source"],
+            run_id=body.get("run_id"),
+            tags=[
+                ModelVersionTag(t["key"], str(t.get("value", ""))) for t in body.get("tags") or []
+            ],
+            run_link=body.get("run_link"),
+            description=body.get("description"),
+            model_id=body.get("model_id"),
+        )
+        return {"model_version": proto(version)}
+
     routes = {
+        "registered-models/create": lambda b: {
+            "registered_model": proto(
+                registry.create_registered_model(
+                    b["name"],
+                    [
+                        RegisteredModelTag(t["key"], str(t.get("value", "")))
+                        for t in b.get("tags") or []
+                    ],
+                    b.get("description"),
+                )
+            )
+        },
+        "registered-models/get": lambda b: {
+            "registered_model": proto(registry.get_registered_model(b["name"]))
+        },
+        "registered-models/search": lambda b: paged(
+            "registered_models",
+            registry.search_registered_models(
+                b.get("filter"),
+                int(b.get("max_results") or 100),
+                b.get("order_by"),
+                b.get("page_token"),
+            ),
+        ),
+        "registered-models/get-latest-versions": lambda b: paged(
+            "model_versions", registry.get_latest_versions(b["name"], b.get("stages"))
+        ),
+        "registered-models/alias": lambda b: (
+            {"model_version": proto(registry.get_model_version_by_alias(b["name"], b["alias"]))}
+            if "version" not in b
+            else registry.set_registered_model_alias(b["name"], b["alias"], b["version"]) or {}
+        ),
+        "model-versions/create": model_versions_create,
+        "model-versions/get": lambda b: {
+            "model_version": proto(registry.get_model_version(b["name"], b["version"]))
+        },
+        "model-versions/search": lambda b: paged(
+            "model_versions",
+            registry.search_model_versions(
+                b.get("filter"),
+                int(b.get("max_results") or 10000),
+                b.get("order_by"),
+                b.get("page_token"),
+            ),
+        ),
+        "model-versions/set-tag": lambda b: (
+            registry.set_model_version_tag(
+                b["name"], b["version"], ModelVersionTag(b["key"], str(b["value"]))
+            )
+            or {}
+        ),
         "experiments/get-by-name": experiments_get_by_name,
         "experiments/get": experiments_get,
         "experiments/create": lambda b: {
