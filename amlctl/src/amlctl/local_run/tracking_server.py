@@ -293,7 +293,12 @@ def _serve(store_uri: str, state_file: Path, idle: float) -> None:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    state = {"pid": os.getpid(), "port": server.server_address[1], "store": store_uri}
+    state = {
+        "pid": os.getpid(),
+        "port": server.server_address[1],
+        "store": store_uri,
+        "code": _code_version(),
+    }
     tmp = state_file.with_name(f"{state_file.name}.{os.getpid()}")
     tmp.write_text(json.dumps(state))
     tmp.replace(state_file)
@@ -323,12 +328,21 @@ def state_file_for(store_uri: str, runs_dir: Path) -> Path:
     return runs_dir / f"tracking-{hashlib.sha256(store_uri.encode()).hexdigest()[:12]}.json"
 
 
+def _code_version() -> str:
+    """This file's content hash: a server started by another amlctl version is not reused."""
+    import hashlib
+
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
 def running_server(state_file: Path) -> str | None:
-    """The URL of a live server for this store, if one runs."""
+    """The URL of a live server for this store, if one of this amlctl version runs."""
     try:
         state = json.loads(state_file.read_text())
         os.kill(int(state["pid"]), 0)
     except (OSError, ValueError, KeyError):
+        return None
+    if state.get("code") != _code_version():
         return None
     url = f"http://127.0.0.1:{state['port']}"
     try:
