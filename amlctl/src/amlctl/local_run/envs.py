@@ -214,15 +214,25 @@ class Environments:
         self.console = console
         self._memo: dict[str, tuple[str, str]] = {}
 
-    def identity(self, spec: dict[str, Any], where: str) -> tuple[str, str]:
-        """(bin folder, identity for the cache key) of the environment ``spec`` describes."""
+    def key(self, spec: dict[str, Any], where: str) -> str:
+        """What the step runs in, for the cache key ("local" or "uv:<hash>"); builds nothing."""
+        return self._plan(spec, where)[0]
+
+    def bin_dir(self, spec: dict[str, Any], where: str) -> str:
+        """The bin folder of the step's environment, built first when it is a new uv one."""
+        _, plan = self._plan(spec, where)
+        if plan is None:
+            return str(Path(sys.executable).parent)
+        return self._build(*plan, where)
+
+    def _plan(self, spec: dict[str, Any], where: str) -> tuple[str, Any]:
         memo_key = json.dumps(spec, sort_keys=True, default=str)
         if memo_key not in self._memo:
             self._memo[memo_key] = self._resolve(spec, where)
         return self._memo[memo_key]
 
-    def _resolve(self, spec: dict[str, Any], where: str) -> tuple[str, str]:
-        local = (str(Path(sys.executable).parent), "local")
+    def _resolve(self, spec: dict[str, Any], where: str) -> tuple[str, Any]:
+        local = ("local", None)
         if self.manager == "local" or not spec or spec.get("name"):
             return local
         try:
@@ -239,14 +249,14 @@ class Environments:
                 f"{where}: conda packages with no PyPI distribution: {', '.join(conda_only)}; "
                 "install them into this environment and run with --env-manager local"
             )
-        return self._build(pip, python, where)
+        return f"uv:{_env_hash(pip, python)}", (pip, python)
 
-    def _build(self, pip: list[str], python: str | None, where: str) -> tuple[str, str]:
-        key = hashlib.sha256(json.dumps([sorted(pip), python]).encode()).hexdigest()[:16]
+    def _build(self, pip: list[str], python: str | None, where: str) -> str:
+        key = _env_hash(pip, python)
         folder = self.envs_dir / key
         bin_dir = folder / ("Scripts" if os.name == "nt" else "bin")
         if (folder / ".complete").is_file():
-            return str(bin_dir), f"uv:{key}"
+            return str(bin_dir)
         uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
         if not Path(uv).exists() and not shutil.which(uv):
             raise ProjectError(
@@ -256,7 +266,7 @@ class Environments:
         self.envs_dir.mkdir(parents=True, exist_ok=True)
         with _locked(self.envs_dir / f"{key}.lock"):
             if (folder / ".complete").is_file():
-                return str(bin_dir), f"uv:{key}"
+                return str(bin_dir)
             shutil.rmtree(folder, ignore_errors=True)
             self.console.line(f"-- building environment {key} for {where} ({len(pip)} packages)")
             version = python if python and _python_available(python) else None
@@ -295,7 +305,11 @@ class Environments:
                 )
                 raise ProjectError(f"{where}: its environment cannot be built ({detail})")
             (folder / ".complete").write_text(json.dumps({"pip": pip, "python": python}))
-        return str(bin_dir), f"uv:{key}"
+        return str(bin_dir)
+
+
+def _env_hash(pip: list[str], python: str | None) -> str:
+    return hashlib.sha256(json.dumps([sorted(pip), python]).encode()).hexdigest()[:16]
 
 
 def _python_matches(version: str) -> bool:

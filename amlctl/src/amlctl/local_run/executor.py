@@ -134,13 +134,20 @@ def tail(log_file: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
 class Runner:
     envs: Any = None  # envs.Environments; set by run_pipeline (default: --env-manager auto)
 
-    def environment_of(self, step: Step) -> tuple[str, str]:
-        """(bin folder, cache-key identity) of the step's environment, built when needed."""
+    def _environments(self) -> Any:
         if self.envs is None:
             from .envs import Environments
 
             self.envs = Environments("auto", self.runs_dir / "envs", self.console)
-        return self.envs.identity(step.component.environment_build, f"jobs.{step.name}")
+        return self.envs
+
+    def environment_of(self, step: Step) -> str:
+        """What the step runs in, for its cache key ("local" or "uv:<hash>"); builds nothing."""
+        return self._environments().key(step.component.environment_build, f"jobs.{step.name}")
+
+    def environment_bin(self, step: Step) -> str:
+        """The bin folder of the step's environment (a new uv environment is built first)."""
+        return self._environments().bin_dir(step.component.environment_build, f"jobs.{step.name}")
 
     def __init__(
         self,
@@ -309,7 +316,7 @@ class Runner:
                 "command": component.command,
                 "code": snapshot_hash(self.hasher, component.code_dir),
                 "environment": component.environment,
-                "environment_used": self.environment_of(step)[1],
+                "environment_used": self.environment_of(step),
                 "distribution": [step.distribution, step.instance_count],
                 "environment_variables": component.environment_variables,
                 "inputs": hashes,
@@ -511,6 +518,8 @@ class Runner:
         argv = [python, parallel_driver(), str(spec_file)]
         log_file = step_dir / "log.txt"
         code = run_process(argv, code_dir, env, log_file, step.name, self.console)
+        if code == 0:
+            shutil.rmtree(code_dir, ignore_errors=True)  # kept only when the step failed
         if code != 0:
             raise StepFailed(
                 f"exit code {code}",

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 def job_env(runner: Runner, step: Step, env: dict[str, str]) -> dict[str, str]:
     """The step's variables with its environment's python and pip first on PATH."""
-    bin_dir = runner.environment_of(step)[0]
+    bin_dir = runner.environment_bin(step)
     shims = shim_dir(runner.runs_dir, bin_dir)
     env = dict(env)
     env["PATH"] = os.pathsep.join([str(shims), bin_dir, env.get("PATH", os.defpath)])
