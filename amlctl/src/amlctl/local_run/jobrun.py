@@ -8,7 +8,6 @@ job's ``artifacts`` output afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -121,19 +120,3 @@ def run_job(
             workdir.collect_artifacts(folders[node], Path(artifacts) if artifacts else None)
             shutil.rmtree(folders[node], ignore_errors=True)
     return code, log_file, folders[0]
-
-
-def kill_tree(pid: int) -> None:
-    """Kill a process and its descendants (bash -c 'a && b' does not exec its last command)."""
-    import signal
-
-    pids = [pid]
-    index = 0
-    while index < len(pids):
-        for children in Path(f"/proc/{pids[index]}/task").glob("*/children"):
-            with contextlib.suppress(OSError, ValueError):
-                pids += [int(x) for x in children.read_text().split()]
-        index += 1
-    for target in reversed(pids):
-        with contextlib.suppress(OSError):
-            os.kill(target, signal.SIGKILL)

@@ -198,7 +198,7 @@ def run_sweep(
 
     def monitor() -> None:
         from .early_termination import should_stop
-        from .jobrun import kill_tree
+        from .processes import REAPER
 
         while not done.wait(0.3):
             with lock:
@@ -211,7 +211,7 @@ def run_sweep(
                 reason = should_stop(policy, index, dict(histories), maximize)
                 if reason:
                     stopped[index] = reason
-                    kill_tree(process.pid)
+                    REAPER.kill(process)  # the trial and what it started
 
     watcher = None
     if policy.get("type") and runner.tracker.started:

@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import state
+
 STEP_TAG = "local_run.step_run"
+SESSION_TAG = "local_run.session"  # the run's work-area session: alive while its runner is
 
 
 def default_tracking_uri(runs_dir: Path) -> str:
@@ -59,10 +62,9 @@ class Tracker:
         self.experiment, self.run_name, self.tags = experiment, run_name, tags
 
     def _remembered(self) -> dict[str, str]:
-        try:
-            return json.loads(self.state_file.read_text()) if self.state_file else {}
-        except (OSError, ValueError):
+        if not self.state_file:
             return {}
+        return state.read_json(self.state_file, state.is_str_map) or {}
 
     def _store_key(self) -> str:
         """Identifies the store and experiment; a re-created SQLite file gets a new key."""
@@ -76,12 +78,38 @@ class Tracker:
 
     def _remember(self) -> None:
         if self.state_file and self.experiment_id:
-            known = self._remembered()
-            key = self._store_key()
-            if known.get(key) != self.experiment_id:
-                known[key] = self.experiment_id
-                self.state_file.parent.mkdir(parents=True, exist_ok=True)
-                self.state_file.write_text(json.dumps(known, indent=2))
+            with state.locked(state.lock_path(self.state_file.parent, "tracking")):
+                known = self._remembered()
+                key = self._store_key()
+                if known.get(key) != str(self.experiment_id):
+                    known[key] = str(self.experiment_id)
+                    state.write_json(self.state_file, known, indent=2)
+
+    def _store_lock(self) -> Any:
+        """Runs of one project create and migrate the MLflow store one at a time."""
+        import contextlib
+
+        if self.state_file is None:
+            return contextlib.nullcontext()
+        return state.locked(state.lock_path(self.state_file.parent, "mlflow"))
+
+    def _set_aside_damaged_store(self) -> None:
+        """A local SQLite store that is not a database is moved aside and made anew."""
+        if not self.uri.startswith("sqlite:///"):
+            return
+        path = Path(self.uri[len("sqlite:///") :])
+        try:
+            with path.open("rb") as handle:
+                header = handle.read(16)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if path.is_dir():
+                state.replace_damaged(path, "not an MLflow SQLite store (a folder)")
+                return
+            raise exc
+        if header and header != b"SQLite format 3\x00":
+            state.replace_damaged(path, "not an MLflow SQLite store (damaged)")
 
     @property
     def ready(self) -> bool:
@@ -152,10 +180,12 @@ class Tracker:
         try:
             from .tracking_server import RestClient, ensure_server
 
-            if self.uri.startswith(("http://", "https://")):  # the user's own server
-                url = self.uri
-            else:
-                url = ensure_server(self.uri, self._runs_dir())
+            with self._store_lock():
+                self._set_aside_damaged_store()
+                if self.uri.startswith(("http://", "https://")):  # the user's own server
+                    url = self.uri
+                else:
+                    url = ensure_server(self.uri, self._runs_dir())
             client = RestClient(url)
             client.call("experiments/search", {"max_results": 1})
             self.server_url = url
@@ -173,17 +203,37 @@ class Tracker:
         with self._lock:
             if self.parent_id is None:
                 try:
-                    self.experiment_id = client.experiment_id(
-                        self.experiment, self.artifact_location
-                    )
+                    with self._store_lock():  # two runs must not both create the experiment
+                        self.experiment_id = client.experiment_id(
+                            self.experiment, self.artifact_location
+                        )
                     self.parent_id = client.create_run(
                         self.experiment_id, self.run_name, dict(self.tags)
                     )
                     self._remember()
+                    self._end_dead_runs(client)
                 except Exception as exc:
                     self._error, self._client = exc, None
                     return None
         return client
+
+    def _end_dead_runs(self, client: Any) -> None:
+        """Runs that a killed runner left RUNNING are marked KILLED."""
+        mine = self.tags.get(SESSION_TAG)
+        if self.state_file is None or mine is None:
+            return
+        tmp = self.state_file.parent / "tmp"
+        try:
+            running = client.search_runs(
+                [str(self.experiment_id)], "attributes.status = 'RUNNING'", 500
+            )
+            for run in running:
+                tags = {t["key"]: t.get("value") for t in run.get("data", {}).get("tags", [])}
+                session = tags.get(SESSION_TAG)
+                if session and session != mine and not state.session_alive(tmp, session):
+                    client.set_terminated(run["info"]["run_id"], "KILLED")
+        except Exception:  # tidying up must never stop a run
+            return
 
     def start_child(self, name: str, parent_id: str | None = None, **tags: str) -> str | None:
         client = self._ready()

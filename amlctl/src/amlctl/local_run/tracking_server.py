@@ -473,6 +473,15 @@ class RestClient:
         run = self.call("runs/get", {"run_id": run_id}, "GET")["run"]
         return {m["key"]: float(m["value"]) for m in run.get("data", {}).get("metrics", [])}
 
+    def search_runs(
+        self, experiment_ids: list[str], filter_string: str, max_results: int = 1000
+    ) -> list[dict[str, Any]]:
+        found = self.call(
+            "runs/search",
+            {"experiment_ids": experiment_ids, "filter": filter_string, "max_results": max_results},
+        )
+        return found.get("runs") or []
+
     def find_run(self, experiment_ids: list[str], filter_string: str) -> str | None:
         found = self.call(
             "runs/search",

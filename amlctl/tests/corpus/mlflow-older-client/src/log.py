@@ -1,4 +1,5 @@
 """An MLflow 2.x client logging a metric and a parameter the usual way."""
+
 import sys
 from pathlib import Path
 
