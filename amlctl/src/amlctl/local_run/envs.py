@@ -240,9 +240,10 @@ class Environments:
         except (OSError, ValueError) as exc:
             raise ProjectError(f"{where}: environment cannot be read: {exc}") from None
         if self.manager == "auto":
+            # the pinned packages decide: another Python minor version alone (the image's)
+            # does not make a step build an environment
             needed = [r for r in pip if not AZURE_ONLY.match(r)]
-            python_ok = python is None or _python_matches(python)
-            if not conda_only and python_ok and all(_satisfied(r) for r in needed):
+            if not conda_only and all(_satisfied(r) for r in needed):
                 return local
         if conda_only:
             raise ProjectError(
@@ -269,24 +270,24 @@ class Environments:
                 return str(bin_dir)
             shutil.rmtree(folder, ignore_errors=True)
             self.console.line(f"-- building environment {key} for {where} ({len(pip)} packages)")
-            version = python if python and _python_available(python) else None
             log = self.envs_dir / f"{key}.log"
+            wanted = python if python and _python_available(python) else sys.executable
             with log.open("w") as out:
-                created = subprocess.run(
-                    [
-                        uv,
-                        "venv",
-                        "--seed",
-                        "-q",
-                        "--python",
-                        version or sys.executable,
-                        str(folder),
-                    ],
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    check=False,
-                    env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
-                )
+                for interpreter in dict.fromkeys([wanted, sys.executable]):
+                    created = subprocess.run(
+                        [uv, "venv", "--seed", "-q", "--python", interpreter, str(folder)],
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        check=False,
+                        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+                    )
+                    if created.returncode == 0:
+                        break
+                if python and interpreter == sys.executable and not _python_matches(python):
+                    self.console.line(
+                        f"-- {where}: Python {python} is not installed here; its environment "
+                        f"uses Python {sys.version.split()[0]}"
+                    )
                 installed = created.returncode == 0 and (
                     not pip
                     or subprocess.run(
