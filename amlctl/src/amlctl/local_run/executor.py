@@ -20,6 +20,7 @@ from ..project import ProjectError
 from ..validation.limits import limit_problem
 from . import state
 from .cache import Hasher, Store, cache_key
+from .expand import yaml_key
 from .graph import Pipeline, Step
 from .processes import REAPER
 from .resolve import display, resolve_command
@@ -149,11 +150,11 @@ class Runner:
 
     def environment_of(self, step: Step) -> str:
         """What the step runs in, for its cache key ("local" or "uv:<hash>"); builds nothing."""
-        return self._environments().key(step.component.environment_build, f"jobs.{step.name}")
+        return self._environments().key(step.component.environment_build, yaml_key(step.name))
 
     def environment_bin(self, step: Step) -> str:
         """The bin folder of the step's environment (a new uv environment is built first)."""
-        return self._environments().bin_dir(step.component.environment_build, f"jobs.{step.name}")
+        return self._environments().bin_dir(step.component.environment_build, yaml_key(step.name))
 
     def __init__(
         self,
@@ -261,7 +262,7 @@ class Runner:
                         else None
                     )
                     problems.append(
-                        f"jobs.{step.name}.inputs.{name}: "
+                        f"{yaml_key(step.name)}.inputs.{name}: "
                         + (
                             f"{remote} exists only in the workspace; give a local copy with "
                             f"--set {binding.ref}=PATH"
@@ -276,12 +277,12 @@ class Runner:
                     if why:
                         parent = binding.kind == "parent"
                         bound = f" (pipeline input {binding.ref})" if parent else ""
-                        problems.append(f"jobs.{step.name}.inputs.{name}: {why}{bound}")
+                        problems.append(f"{yaml_key(step.name)}.inputs.{name}: {why}{bound}")
             for name in step.inputs:
                 if name not in step.component.inputs:
                     known = ", ".join(sorted(step.component.inputs)) or "none"
                     problems.append(
-                        f"jobs.{step.name}.inputs.{name}: the component of job {step.name} "
+                        f"{yaml_key(step.name)}.inputs.{name}: the component of job {step.name} "
                         f"has no input '{name}' (known: {known})"
                     )
         if problems:
@@ -466,7 +467,7 @@ class Runner:
     ) -> None:
         from .jobrun import run_job
 
-        where = f"jobs.{step.name}"
+        where = f"{yaml_key(step.name)}"
         paths = path_inputs(step)
         command = resolve_command(step.component.command, inputs, outputs, where, paths)
         code, log_file, code_dir = run_job(
@@ -505,7 +506,7 @@ class Runner:
         tracking: dict[str, str],
     ) -> None:
         settings = dict(step.component.parallel)
-        where = f"jobs.{step.name}"
+        where = f"{yaml_key(step.name)}"
         arguments = resolve_command(step.component.command, inputs, outputs, where)
         data = resolve_command(str(settings.get("input_data") or ""), inputs, outputs, where)
         append_to = settings.get("append_row_to")

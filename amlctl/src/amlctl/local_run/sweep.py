@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..project import ProjectError
+from .expand import yaml_key
 
 if TYPE_CHECKING:
     from .executor import Runner
@@ -92,7 +93,7 @@ def run_sweep(
     settings = step.sweep
     metric = settings.get("primary_metric")
     if not metric:
-        raise ProjectError(f"jobs.{step.name}: objective.primary_metric is required")
+        raise ProjectError(f"{yaml_key(step.name)}: objective.primary_metric is required")
     maximize = settings.get("goal", "maximize") != "minimize"
     trials = trial_parameters(settings)
     algorithm = settings.get("sampling_algorithm", "random")
