@@ -350,3 +350,37 @@ def test_snapshot_honours_amlignore_then_gitignore_in_every_folder(tmp_path):
         "pkg/sub/local_only/b.py",
         "train.py",
     ]
+
+
+def test_tracking_server_serves_the_store_is_reused_and_stops_when_idle(tmp_path, monkeypatch):
+    import time
+
+    from mlflow.tracking import MlflowClient
+
+    from amlctl.local_run.tracking_server import (
+        RestClient,
+        TrackingError,
+        ensure_server,
+        state_file_for,
+    )
+
+    monkeypatch.setenv("AMLCTL_TRACKING_IDLE_SECONDS", "2")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    url = ensure_server(uri, tmp_path)
+    assert url.startswith("http://127.0.0.1:")
+    client = RestClient(url)
+    experiment = client.experiment_id("served", None)
+    run_id = client.create_run(experiment, "r", {"local_run.step": "s"})
+    client.log_batch(run_id, metrics={"loss": 0.5}, params={"lr": 0.1})
+    assert client.run_metrics(run_id) == {"loss": 0.5}
+    assert ensure_server(uri, tmp_path) == url  # a second run finds the same server
+    # the file holds what was sent over REST, readable by MLflow directly
+    stored = MlflowClient(uri).get_run(run_id)
+    assert stored.data.params == {"lr": "0.1"} and stored.data.metrics == {"loss": 0.5}
+    state = state_file_for(uri, tmp_path)
+    deadline = time.monotonic() + 30
+    while state.exists() and time.monotonic() < deadline:  # removed by the server as it stops
+        time.sleep(0.5)
+    assert not state.exists(), "the tracking server did not stop after 2 idle seconds"
+    with pytest.raises(TrackingError):
+        client.call("experiments/search", {"max_results": 1})

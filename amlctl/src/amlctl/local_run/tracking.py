@@ -189,6 +189,8 @@ class Tracker:
             client = RestClient(url)
             client.call("experiments/search", {"max_results": 1})
             self.server_url = url
+            if url != self.uri:  # our own server: kept alive while this run lasts
+                threading.Thread(target=_heartbeat, args=(url,), daemon=True).start()
             self._client = client
         except Exception as exc:  # tracking must never stop a run
             self._error = exc
@@ -290,3 +292,17 @@ class Tracker:
             return
         self._thread.join()
         self.end(self.parent_id, ok)
+
+
+def _heartbeat(url: str, every: float = 60.0) -> None:
+    """Ping the store's server so it does not stop for idleness while a long step runs."""
+    import time
+    import urllib.request
+
+    while True:
+        time.sleep(every)
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=5):  # noqa: S310 - loopback
+                pass
+        except OSError:
+            return

@@ -426,6 +426,8 @@ class RestClient:
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")
             raise TrackingError(f"{route}: HTTP {exc.code} {detail[:200]}") from None
+        except OSError as exc:  # refused, reset, timed out: the server is gone
+            raise TrackingError(f"{route}: {self.url} does not answer ({exc})") from None
 
     def experiment_id(self, name: str, artifact_location: str | None) -> str:
         try:
