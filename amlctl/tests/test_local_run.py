@@ -16,7 +16,7 @@ from fakes.template import template_project
 
 from amlctl import cli
 from amlctl.local_run import command as run_command
-from amlctl.local_run.graph import load_pipeline
+from amlctl.local_run.loader import load_pipeline
 from amlctl.local_run.resolve import resolve_command, shell_argv, to_argv
 from amlctl.local_run.sweep import trial_parameters
 from amlctl.local_run.tracking import Tracker

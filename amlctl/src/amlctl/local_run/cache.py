@@ -20,6 +20,12 @@ from typing import Any
 
 from . import state
 
+
+def file_sha(path: Path) -> str:
+    """The sha256 of a file's bytes, as hex (cache keys and graph-cache sources use it)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 IGNORED_NAMES = {"__pycache__", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".DS_Store"}
 IGNORED_SUFFIXES = (".pyc", ".pyo")
 META = "meta.json"

@@ -82,7 +82,7 @@ def run_pipeline(
     from ..cli import PROG
     from ..source import git_commit
     from .executor import Console, Runner
-    from .graph import load_pipeline
+    from .loader import load_pipeline
     from .tracking import Tracker, default_tracking_uri
 
     pipeline_file = Path(pipeline_file)

@@ -92,7 +92,7 @@ def build_spec(
         env_base = Path(getattr(environment, "base_path", None) or base)
         spec["context"] = str((env_base / context).resolve())
         for file in _context_files(Path(spec["context"])):
-            from .graph import file_sha
+            from .cache import file_sha
 
             sources[str(file)] = file_sha(file)
     return spec

@@ -6,11 +6,8 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
 import sys
-import threading
 import time
-from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +21,11 @@ from .expand import yaml_key
 from .graph import Pipeline, Step
 from .processes import REAPER
 from .resolve import display, resolve_command
+from .steps import Console, StepFailed, run_process, tail
 from .tracking import SESSION_TAG, Tracker
 from .workdir import snapshot_hash
 
 PATH_TYPES = ("uri_folder", "uri_file", "mltable", "mlflow_model", "custom_model", "triton_model")
-LOG_TAIL_LINES = 20
 DEFAULT_APPEND_ROW_FILE = "parallel_run_step.txt"
 TRACKING_VARIABLES = (
     "MLFLOW_RUN_ID",
@@ -53,89 +50,6 @@ class StepResult:
     @property
     def ok(self) -> bool:
         return self.state in ("done", "cached")
-
-
-class StepFailed(Exception):
-    def __init__(self, message: str, rerun: str = "", log: Path | None = None) -> None:
-        super().__init__(message)
-        self.rerun = rerun
-        self.log = log
-
-
-class Console:
-    """Thread-safe printing of step logs and state changes."""
-
-    def __init__(self, stream: Any = None) -> None:
-        self.stream = stream or sys.stdout
-        self.lock = threading.Lock()
-
-    def line(self, text: str) -> None:
-        with self.lock:
-            self.stream.write(text + "\n")
-            self.stream.flush()
-
-    def state(self, step: str, state: str, seconds: float | None = None, note: str = "") -> None:
-        took = f" ({seconds:.1f} s)" if seconds is not None else ""
-        self.line(f"-- {state:<8} {step}{took}{('  ' + note) if note else ''}")
-
-
-def run_process(
-    argv: list[str],
-    cwd: Path,
-    env: dict[str, str],
-    log_file: Path,
-    prefix: str,
-    console: Console,
-    timeout: float | None = None,
-    started: Any = None,
-) -> int:
-    """Run argv, streaming its output with a prefix to the console and into log_file.
-
-    ``started(process)`` is called once the process runs (sweeps stop trials early).
-    """
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("w", encoding="utf-8") as log:
-        log.write(f"$ cd {shlex.quote(str(cwd))} && {display(argv)}\n")
-        log.flush()
-        try:
-            process = REAPER.start(
-                argv,
-                cwd=cwd,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                errors="replace",
-                bufsize=1,
-            )
-        except OSError as exc:
-            log.write(f"cannot start: {exc}\n")
-            console.line(f"[{prefix}] cannot start: {exc}")
-            return 127
-        if started is not None:
-            started(process)
-        timer = None
-        if timeout:
-            timer = threading.Timer(timeout, REAPER.kill, (process,))
-            timer.start()
-        try:
-            for text in process.stdout or ():
-                log.write(text)
-                console.line(f"[{prefix}] {text.rstrip()}")
-            code = process.wait()
-        finally:
-            if timer:
-                timer.cancel()
-            REAPER.finished(process)
-        return code
-
-
-def tail(log_file: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
-    try:
-        with log_file.open(encoding="utf-8", errors="replace") as handle:
-            return [line.rstrip("\n") for line in deque(handle, maxlen=lines)]
-    except OSError:
-        return []
 
 
 class Runner:
@@ -379,9 +293,17 @@ class Runner:
         child = self.tracker.open_child(step.name, self.run_id, defer=step.type != "sweep")
         try:
             if step.type == "sweep":
-                from .sweep import run_sweep
+                from .sweep import TrialRunner, run_sweep
 
-                run_sweep(self, step, inputs, outputs, step_dir, child.run_id, workspace)
+                run_sweep(
+                    TrialRunner(self.run_command, self.tracker, self.console),
+                    step,
+                    inputs,
+                    outputs,
+                    step_dir,
+                    child.run_id,
+                    workspace,
+                )
             elif component.kind == "parallel":
                 self._run_parallel(step, inputs, outputs, step_dir, child.env)
             else:

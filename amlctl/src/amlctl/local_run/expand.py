@@ -131,7 +131,7 @@ class _Expansion:
         inner_base = Path(component.base_path).resolve()
         source = getattr(component, "_source_path", None)
         if source and Path(source).is_file():
-            from .graph import file_sha
+            from .cache import file_sha
 
             self.sources[str(Path(source).resolve())] = file_sha(Path(source))
         prefix = full.rsplit("/", 1)[0] + "/" if "/" in full else ""

@@ -20,6 +20,7 @@ from . import workdir
 from .distributed import processes
 from .expand import DEFAULT_OUTPUT
 from .resolve import shell_argv, shim_dir
+from .steps import run_process
 
 if TYPE_CHECKING:
     from .executor import Runner
@@ -51,7 +52,6 @@ def run_job(
     started: Any = None,
 ) -> tuple[int, Path, Path]:
     """(exit code, log file, working directory of node 0); the folder is removed on success."""
-    from .executor import run_process
 
     stem = Path(log_name).stem
     env = job_env(runner, step, env)

@@ -10,15 +10,17 @@ import random
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..project import ProjectError
 from .expand import yaml_key
+from .steps import StepFailed, tail
 
 if TYPE_CHECKING:
-    from .executor import Runner
     from .graph import Step
 
 
@@ -72,8 +74,20 @@ def _typed(value: Any, kind: str | None) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class TrialRunner:
+    """What a sweep needs from the pipeline runner: run a trial's command, track, report.
+
+    The executor hands a sweep these three, not itself, so sweep does not import it.
+    """
+
+    run_command: Callable[..., Any]
+    tracker: Any
+    console: Any
+
+
 def run_sweep(
-    runner: Runner,
+    runner: TrialRunner,
     step: Step,
     inputs: dict[str, Any],
     outputs: dict[str, str],
@@ -88,7 +102,6 @@ def run_sweep(
     when no trial completes. ``early_termination`` stops trials on the metric values they
     log while they run; ``limits`` bound the number, concurrency and duration of trials.
     """
-    from .executor import StepFailed, tail
 
     settings = step.sweep
     metric = settings.get("primary_metric")

@@ -1,0 +1,116 @@
+"""Load a pipeline YAML into the runner's graph, through azure-ai-ml once per content.
+
+The result is kept in ``.runs/graphs/`` keyed by the content of every YAML file it was
+read from, so a re-run does not pay for importing ``azure.ai.ml`` again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ..project import ProjectError, quiet_azure_ml
+from . import state
+from .cache import file_sha
+from .expand import expand_jobs
+from .graph import GRAPH_FORMAT, Pipeline, _local_data_assets, _pipeline_input
+
+
+def load_pipeline(
+    path: Path, cache_dir: Path | None = None, on_rebuild: Callable[[], None] | None = None
+) -> Pipeline:
+    """The pipeline at ``path``; from ``cache_dir`` when none of its source files changed.
+
+    ``on_rebuild`` is called before the (slow) load through azure-ai-ml.
+    """
+    path = path.resolve()
+    if not path.is_file():
+        raise ProjectError(f"pipeline file not found: {path}")
+    cached = None
+    if cache_dir is not None:
+        cached = cache_dir / f"{hashlib.sha256(str(path).encode()).hexdigest()[:16]}.json"
+    if cached:
+        found = _cached_graph(cached)
+        if found is not None:
+            return found
+    if on_rebuild:
+        on_rebuild()
+    pipeline = _build(path)
+    if cached:
+        state.write_json(
+            cached, {"format": [GRAPH_FORMAT, _sdk_version()], "pipeline": pipeline.to_json()}
+        )
+    return pipeline
+
+
+def _cached_graph(cached: Path) -> Pipeline | None:
+    """The graph kept in ``cached`` if it is intact and none of its sources changed."""
+    data = state.read_json(cached, lambda d: isinstance(d, dict) and "format" in d)
+    if data is None or data["format"] != [GRAPH_FORMAT, _sdk_version()]:
+        return None
+    try:
+        sources = data["pipeline"]["sources"]
+        if all(Path(f).is_file() and file_sha(Path(f)) == h for f, h in sources.items()):
+            return Pipeline.from_json(data["pipeline"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        state.warn(cached, "damaged (unexpected content)", "rebuilt")
+    return None
+
+
+def _sdk_version() -> str:
+    """Version of what builds the graph: azure-ai-ml and this module's own code."""
+    try:
+        sdk = metadata.version("azure-ai-ml")
+    except metadata.PackageNotFoundError:  # pragma: no cover - always installed with the project
+        sdk = "unknown"
+    here = Path(__file__).parent
+    code = hashlib.sha256(
+        b"".join(
+            file_sha(here / name).encode()
+            for name in ("graph.py", "expand.py", "envs.py", "loader.py")
+        )
+    ).hexdigest()
+    return f"{sdk}+{code[:12]}"
+
+
+def _build(path: Path) -> Pipeline:
+    quiet_azure_ml()
+    from azure.ai.ml import load_job
+
+    try:
+        job = load_job(path)
+    except Exception as exc:  # the SDK raises many unrelated types for a bad file
+        from ..validation.references import reference_problems
+
+        missing = reference_problems(path)
+        if missing:
+            where, message = missing[0]
+            raise ProjectError(f"{path.name}: {where}: {message}") from exc
+        raise ProjectError(
+            f"{path.name}: cannot be loaded ({type(exc).__name__}); run `validate` for details"
+        ) from exc
+    if getattr(job, "type", None) != "pipeline":
+        raise ProjectError(f"{path.name}: not a pipeline job (type: {getattr(job, 'type', '?')})")
+    sources = {str(path): file_sha(path)}
+    base = path.parent
+    data_assets = _local_data_assets(base, sources)
+    inputs: dict[str, dict[str, Any]] = {}
+    for name, pipeline_input in job.inputs.items():
+        inputs[name] = _pipeline_input(name, pipeline_input._data, base, data_assets)
+    steps = expand_jobs(job.jobs, inputs, base, data_assets, sources, path.name)
+    settings = job.settings
+    pipeline = Pipeline(
+        path=str(path),
+        name=job.display_name or path.stem,
+        experiment=job.experiment_name or path.stem,
+        inputs=inputs,
+        outputs=list(job.outputs),
+        steps=steps,
+        force_rerun=bool(getattr(settings, "force_rerun", False)),
+        sources=sources,
+    )
+    pipeline.order()
+    return pipeline
