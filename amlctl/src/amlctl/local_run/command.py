@@ -73,6 +73,7 @@ def run_pipeline(
         tracker.prefetch()  # every step will run: open MLflow while the graph loads
     pipeline = load_pipeline(pipeline_file, runs_dir / "graphs", on_rebuild=tracker.prefetch)
     values = pipeline_values(pipeline.inputs, overrides)
+    preflight(pipeline)
     relative = os.path.relpath(pipeline.path, root)
     tags = {"local_run.pipeline": relative, "mlflow.source.name": relative}
     commit = git_commit(root)
@@ -95,6 +96,15 @@ def run_pipeline(
     if code == 0:
         print_metrics(runner, console)
     return code
+
+
+def preflight(pipeline: Any) -> None:
+    """What Spark and AutoML steps need on this machine is there (one-line errors if not)."""
+    from . import automl, spark
+
+    steps = list(pipeline.steps.values())
+    spark.preflight(steps)
+    automl.preflight(steps)
 
 
 def pipeline_values(declared: dict[str, dict[str, Any]], overrides: Any) -> dict[str, Any]:

@@ -287,6 +287,9 @@ class Runner:
                 "parallel": component.parallel,
                 "driver": driver,
                 "sweep": step.sweep,
+                # only where present, so the keys of other steps stay what they were
+                **({"spark": component.spark} if component.spark else {}),
+                **({"automl": step.automl} if step.automl else {}),
             }
         )
         step_dir = self.run_dir / step.name
@@ -317,6 +320,14 @@ class Runner:
                 run_sweep(self, step, inputs, outputs, step_dir, child.run_id, workspace)
             elif component.kind == "parallel":
                 self._run_parallel(step, inputs, outputs, step_dir, child.env)
+            elif component.kind == "spark":
+                from .spark import run_spark
+
+                run_spark(self, step, inputs, outputs, step_dir, child.env)
+            elif step.type == "automl":
+                from .automl import run_automl
+
+                run_automl(self, step, inputs, outputs, step_dir, child.env)
             else:
                 self.run_command(step, inputs, outputs, step_dir, child.env, workspace)
         except BaseException:

@@ -25,15 +25,15 @@ STEP_OUTPUT = re.compile(r"^\$\{\{\s*parent\.jobs\.([\w-]+)\.outputs\.([\w-]+)\s
 PARENT_OUTPUT = re.compile(r"^\$\{\{\s*parent\.outputs\.([\w-]+)\s*\}\}$")
 ASSET_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(?:@[\w.-]+|:[\w.-]+)$")
 ASSET_REFERENCE = re.compile(r"^azureml:(?://)?([^:@/]+)(?:[:@](.+))?$")
-LOCAL_NODE_TYPES = ("command", "sweep", "parallel")
+LOCAL_NODE_TYPES = ("command", "sweep", "parallel", "spark", "automl")
 GRAPH_FORMAT = 1
 
 
 @dataclass
 class Component:
     name: str
-    kind: str  # "command" or "parallel"
-    command: str  # command line, or the program_arguments of a parallel task
+    kind: str  # "command", "parallel", "spark" or "automl"
+    command: str  # command line, program_arguments of a parallel task, args of a Spark one
     code_dir: str
     environment: str  # canonical text of the environment definition (part of the cache key)
     inputs: dict[str, dict[str, Any]]  # name -> {"type", "optional", "default"}
@@ -42,6 +42,7 @@ class Component:
     source: str = ""
     environment_variables: dict[str, str] = field(default_factory=dict)
     parallel: dict[str, Any] = field(default_factory=dict)  # entry_script, mini_batch_size, ...
+    spark: dict[str, Any] = field(default_factory=dict)  # entry_file, py_files, conf, ... (spark.py)
 
 
 @dataclass
@@ -64,11 +65,12 @@ class Binding:
 @dataclass
 class Step:
     name: str
-    type: str  # "command" | "sweep" | "parallel"
+    type: str  # "command" | "sweep" | "parallel" | "spark" | "automl"
     component: Component
     inputs: dict[str, Binding]
     outputs: dict[str, str | None]  # step output -> pipeline output it is bound to
     sweep: dict[str, Any] = field(default_factory=dict)
+    automl: dict[str, Any] = field(default_factory=dict)  # task, limits, ... (automl.py)
 
     def upstream(self) -> set[str]:
         return {b.step for b in self.inputs.values() if b.kind == "step"}
@@ -300,6 +302,10 @@ def _step(name: str, node: Any, base: Path, data_assets: dict[str, Path], source
         raise ProjectError(
             f"jobs.{name}: {node_type} nodes cannot run locally; submit with `{PROG} submit`"
         )
+    if node_type == "automl":  # no component: the node itself is the job (a local stand-in)
+        from .automl import automl_step
+
+        return automl_step(name, node, lambda raw: _binding(raw, base, data_assets))
     component = node.trial if node_type == "sweep" else node.component
     if isinstance(component, str) or component is None:
         raise ProjectError(
@@ -387,6 +393,8 @@ def _component(component: Any, sources: dict[str, str]) -> Component:
             "append_row_to": other.get("append_row_to") or getattr(task, "append_row_to", None),
             "max_concurrency_per_instance": component.max_concurrency_per_instance,
         }
+    elif kind == "spark":
+        code, environment, command = component.code, component.environment, component.args or ""
     else:
         code, environment, command = component.code, component.environment, component.command
     if code is None:
@@ -406,7 +414,7 @@ def _component(component: Any, sources: dict[str, str]) -> Component:
     outputs = {name: {"type": spec.type} for name, spec in component.outputs.items()}
     return Component(
         name=component.name,
-        kind="parallel" if kind == "parallel" else "command",
+        kind=kind if kind in ("parallel", "spark") else "command",
         command=" ".join(str(command).split()),
         code_dir=str(code_dir),
         environment=_environment_text(environment, base, sources),
@@ -419,7 +427,14 @@ def _component(component: Any, sources: dict[str, str]) -> Component:
             for k, v in (getattr(component, "environment_variables", None) or {}).items()
         },
         parallel=parallel,
+        spark=_spark_settings(component) if kind == "spark" else {},
     )
+
+
+def _spark_settings(component: Any) -> dict[str, Any]:
+    from .spark import spark_settings
+
+    return spark_settings(component)
 
 
 def _environment_text(environment: Any, base: Path, sources: dict[str, str]) -> str:
