@@ -81,4 +81,15 @@ def expected_files(answers: dict) -> set[str]:
             "pipelines/schedules/training-cron.yml",
             "pipelines/schedules/training-recurrence.yml",
         }
+    if answers["spark_step"]:
+        files |= {
+            "components/spark_features/.amlignore",
+            "components/spark_features/component.yml",
+            "components/spark_features/src/.amlignore",
+            "components/spark_features/src/spark_features.py",
+            "components/spark_features/src/feature_rules.py",
+            "components/spark_features/tests/test_spark_features.py",
+        }
+    if answers["automl"]:
+        files |= component("to_mltable") | {"pipelines/training-automl.yml"}
     return files

@@ -23,6 +23,8 @@ MATRIX: dict[str, dict[str, object]] = {
         "batch_scoring": False,
         "schedule": False,
         "network_isolation": False,
+        "spark_step": False,
+        "automl": False,
     },
     "everything": {
         "project_name": "Everything Enabled",
@@ -35,6 +37,8 @@ MATRIX: dict[str, dict[str, object]] = {
         "schedule": True,
         "network_isolation": True,
         "schedule_cron": "30 4 1-15 JAN-JUN MON-FRI",
+        "spark_step": True,
+        "automl": True,
     },
     "regression-isolated": {
         "project_name": "Churn Forecast",
@@ -46,5 +50,6 @@ MATRIX: dict[str, dict[str, object]] = {
         "batch_scoring": False,
         "schedule": True,
         "network_isolation": True,
+        "automl": True,
     },
 }

@@ -515,6 +515,10 @@ class Runner:
             self.console.line(
                 f"{name:<{width}}  {result.state:<8}  {took:>7}  {result.key[:12] or '-'}"
             )
+        from .automl import summary_lines
+
+        for line in summary_lines(self.pipeline, self.results):  # AutoML's local stand-ins
+            self.console.line(line)
         ok = all(r.ok for r in self.results.values())
         status = "succeeded" if ok else "failed"
         self.console.line(f"run {self.run_id} {status} in {seconds:.1f} s; logs in {self.run_dir}")
