@@ -36,7 +36,15 @@ CHOICES = {
     "ml_task": ("classification", "regression"),
     "python_version": ("3.10", "3.11", "3.12"),
 }
-BOOLEANS = ("gpu_cluster", "hyperparameter_sweep", "batch_scoring", "schedule", "network_isolation")
+BOOLEANS = (
+    "gpu_cluster",
+    "hyperparameter_sweep",
+    "batch_scoring",
+    "schedule",
+    "network_isolation",
+    "spark_step",
+    "automl",
+)
 
 # Azure naming rules: (pattern, human-readable rule). Sources: "Naming rules and restrictions
 # for Azure resources" (Microsoft.Storage, KeyVault, ContainerRegistry, MachineLearningServices,

@@ -52,9 +52,10 @@ def spark_only(spark_project) -> Path:
     training = yaml.safe_load((spark_project / "pipelines" / "training.yml").read_text())
     node = training["jobs"]["spark_features"]
     node["outputs"]["features"] = "${{parent.outputs.features}}"
-    pipeline = {
-        key: training[key] for key in ("$schema", "type", "settings", "inputs")
-    } | {"outputs": {"features": {"type": "uri_folder"}}, "jobs": {"spark_features": node}}
+    pipeline = {key: training[key] for key in ("$schema", "type", "settings", "inputs")} | {
+        "outputs": {"features": {"type": "uri_folder"}},
+        "jobs": {"spark_features": node},
+    }
     path = spark_project / "pipelines" / "spark-only.yml"
     path.write_text(yaml.safe_dump(pipeline, sort_keys=False))
     return path
@@ -149,7 +150,7 @@ def test_missing_java_names_what_to_install(tmp_path):
 def test_old_java_is_refused(tmp_path):
     java = tmp_path / "bin" / "java"
     java.parent.mkdir()
-    java.write_text('#!/bin/sh\necho \'java version "1.8.0_392"\' >&2\n')
+    java.write_text("#!/bin/sh\necho 'java version \"1.8.0_392\"' >&2\n")
     java.chmod(0o755)
     with pytest.raises(ProjectError, match=r"need Java 17\+, .* is Java 8"):
         spark.java_command({"JAVA_HOME": str(tmp_path)})

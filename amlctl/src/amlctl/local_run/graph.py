@@ -42,7 +42,9 @@ class Component:
     source: str = ""
     environment_variables: dict[str, str] = field(default_factory=dict)
     parallel: dict[str, Any] = field(default_factory=dict)  # entry_script, mini_batch_size, ...
-    spark: dict[str, Any] = field(default_factory=dict)  # entry_file, py_files, conf, ... (spark.py)
+    spark: dict[str, Any] = field(
+        default_factory=dict
+    )  # entry_file, py_files, conf, ... (spark.py)
 
 
 @dataclass

@@ -79,10 +79,14 @@ def spark_submit() -> Path:
     """The spark-submit script of the installed pyspark (one-line error when there is none)."""
     spec = importlib.util.find_spec("pyspark")
     if spec is None or not spec.submodule_search_locations:
-        raise ProjectError(f"Spark steps run locally on pyspark, which is not installed: {PYSPARK_HINT}")
+        raise ProjectError(
+            f"Spark steps run locally on pyspark, which is not installed: {PYSPARK_HINT}"
+        )
     script = Path(next(iter(spec.submodule_search_locations))) / "bin" / "spark-submit"
     if not script.is_file():
-        raise ProjectError(f"pyspark has no bin/spark-submit at {script}: reinstall it ({PYSPARK_HINT})")
+        raise ProjectError(
+            f"pyspark has no bin/spark-submit at {script}: reinstall it ({PYSPARK_HINT})"
+        )
     return script
 
 

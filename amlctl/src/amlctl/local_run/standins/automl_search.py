@@ -65,8 +65,8 @@ def read_mltable(folder: str) -> Any:
         raise Problem(f"{spec_file}: its paths match no file")
     frame = None
     for transformation in spec.get("transformations") or []:
-        ((kind, options),) = transformation.items() if isinstance(transformation, dict) else (
-            (transformation, {}),
+        ((kind, options),) = (
+            transformation.items() if isinstance(transformation, dict) else ((transformation, {}),)
         )
         options = options or {}
         if kind == "read_delimited":
@@ -120,7 +120,10 @@ def catalogue(task: str) -> dict[str, tuple[Any, dict[str, list[Any]]]]:
                 linear_model.LogisticRegression,
                 {"C": [0.01, 0.1, 1.0, 10.0], "max_iter": [2000]},
             ),
-            "SGD": (linear_model.SGDClassifier, {"alpha": [1e-5, 1e-4, 1e-3], "loss": ["log_loss"]}),
+            "SGD": (
+                linear_model.SGDClassifier,
+                {"alpha": [1e-5, 1e-4, 1e-3], "loss": ["log_loss"]},
+            ),
             "KNN": (neighbors.KNeighborsClassifier, {"n_neighbors": [3, 5, 9, 15]}),
             "DecisionTree": (tree.DecisionTreeClassifier, {"max_depth": [3, 5, 8, None]}),
             "RandomForest": (
@@ -234,9 +237,7 @@ def build_pipeline(task: str, name: str, params: dict, features: Any, settings: 
         return Pipeline([("estimator", estimator)])
     transformers = []
     if numeric:
-        transformers.append(
-            ("numeric", make_pipeline(SimpleImputer(), StandardScaler()), numeric)
-        )
+        transformers.append(("numeric", make_pipeline(SimpleImputer(), StandardScaler()), numeric))
     if categorical:
         transformers.append(
             (
@@ -265,7 +266,9 @@ def column_kinds(features: Any, declared: dict[str, str]) -> tuple[list[str], li
         elif not kind:
             categorical.append(column)
         else:
-            raise Problem(f"column {column}: feature type {declared[column]} is not supported locally")
+            raise Problem(
+                f"column {column}: feature type {declared[column]} is not supported locally"
+            )
     return numeric, categorical
 
 
@@ -503,8 +506,14 @@ def search(spec: dict, data: dict) -> dict:
         if running:
             time.sleep(0.05)
     trials.sort(key=lambda t: t["trial"])
-    return {"trials": trials, "metric": key, "goal": goal, "validation": validation,
-            "stopped": stopped, "max_trials": max_trials}
+    return {
+        "trials": trials,
+        "metric": key,
+        "goal": goal,
+        "validation": validation,
+        "stopped": stopped,
+        "max_trials": max_trials,
+    }
 
 
 def describe_validation(validation: tuple[str, Any]) -> str:
