@@ -52,7 +52,7 @@ def baked(request, tmp_path_factory) -> Baked:
     # the rendered answers, derived values included, as the bake recorded them
     answers = json.loads((project / ".cruft.json").read_text("utf-8"))["context"]["cookiecutter"]
     assert answers["project_slug"] == project.name
-    env = shared_env(project)  # one per set of pins: Python 3.10 projects pin older releases
+    env = shared_env(project)  # one per set of pins
     baked = Baked(name, answers, project, project_checks.files(project), env)
     env.install_project(project)
     for command in (["git", "init", "-q"], ["git", "add", "-A"]):  # pre-commit reads git's index
@@ -125,3 +125,25 @@ def test_project_test_suite_passes(baked):
 def test_pre_commit_hooks_pass(baked):
     done = baked.run("pre-commit", "run", "--all-files", "--show-diff-on-failure", timeout=1800)
     assert done.returncode == 0, _report(done)
+
+
+def test_checkov_honours_the_suppressions(baked):
+    """`// checkov:skip=` is what keeps checkov at 0 failed: take one away and it fails.
+
+    Runs the project's own pre-commit hook (checkov in its own environment) on one bake:
+    the suppression lines are the same in every configuration.
+    """
+    if baked.name != "everything":
+        pytest.skip("the suppressions do not vary with the answers; checked on 'everything'")
+    registry = baked.path / "infra" / "modules" / "registry.bicep"
+    text = registry.read_text(encoding="utf-8")
+    kept = [line for line in text.splitlines(keepends=True) if "CKV_AZURE_139" not in line]
+    assert len(kept) == len(text.splitlines()) - 1  # exactly one `// checkov:skip=` line
+    registry.write_text("".join(kept), encoding="utf-8")
+    try:
+        done = baked.run("pre-commit", "run", "checkov-bicep", "--all-files", timeout=900)
+    finally:
+        registry.write_text(text, encoding="utf-8")
+    assert done.returncode != 0, _report(done)
+    assert "CKV_AZURE_139" in done.stdout, _report(done)
+    assert "Failed checks: 1," in done.stdout, _report(done)

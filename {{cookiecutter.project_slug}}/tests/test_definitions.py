@@ -208,7 +208,7 @@ def test_schedules_load():
     from azure.ai.ml.entities._load_functions import load_schedule
 
     # The project was generated {{ "with" if cookiecutter.schedule else "without" }} schedules.
-    expected = {{ '["training-cron.yml", "training-recurrence.yml"]' if cookiecutter.schedule else "[]" }}
+    expected = {{ '["training-cron.yml"]' if cookiecutter.schedule else "[]" }}
     assert [path.name for path in SCHEDULES] == expected
     for path in SCHEDULES:
         schedule = load_schedule(source=path)
@@ -260,7 +260,7 @@ def test_data_asset_and_environment_load():
 def test_environment_pins_match_pyproject():
     from importlib.metadata import metadata, requires
 
-    # The installed project's metadata is pyproject.toml's (tomllib is not in Python 3.10).
+    # The installed project's metadata is what pip read from pyproject.toml.
     distribution = "{{ cookiecutter.project_slug }}"
     runtime = [req for req in requires(distribution) or [] if "extra ==" not in req]
     pinned = dict(req.split(";")[0].replace(" ", "").split("==") for req in runtime if "==" in req)
