@@ -187,7 +187,8 @@ def test_pipeline_bindings_name_existing_inputs_and_components(path):
             }
             component = {"inputs": node["inputs"], "outputs": {"best_model": {}}}
         else:
-            component = read_yaml((path.parent / (node.get("component") or node["trial"])).resolve())
+            source = node.get("component") or node["trial"]
+            component = read_yaml((path.parent / source).resolve())
         assert set(node.get("inputs", {})) <= set(component["inputs"]), node_name
         assert set(node.get("outputs", {})) <= set(component["outputs"]), node_name
         for value in [*node.get("inputs", {}).values(), *node.get("outputs", {}).values()]:

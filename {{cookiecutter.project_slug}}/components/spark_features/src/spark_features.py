@@ -26,7 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def engineer(raw, target_column: str, skew_threshold: float):
     """The features of a Spark DataFrame of raw rows, by the rules of feature_rules.py."""
     from pyspark.sql import Window
-    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+    from pyspark.sql import functions as F
 
     columns = [name for name in raw.columns if not name.startswith("_")]
     features = feature_columns(columns, target_column)
@@ -53,7 +53,7 @@ def engineer(raw, target_column: str, skew_threshold: float):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from pyspark.sql import SparkSession
-    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+    from pyspark.sql import functions as F
 
     spark = SparkSession.builder.appName("spark_features").getOrCreate()
     raw = (

@@ -20,7 +20,9 @@ import feature_rules  # noqa: E402
 
 
 def load_entry():
-    spec = importlib.util.spec_from_file_location("spark_features_under_test", SRC / "spark_features.py")
+    spec = importlib.util.spec_from_file_location(
+        "spark_features_under_test", SRC / "spark_features.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -72,7 +74,16 @@ def test_missing_target_column_is_an_error():
 
 def test_entry_accepts_its_command_line():
     args = load_entry().parse_args(
-        ["--raw_data", "/in", "--target_column", "y", "--skew_threshold", "1.5", "--features", "/out"]
+        [
+            "--raw_data",
+            "/in",
+            "--target_column",
+            "y",
+            "--skew_threshold",
+            "1.5",
+            "--features",
+            "/out",
+        ]
     )
     assert (args.raw_data, args.target_column, args.skew_threshold, args.features) == (
         "/in",
@@ -122,9 +133,7 @@ def test_spark_and_pandas_agree_on_every_rule(spark, tmp_path):
 
 
 def test_spark_and_pandas_agree_on_the_sample_data(spark, tmp_path):
-    expected = pd.concat(
-        [pd.read_csv(p) for p in sorted(SAMPLE.glob("*.csv"))], ignore_index=True
-    )
+    expected = pd.concat([pd.read_csv(p) for p in sorted(SAMPLE.glob("*.csv"))], ignore_index=True)
     expected = feature_rules.engineer_pandas(expected, "target", 0.75)
     found = spark_features(spark, SAMPLE, tmp_path / "features")
     assert any(c.startswith("log1p_") for c in found.columns)
