@@ -155,7 +155,9 @@ def submit_argv(settings: dict[str, Any], arguments: str, where: str) -> list[st
     for option in ("py_files", "jars", "files", "archives"):
         if settings.get(option):
             argv += [f"--{option.replace('_', '-')}", ",".join(settings[option])]
-    for key, value in settings["conf"].items():
+    conf = dict(settings["conf"])
+    conf.setdefault("spark.log.level", "WARN")  # Spark's INFO lines would drown the step's
+    for key, value in sorted(conf.items()):
         argv += ["--conf", f"{key}={value}"]
     return [*argv, settings["entry_file"], *shlex.split(arguments)]
 
