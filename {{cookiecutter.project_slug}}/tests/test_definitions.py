@@ -283,6 +283,8 @@ def test_environment_pins_match_pyproject():
 
     assert as_tuple(python.split("=")[1]) >= as_tuple(minimum), "environment below requires-python"
 
+{%- if cookiecutter.spark_step %}
+
 
 @pytest.mark.parametrize("path", SPARK_COMPONENTS, ids=ids(SPARK_COMPONENTS))
 def test_spark_component_ships_what_its_entry_imports(path):
@@ -304,3 +306,4 @@ def test_spark_nodes_run_on_serverless_spark(path):
             assert node["resources"]["instance_type"], name
             assert str(node["resources"]["runtime_version"]), name
             assert node["identity"]["type"] in ("managed", "user_identity"), name
+{%- endif %}
