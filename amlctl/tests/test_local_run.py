@@ -430,10 +430,12 @@ def test_required_input_left_unbound_is_reported_before_running(tmp_path):
             "reg:\n    type: command\n    component: azureml:my_component:1",
             "registered component",
         ),
-        (
-            "auto:\n    type: automl\n    task: classification\n    primary_metric: accuracy\n"
-            "    target_column_name: y\n    training_data: ${{parent.inputs.x}}",
-            "automl nodes cannot run locally; submit with",
+        (  # classification and regression run as a local stand-in (test_local_spark_automl)
+            "auto:\n    type: automl\n    task: forecasting\n"
+            "    primary_metric: normalized_root_mean_squared_error\n"
+            "    target_column_name: y\n    training_data: ${{parent.inputs.x}}\n"
+            "    forecasting:\n      time_column_name: t\n      forecast_horizon: 2",
+            "AutoML forecasting has no local stand-in .*; submit the pipeline",
         ),
     ],
 )
