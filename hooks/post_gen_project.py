@@ -36,6 +36,13 @@ LAYOUT: dict[tuple[str, object], tuple[str, ...]] = {
         "pipelines/training-automl.yml",
         "components/to_mltable",
     ),
+    ("online_endpoint", False): (
+        ".github/workflows/deploy-online.yml",
+        "benchmarks/bench_online.py",
+        "data/sample-table.yml",
+        "data/sample/MLTable",
+        "deploy",
+    ),
 }
 
 

@@ -37,6 +37,7 @@ def rendered_defaults(**changes) -> dict:
         "batch_scoring": True,
         "schedule": True,
         "schedule_cron": "0 2 * * 1",
+        "online_endpoint": True,
         "network_isolation": False,
         "spark_step": False,
         "automl": False,
@@ -60,6 +61,7 @@ def rendered_defaults(**changes) -> dict:
                 f"__github_identity_{env}": f"id-{p}-{env}-github",
                 f"__vnet_{env}": f"vnet-{p}-{env}",
                 f"__batch_endpoint_{env}": f"{p}-training-{env}",
+                f"__online_endpoint_{env}": f"{p}-online-{env}",
             }
         )
     answers.update(
