@@ -31,6 +31,11 @@ LAYOUT: dict[tuple[str, object], tuple[str, ...]] = {
         "components/score",
     ),
     ("schedule", False): ("pipelines/schedules",),
+    ("spark_step", False): ("components/spark_features",),
+    ("automl", False): (
+        "pipelines/training-automl.yml",
+        "components/to_mltable",
+    ),
     ("online_endpoint", False): (
         ".github/workflows/deploy-online.yml",
         "benchmarks/bench_online.py",

@@ -43,6 +43,8 @@ BOOLEANS = (
     "schedule",
     "online_endpoint",
     "network_isolation",
+    "spark_step",
+    "automl",
 )
 
 # Azure naming rules: (pattern, human-readable rule). Sources: "Naming rules and restrictions

@@ -124,7 +124,9 @@ class ProjectEnv:
 
 def _pinned_requirements(project: Path) -> list[str]:
     meta = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    return sorted(meta["dependencies"] + meta["optional-dependencies"]["dev"])
+    # every extra: the checks run what the project has, its Spark step too
+    extras = [req for reqs in meta["optional-dependencies"].values() for req in reqs]
+    return sorted(meta["dependencies"] + extras)
 
 
 def shared_env(project: Path) -> ProjectEnv:

@@ -81,6 +81,17 @@ def expected_files(answers: dict) -> set[str]:
     if answers["schedule"]:
         # one schedule per training pipeline: publish creates every file in schedules/
         files.add("pipelines/schedules/training-cron.yml")
+    if answers["spark_step"]:
+        files |= {
+            "components/spark_features/.amlignore",
+            "components/spark_features/component.yml",
+            "components/spark_features/src/.amlignore",
+            "components/spark_features/src/spark_features.py",
+            "components/spark_features/src/feature_rules.py",
+            "components/spark_features/tests/test_spark_features.py",
+        }
+    if answers["automl"]:
+        files |= component("to_mltable") | {"pipelines/training-automl.yml"}
     if answers["online_endpoint"]:
         files |= {
             ".github/workflows/deploy-online.yml",

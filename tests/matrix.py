@@ -24,6 +24,8 @@ MATRIX: dict[str, dict[str, object]] = {
         "schedule": False,
         "online_endpoint": False,
         "network_isolation": False,
+        "spark_step": False,
+        "automl": False,
     },
     "everything": {
         "project_name": "Everything Enabled",
@@ -37,6 +39,8 @@ MATRIX: dict[str, dict[str, object]] = {
         "online_endpoint": True,
         "network_isolation": True,
         "schedule_cron": "30 4 1-15 JAN-JUN MON-FRI",
+        "spark_step": True,
+        "automl": True,
     },
     "regression-isolated": {
         "project_name": "Churn Forecast",
@@ -48,5 +52,6 @@ MATRIX: dict[str, dict[str, object]] = {
         "batch_scoring": False,
         "schedule": True,
         "network_isolation": True,
+        "automl": True,
     },
 }

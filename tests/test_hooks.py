@@ -39,6 +39,8 @@ def rendered_defaults(**changes) -> dict:
         "schedule_cron": "0 2 * * 1",
         "online_endpoint": True,
         "network_isolation": False,
+        "spark_step": False,
+        "automl": False,
         "github_owner": "my-org",
         "github_repo": "azure-ml-project",
         "python_version": "3.11",
@@ -175,7 +177,16 @@ def test_layout_removes_per_option():
     assert "components/score" in removed
     assert "pipelines/schedules" in removed
     assert "pipelines/training-sweep.yml" in removed
-    assert post_gen.paths_to_remove(rendered_defaults()) == ["data/sample/diabetes.csv"]
+    assert "components/spark_features" in removed
+    assert "pipelines/training-automl.yml" in removed
+    assert post_gen.paths_to_remove(rendered_defaults()) == [
+        "components/spark_features",
+        "components/to_mltable",
+        "data/sample/diabetes.csv",
+        "pipelines/training-automl.yml",
+    ]
+    everything = post_gen.paths_to_remove(rendered_defaults(spark_step=True, automl=True))
+    assert everything == ["data/sample/diabetes.csv"]
 
 
 def test_remove_paths_removes_files_and_folders(tmp_path):

@@ -43,6 +43,7 @@ INVALID = [
     ("github_repo=bad/repo", "github_repo"),
     ("github_repo=..", "github_repo"),
     ("gpu_cluster=maybe", "gpu_cluster"),
+    ("spark_step=sometimes", "spark_step"),
     ("ml_task=clustering", "ml_task"),
     ("python_version=3.9", "python_version"),
     # private names cookiecutter lets extra context override: the hook compares each

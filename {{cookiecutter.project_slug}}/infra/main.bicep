@@ -136,6 +136,11 @@ module workspace 'modules/workspace.bicep' = {
     networkIsolation: networkIsolation
     isolationMode: isolationMode
     imageBuildComputeName: cpuClusterName
+{%- if cookiecutter.spark_step %}
+    // serverless Spark jobs (identity: managed) read and write the data as this identity,
+    // which holds Storage Blob Data Contributor on the storage account (compute-roles.bicep)
+    sparkIdentityId: computeIdentity.outputs.identityId
+{%- endif %}
     tags: allTags
   }
 }

@@ -23,6 +23,9 @@ COMPONENTS = sorted(PROJECT.glob("components/*/component.yml"))
 COMMAND_COMPONENTS = [
     path for path in COMPONENTS if "type: command" in path.read_text(encoding="utf-8")
 ]
+SPARK_COMPONENTS = [
+    path for path in COMPONENTS if "type: spark" in path.read_text(encoding="utf-8")
+]
 PIPELINE_JOBS = sorted(PROJECT.glob("pipelines/*.yml"))
 SCHEDULES = sorted(PROJECT.glob("pipelines/schedules/*.yml"))
 PUBLISH = PROJECT / "pipelines" / "publish"
@@ -90,7 +93,10 @@ def test_component_folder_is_complete(path):
         assert "tests/" in ignore.read_text().splitlines()
 
 
-@pytest.mark.parametrize("path", COMPONENTS, ids=ids(COMPONENTS))
+ENVIRONMENT_COMPONENTS = [path for path in COMPONENTS if path not in SPARK_COMPONENTS]
+
+
+@pytest.mark.parametrize("path", ENVIRONMENT_COMPONENTS, ids=ids(ENVIRONMENT_COMPONENTS))
 def test_component_uses_the_project_environment(path):
     spec = read_yaml(path)
     environment = spec["task"]["environment"] if spec["type"] == "parallel" else spec["environment"]
@@ -99,6 +105,8 @@ def test_component_uses_the_project_environment(path):
 
 
 def command_of(spec: dict) -> str:
+    if spec["type"] == "spark":
+        return spec["args"]
     if spec["type"] == "parallel":
         return spec["task"]["program_arguments"]
     return spec["command"]
@@ -172,7 +180,15 @@ def test_pipeline_bindings_name_existing_inputs_and_components(path):
     spec = read_yaml(path)
     parent_inputs, parent_outputs = set(spec.get("inputs", {})), set(spec.get("outputs", {}))
     for node_name, node in spec["jobs"].items():
-        component = read_yaml((path.parent / (node.get("component") or node["trial"])).resolve())
+        if node["type"] == "automl":  # no component: its data inputs are node fields
+            node = {
+                "inputs": {k: v for k, v in node.items() if k.endswith("_data")},
+                "outputs": node.get("outputs", {}),
+            }
+            component = {"inputs": node["inputs"], "outputs": {"best_model": {}}}
+        else:
+            source = node.get("component") or node["trial"]
+            component = read_yaml((path.parent / source).resolve())
         assert set(node.get("inputs", {})) <= set(component["inputs"]), node_name
         assert set(node.get("outputs", {})) <= set(component["outputs"]), node_name
         for value in [*node.get("inputs", {}).values(), *node.get("outputs", {}).values()]:
@@ -180,6 +196,9 @@ def test_pipeline_bindings_name_existing_inputs_and_components(path):
                 assert name in (parent_inputs if kind == "inputs" else parent_outputs), value
             for job, name in re.findall(JOB_OUTPUT, str(value)):
                 upstream = spec["jobs"][job]
+                if upstream["type"] == "automl":
+                    assert name == "best_model", value
+                    continue
                 upstream_component = read_yaml(
                     (path.parent / (upstream.get("component") or upstream["trial"])).resolve()
                 )
@@ -296,3 +315,28 @@ def test_environment_pins_match_pyproject():
         return tuple(int(part) for part in version.split("."))
 
     assert as_tuple(python.split("=")[1]) >= as_tuple(minimum), "environment below requires-python"
+
+{%- if cookiecutter.spark_step %}
+
+
+@pytest.mark.parametrize("path", SPARK_COMPONENTS, ids=ids(SPARK_COMPONENTS))
+def test_spark_component_ships_what_its_entry_imports(path):
+    """entry and py_files exist in its code folder; data is read and written directly."""
+    spec = read_yaml(path)
+    code = (path.parent / spec["code"]).resolve()
+    assert (code / spec["entry"]["file"]).is_file()
+    for name in spec.get("py_files", []):
+        assert (code / name).is_file(), name
+    for name, declaration in {**spec["inputs"], **spec["outputs"]}.items():
+        if declaration["type"].startswith("uri_"):
+            assert declaration.get("mode") == "direct", name
+
+
+@pytest.mark.parametrize("path", PIPELINE_JOBS, ids=ids(PIPELINE_JOBS))
+def test_spark_nodes_run_on_serverless_spark(path):
+    for name, node in read_yaml(path)["jobs"].items():
+        if node["type"] == "spark":
+            assert node["resources"]["instance_type"], name
+            assert str(node["resources"]["runtime_version"]), name
+            assert node["identity"]["type"] in ("managed", "user_identity"), name
+{%- endif %}

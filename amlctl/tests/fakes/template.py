@@ -16,12 +16,17 @@ TEMPLATE = Path(__file__).resolve().parents[3]
 
 
 @functools.cache
-def template_project() -> Path:
+def template_project(**answers: object) -> Path:
+    """A bake with the default answers, or with these answers on top (once per answer set)."""
     from cookiecutter.main import cookiecutter
 
     output = Path(tempfile.mkdtemp(prefix="amlctl-template-"))
     atexit.register(shutil.rmtree, output, ignore_errors=True)
     project = cookiecutter(
-        str(TEMPLATE), no_input=True, output_dir=str(output), default_config=True
+        str(TEMPLATE),
+        no_input=True,
+        output_dir=str(output),
+        default_config=True,
+        extra_context=answers or None,
     )
     return Path(project)

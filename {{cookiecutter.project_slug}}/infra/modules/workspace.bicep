@@ -35,6 +35,9 @@ param isolationMode string
 @description('Compute cluster that builds environment images when the registry is private.')
 param imageBuildComputeName string
 
+@description('User-assigned identity attached to the workspace, which serverless Spark jobs with a managed identity run as (empty: none).')
+param sparkIdentityId string = ''
+
 @description('Tags applied to every resource.')
 param tags object = {}
 
@@ -48,8 +51,13 @@ resource workspace 'Microsoft.MachineLearningServices/workspaces@2025-09-01' = {
     name: 'Basic'
     tier: 'Basic'
   }
-  identity: {
+  identity: empty(sparkIdentityId) ? {
     type: 'SystemAssigned'
+  } : {
+    type: 'SystemAssigned,UserAssigned'
+    userAssignedIdentities: {
+      '${sparkIdentityId}': {}
+    }
   }
   properties: {
     friendlyName: workspaceName

@@ -98,6 +98,7 @@ def run_pipeline(
     pipeline_pairs, node_pairs = split_node_overrides(list(overrides))
     values = pipeline_values(pipeline.inputs, pipeline_pairs)
     apply_node_overrides(pipeline, node_pairs, node_value)
+    preflight(pipeline)
     relative = os.path.relpath(pipeline.path, root)
     tags = {"local_run.pipeline": relative, "mlflow.source.name": relative}
     commit = git_commit(root)
@@ -123,6 +124,15 @@ def run_pipeline(
     if code == 0:
         print_metrics(runner, console)
     return code
+
+
+def preflight(pipeline: Any) -> None:
+    """What Spark and AutoML steps need on this machine is there (one-line errors if not)."""
+    from . import automl, spark
+
+    steps = list(pipeline.steps.values())
+    spark.preflight(steps)
+    automl.preflight(steps)
 
 
 def pipeline_values(declared: dict[str, dict[str, Any]], overrides: Any) -> dict[str, Any]:

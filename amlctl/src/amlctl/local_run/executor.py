@@ -267,6 +267,9 @@ class Runner:
                 "parallel": component.parallel,
                 "driver": driver,
                 "sweep": step.sweep,
+                # only where present, so the keys of other steps stay what they were
+                **({"spark": component.spark} if component.spark else {}),
+                **({"automl": step.automl} if step.automl else {}),
             }
         )
         step_dir = self.run_dir / step.name
@@ -306,6 +309,14 @@ class Runner:
                 )
             elif component.kind == "parallel":
                 self._run_parallel(step, inputs, outputs, step_dir, child.env)
+            elif component.kind == "spark":
+                from .spark import run_spark
+
+                run_spark(self, step, inputs, outputs, step_dir, child.env)
+            elif step.type == "automl":
+                from .automl import run_automl
+
+                run_automl(self, step, inputs, outputs, step_dir, child.env)
             else:
                 self.run_command(step, inputs, outputs, step_dir, child.env, workspace)
         except BaseException:
@@ -504,6 +515,10 @@ class Runner:
             self.console.line(
                 f"{name:<{width}}  {result.state:<8}  {took:>7}  {result.key[:12] or '-'}"
             )
+        from .automl import summary_lines
+
+        for line in summary_lines(self.pipeline, self.results):  # AutoML's local stand-ins
+            self.console.line(line)
         ok = all(r.ok for r in self.results.values())
         status = "succeeded" if ok else "failed"
         self.console.line(f"run {self.run_id} {status} in {seconds:.1f} s; logs in {self.run_dir}")

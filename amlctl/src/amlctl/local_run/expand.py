@@ -70,6 +70,19 @@ class _Expansion:
                 f"`{PROG} submit`, or replace the node with a command step to run it locally"
             )
             return
+        if node_type == "automl":  # no component: the node itself is the job (a local stand-in)
+            from .automl import automl_step
+
+            try:
+                step = automl_step(
+                    full, node, lambda raw: self.binding(raw, scope, prefix, base, key)
+                )
+            except ProjectError as exc:  # its messages already start with the node's key
+                message = str(exc)
+                self.problems.append(message if message.startswith(key) else f"{key}: {message}")
+                return
+            self.steps[full] = step
+            return
         component = node.trial if node_type == "sweep" else node.component
         if isinstance(component, str) or component is None:
             shown = component if str(component).startswith("azureml:") else f"azureml:{component}"

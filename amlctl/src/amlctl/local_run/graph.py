@@ -21,8 +21,8 @@ STEP_OUTPUT = re.compile(r"^\$\{\{\s*parent\.jobs\.([\w-]+)\.outputs\.([\w-]+)\s
 PARENT_OUTPUT = re.compile(r"^\$\{\{\s*parent\.outputs\.([\w-]+)\s*\}\}$")
 ASSET_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(?:@[\w.-]+|:[\w.-]+)$")
 ASSET_REFERENCE = re.compile(r"^azureml:(?://)?([^:@/]+)(?:[:@](.+))?$")
-LOCAL_NODE_TYPES = ("command", "sweep", "parallel")
-GRAPH_FORMAT = 2
+LOCAL_NODE_TYPES = ("command", "sweep", "parallel", "spark", "automl")
+GRAPH_FORMAT = 3
 # node type -> what it is, for the one line that says why it cannot run here
 NOT_LOCAL = {
     "data_transfer": "a data transfer node (copies between Azure stores)",
@@ -30,8 +30,6 @@ NOT_LOCAL = {
     "if_else": "a control-flow node (if_else)",
     "do_while": "a control-flow node (do_while)",
     "parallel_for": "a control-flow node (parallel_for)",
-    "automl": "an AutoML node",
-    "spark": "a Spark node",
 }
 PATH_TYPES_GRAPH = ("uri_folder", "uri_file", "mltable", "mlflow_model", "custom_model")
 REMOTE_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
@@ -40,8 +38,8 @@ REMOTE_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 @dataclass
 class Component:
     name: str
-    kind: str  # "command" or "parallel"
-    command: str  # command line, or the program_arguments of a parallel task
+    kind: str  # "command", "parallel", "spark" or "automl"
+    command: str  # command line, program_arguments of a parallel task, args of a Spark one
     code_dir: str
     environment: str  # canonical text of the environment definition (part of the cache key)
     inputs: dict[str, dict[str, Any]]  # name -> {"type", "optional", "default"}
@@ -52,6 +50,7 @@ class Component:
     parallel: dict[str, Any] = field(default_factory=dict)  # entry_script, mini_batch_size, ...
     # what a local environment is built from: {"conda_file": path, "context": path, "image"}
     environment_build: dict[str, Any] = field(default_factory=dict)
+    spark: dict[str, Any] = field(default_factory=dict)  # entry_file, py_files, conf (spark.py)
 
 
 @dataclass
@@ -77,7 +76,7 @@ class Binding:
 @dataclass
 class Step:
     name: str
-    type: str  # "command" | "sweep" | "parallel"
+    type: str  # "command" | "sweep" | "parallel" | "spark" | "automl"
     component: Component
     inputs: dict[str, Binding]
     outputs: dict[str, str | None]  # step output -> pipeline output it is bound to
@@ -85,6 +84,7 @@ class Step:
     # {"type": "pytorch"|"tensorflow"|"mpi", ...counts} and resources.instance_count
     distribution: dict[str, Any] = field(default_factory=dict)
     instance_count: int = 1
+    automl: dict[str, Any] = field(default_factory=dict)  # task, limits, ... (automl.py)
 
     def upstream(self) -> set[str]:
         return {b.step for b in self.inputs.values() if b.kind == "step"}
@@ -272,6 +272,8 @@ def _component(component: Any, sources: dict[str, str]) -> Component:
             "partition_keys": getattr(component, "partition_keys", None),
             "logging_level": getattr(component, "logging_level", None),
         }
+    elif kind == "spark":
+        code, environment, command = component.code, component.environment, component.args or ""
     else:
         code, environment, command = component.code, component.environment, component.command
     if code is None:  # Azure ML runs it in an empty working directory
@@ -296,7 +298,7 @@ def _component(component: Any, sources: dict[str, str]) -> Component:
     outputs = {name: {"type": spec.type} for name, spec in component.outputs.items()}
     return Component(
         name=component.name,
-        kind="parallel" if kind == "parallel" else "command",
+        kind=kind if kind in ("parallel", "spark") else "command",
         command=_normalized_command(str(command)),
         code_dir=str(code_dir) if code_dir else "",
         environment=_environment_text(environment, base, sources),
@@ -310,7 +312,14 @@ def _component(component: Any, sources: dict[str, str]) -> Component:
         },
         parallel=parallel,
         environment_build=environment_build(environment, base, sources),
+        spark=_spark_settings(component) if kind == "spark" else {},
     )
+
+
+def _spark_settings(component: Any) -> dict[str, Any]:
+    from .spark import spark_settings
+
+    return spark_settings(component)
 
 
 def _normalized_command(command: str) -> str:

@@ -1,0 +1,200 @@
+"""Spark components run locally: ``spark-submit`` of the installed pyspark, in local mode.
+
+What the component declares is what Spark gets: the entry file, ``py_files``, ``jars``,
+``files`` and ``archives`` as the matching ``spark-submit`` options, every ``conf`` entry
+(the driver and executor sizes included) as ``--conf``, and ``args`` with the inputs and
+outputs filled in as local paths. The master is ``local[N]``, N being the executor cores
+times the executors (the most dynamic allocation may use), capped at this machine's cores.
+
+Needs pyspark in the project's environment and Java 17 or newer; both are checked before
+anything starts, each with a one-line error that names what to install.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..project import ProjectError
+from .resolve import display, resolve_command
+
+if TYPE_CHECKING:
+    from .executor import Runner
+    from .graph import Step
+
+MIN_JAVA = 17
+PYSPARK_HINT = "pip install pyspark==4.3.0 (in a generated project: pip install -e '.[spark]')"
+JAVA_HINT = (
+    f"install a Java {MIN_JAVA}+ runtime (e.g. apt-get install openjdk-17-jre-headless) "
+    "and put it on PATH or set JAVA_HOME"
+)
+# component attribute -> the Spark property it stands for (azure-ai-ml lifts these out of conf)
+CONF_ATTRIBUTES = {
+    "driver_cores": "spark.driver.cores",
+    "driver_memory": "spark.driver.memory",
+    "executor_cores": "spark.executor.cores",
+    "executor_memory": "spark.executor.memory",
+    "executor_instances": "spark.executor.instances",
+    "dynamic_allocation_enabled": "spark.dynamicAllocation.enabled",
+    "dynamic_allocation_min_executors": "spark.dynamicAllocation.minExecutors",
+    "dynamic_allocation_max_executors": "spark.dynamicAllocation.maxExecutors",
+}
+
+
+def spark_settings(component: Any) -> dict[str, Any]:
+    """The Spark part of a loaded SparkComponent, as plain JSON-friendly values."""
+    entry = component.entry
+    entry_file = getattr(entry, "entry", None) if entry is not None else None
+    entry_type = str(getattr(entry, "type", "") or "")
+    conf = {str(k): _conf_text(v) for k, v in (component.conf or {}).items()}
+    for attribute, key in CONF_ATTRIBUTES.items():
+        value = getattr(component, attribute, None)
+        if value is not None:
+            conf[key] = _conf_text(value)
+    return {
+        "entry_file": entry_file if "class" not in entry_type.lower() else None,
+        "entry_class": entry_file if "class" in entry_type.lower() else None,
+        "py_files": list(component.py_files or []),
+        "jars": list(component.jars or []),
+        "files": list(component.files or []),
+        "archives": list(component.archives or []),
+        "conf": dict(sorted(conf.items())),
+    }
+
+
+def _conf_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def spark_submit() -> Path:
+    """The spark-submit script of the installed pyspark (one-line error when there is none)."""
+    spec = importlib.util.find_spec("pyspark")
+    if spec is None or not spec.submodule_search_locations:
+        raise ProjectError(
+            f"Spark steps run locally on pyspark, which is not installed: {PYSPARK_HINT}"
+        )
+    script = Path(next(iter(spec.submodule_search_locations))) / "bin" / "spark-submit"
+    if not script.is_file():
+        raise ProjectError(
+            f"pyspark has no bin/spark-submit at {script}: reinstall it ({PYSPARK_HINT})"
+        )
+    return script
+
+
+def java_command(env: dict[str, str] | None = None) -> str:
+    """The java executable Spark will use, checked to be version 17 or newer."""
+    env = os.environ if env is None else env
+    home = env.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java", path=env.get("PATH"))
+    if not java or not Path(java).is_file():
+        where = f"JAVA_HOME={home} has no bin/java" if home else "no java on PATH"
+        raise ProjectError(f"Spark steps run locally on Java, and {where}: {JAVA_HINT}")
+    try:
+        done = subprocess.run(
+            [java, "-version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ProjectError(f"{java} -version failed ({exc}): {JAVA_HINT}") from None
+    major = java_major(done.stderr + done.stdout)
+    if major is None or major < MIN_JAVA:
+        found = f"Java {major}" if major else "an unknown Java version"
+        raise ProjectError(f"Spark steps need Java {MIN_JAVA}+, {java} is {found}: {JAVA_HINT}")
+    return java
+
+
+def java_major(version_text: str) -> int | None:
+    """17 from 'openjdk version "17.0.15"', 8 from 'java version "1.8.0_392"'."""
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', version_text)
+    if not match:
+        return None
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def preflight(steps: list[Step]) -> None:
+    """Before a run starts: what its Spark steps need is there."""
+    if any(step.component.kind == "spark" for step in steps):
+        spark_submit()
+        java_command()
+
+
+def local_master(conf: dict[str, str]) -> str:
+    def number(key: str, default: int) -> int:
+        try:
+            return max(1, int(conf.get(key, default)))
+        except ValueError:
+            return default
+
+    cores = number("spark.executor.cores", 1)
+    dynamic = conf.get("spark.dynamicAllocation.enabled", "false").lower() == "true"
+    executors = number(
+        "spark.dynamicAllocation.maxExecutors" if dynamic else "spark.executor.instances", 1
+    )
+    return f"local[{max(1, min(cores * executors, os.cpu_count() or 1))}]"
+
+
+def submit_argv(settings: dict[str, Any], arguments: str, where: str) -> list[str]:
+    """The spark-submit command line for the component's settings and resolved args."""
+    if settings.get("entry_class"):
+        raise ProjectError(
+            f"{where}: entry.class_name ({settings['entry_class']}) is a JVM entry point; "
+            "only entry.file runs locally"
+        )
+    if not settings.get("entry_file"):
+        raise ProjectError(f"{where}: the Spark component has no entry.file")
+    argv = [str(spark_submit()), "--master", local_master(settings["conf"])]
+    for option in ("py_files", "jars", "files", "archives"):
+        if settings.get(option):
+            argv += [f"--{option.replace('_', '-')}", ",".join(settings[option])]
+    conf = dict(settings["conf"])
+    conf.setdefault("spark.log.level", "WARN")  # Spark's INFO lines would drown the step's
+    for key, value in sorted(conf.items()):
+        argv += ["--conf", f"{key}={value}"]
+    return [*argv, settings["entry_file"], *shlex.split(arguments)]
+
+
+def run_spark(
+    runner: Runner,
+    step: Step,
+    inputs: dict[str, Any],
+    outputs: dict[str, str],
+    step_dir: Path,
+    tracking: dict[str, str],
+) -> None:
+    from .steps import StepFailed, run_process
+
+    where = f"jobs.{step.name}"
+    settings = step.component.spark
+    arguments = resolve_command(step.component.command, inputs, outputs, where)
+    argv = submit_argv(settings, arguments, where)
+    code_dir = Path(step.component.code_dir)
+    for name in (settings["entry_file"], *settings["py_files"], *settings["files"]):
+        if not (code_dir / name).exists():
+            raise StepFailed(f"{where}: {name} is not in the component's code ({code_dir})")
+    env = runner.step_env(step, tracking)
+    # the driver and the workers run the project's Python, where pyspark is installed
+    env["PYSPARK_PYTHON"] = env["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    for folder in outputs.values():  # Spark writes its output folders itself
+        path = Path(folder)
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    log_file = step_dir / "log.txt"
+    code = run_process(argv, code_dir, env, log_file, step.name, runner.console)
+    for folder in outputs.values():
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    if code != 0:
+        raise StepFailed(
+            f"exit code {code}",
+            rerun=f"cd {shlex.quote(str(code_dir))} && {display(argv)}",
+            log=log_file,
+        )

@@ -1,0 +1,1 @@
+"""Scripts that stand in locally for Azure ML services (run as files, not imported)."""
