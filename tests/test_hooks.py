@@ -31,6 +31,7 @@ def rendered_defaults(**changes) -> dict:
         "gpu_vm_size": "Standard_NC4as_T4_v3",
         "gpu_max_nodes": "2",
         "ml_task": "classification",
+        "component_style": "yaml",
         "hyperparameter_sweep": True,
         "batch_scoring": True,
         "schedule": True,

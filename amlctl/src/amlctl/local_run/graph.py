@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ..pipeline_source import load_pipeline_job, parse
 from ..project import ProjectError, layout, project_root, quiet_azure_ml
 
 PARENT_INPUT = re.compile(r"^\$\{\{\s*parent\.inputs\.([\w.-]+)\s*\}\}$")
@@ -131,7 +132,7 @@ def load_pipeline(
     ``on_rebuild`` is called before the (slow) load through azure-ai-ml.
     """
     path = path.resolve()
-    if not path.is_file():
+    if not parse(path).path.is_file():
         raise ProjectError(f"pipeline file not found: {path}")
     cached = None
     if cache_dir is not None:
@@ -167,19 +168,19 @@ def _sdk_version() -> str:
     return f"{sdk}+{file_sha(Path(__file__))[:12]}"
 
 
-def _build(path: Path) -> Pipeline:
+def _build(spec: Path) -> Pipeline:
     quiet_azure_ml()
-    from azure.ai.ml import load_job
-
+    path = parse(spec).path  # a Python pipeline may be named FILE.py:function
     try:
-        job = load_job(path)
+        job, sources = load_pipeline_job(spec)
+    except ProjectError:
+        raise
     except Exception as exc:  # the SDK raises many unrelated types for a bad file
         raise ProjectError(
             f"{path.name}: cannot be loaded ({type(exc).__name__}); run `validate` for details"
         ) from exc
     if getattr(job, "type", None) != "pipeline":
         raise ProjectError(f"{path.name}: not a pipeline job (type: {getattr(job, 'type', '?')})")
-    sources = {str(path): file_sha(path)}
     base = path.parent
     data_assets = _local_data_assets(base, sources)
     inputs: dict[str, dict[str, Any]] = {}
@@ -199,7 +200,7 @@ def _build(path: Path) -> Pipeline:
                 raise ProjectError(f"{path.name}: {where}: no step output '{binding.ref}'")
     settings = job.settings
     pipeline = Pipeline(
-        path=str(path),
+        path=str(spec),
         name=job.display_name or path.stem,
         experiment=job.experiment_name or path.stem,
         inputs=inputs,
