@@ -17,6 +17,7 @@ get the same checks, the same local graph and the same cache keys.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import io
@@ -96,6 +97,91 @@ def load_pipeline_job(spec: str | os.PathLike[str]) -> tuple[Any, dict[str, str]
     return load_definition(definition, path), sources
 
 
+def pipeline_definition(spec: str | os.PathLike[str]) -> tuple[dict[str, Any], Path]:
+    """The YAML definition of a pipeline file (read, or built from Python) and its file.
+
+    For ``submit`` and ``publish``, which rewrite the definition (registered components, data
+    assets, tags) before loading it.
+    """
+    source = parse(spec)
+    if not source.path.is_file():
+        raise ProjectError(f"pipeline file not found: {source.path}")
+    if source.is_python:
+        quiet_azure_ml()
+        return python_definition(source)[0], source.path
+    import yaml
+
+    try:
+        data = yaml.safe_load(source.path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ProjectError(f"cannot read {source.path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ProjectError(f"{source.path} must be a YAML mapping")
+    return data, source.path
+
+
+PIPELINE_COMPONENT_SCHEMA = (
+    "https://azuremlschemas.azureedge.net/latest/pipelineComponent.schema.json"
+)
+
+
+def pipeline_component_definition(
+    spec: str | os.PathLike[str], name: str | None = None
+) -> tuple[dict[str, Any], Path, list[Path]]:
+    """A pipeline file as a pipeline component definition, for publishing behind an endpoint.
+
+    A pipeline component YAML is returned as it is. A pipeline job (YAML or Python) becomes
+    the pipeline component with its steps and wiring: each pipeline input is declared with
+    its value as default, a data input without one (it is given when the endpoint is
+    invoked); settings and the experiment stay with the job. Also returns the code folders
+    of inline components (built in Python), which their content version must cover.
+    """
+    source = parse(spec)
+    definition, origin = pipeline_definition(spec)
+    if not source.is_python and "pipelinecomponent" in str(definition.get("$schema", "")).lower():
+        return definition, origin, []
+    inputs: dict[str, Any] = {}
+    for input_name, value in (definition.get("inputs") or {}).items():
+        if isinstance(value, dict) and "path" in value:
+            inputs[input_name] = {"type": value.get("type", "uri_folder")}
+        elif isinstance(value, dict):
+            inputs[input_name] = value
+        else:
+            inputs[input_name] = {"type": _literal_type(value), "default": value}
+    component_name = name or definition.get("name") or origin.stem.replace("-", "_")
+    code_folders = []
+    for node in (definition.get("jobs") or {}).values():
+        inline = node.get("component") if isinstance(node, dict) else None
+        if isinstance(inline, dict) and isinstance(inline.get("code"), str):
+            folder = (origin.parent / inline["code"]).resolve()
+            if folder.is_dir():
+                code_folders.append(folder)
+    component = {
+        "$schema": PIPELINE_COMPONENT_SCHEMA,
+        "type": "pipeline",
+        "name": component_name,
+        **{
+            key: definition[key]
+            for key in ("display_name", "description", "tags")
+            if definition.get(key)
+        },
+        "inputs": inputs,
+        "outputs": definition.get("outputs") or {},
+        "jobs": definition.get("jobs") or {},
+    }
+    return component, origin, code_folders
+
+
+def _literal_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string"
+
+
 def load_definition(definition: dict[str, Any], origin: Path) -> Any:
     """A PipelineJob from a definition, relative paths in it resolved from ``origin``."""
     import yaml
@@ -152,8 +238,10 @@ def _local_paths(inputs: dict[str, Any]) -> None:
     """Undo the SDK writing a local absolute path as ``azureml:/abs/path`` (an asset id)."""
     for spec in inputs.values():
         path = spec.get("path") if isinstance(spec, dict) else None
-        if isinstance(path, str) and path.startswith("azureml:/") and not path.startswith(
-            "azureml://"
+        if (
+            isinstance(path, str)
+            and path.startswith("azureml:/")
+            and not path.startswith("azureml://")
         ):
             local = Path(path.removeprefix("azureml:"))
             if local.is_absolute() and local.exists():
@@ -175,10 +263,8 @@ def _typed_declarations(inputs: dict[str, Any]) -> None:
             if not isinstance(value, str):
                 continue
             if kind in casts:
-                try:
+                with contextlib.suppress(ValueError):  # the SDK's validation reports it
                     spec[field] = casts[kind](value)
-                except ValueError:
-                    pass  # the SDK's own validation reports it
             elif kind == "boolean" and value.lower() in ("true", "false"):
                 spec[field] = value.lower() == "true"
 
@@ -312,7 +398,7 @@ def _pick(module: Any, source: PipelineFile) -> Any:
     if source.name:
         if source.name not in members:
             raise ProjectError(
-                f"{source.path}: no pipeline function or job '{source.name}' "
+                f"{_shown(source.path)}: no pipeline function or job '{source.name}' "
                 f"(pipeline functions and jobs: {defined})"
             )
         value = members[source.name]
@@ -327,9 +413,9 @@ def _pick(module: Any, source: PipelineFile) -> Any:
             return members[candidates[0]]
         if len(candidates) > 1:
             raise ProjectError(
-                f"{source.path}: defines several pipelines ({', '.join(candidates)}); "
-                f"name one: {source.path}:{candidates[0]}"
+                f"{_shown(source.path)}: defines several pipelines ({', '.join(candidates)}); "
+                f"name one: {_shown(source.path)}:{candidates[0]}"
             )
     raise ProjectError(
-        f"{source.path}: defines no @dsl.pipeline function and no module-level pipeline job"
+        f"{_shown(source.path)}: defines no @dsl.pipeline function and no module-level pipeline job"
     )
