@@ -70,9 +70,10 @@ def file_sha(path: Path) -> str:
 
 def _shown(path: Path) -> str:
     try:
-        return os.path.relpath(path)
+        relative = os.path.relpath(path)
     except ValueError:  # another drive
         return str(path)
+    return str(path) if relative.startswith("..") else relative
 
 
 def load_pipeline_job(spec: str | os.PathLike[str]) -> tuple[Any, dict[str, str]]:
@@ -223,6 +224,9 @@ def python_definition(source: PipelineFile) -> tuple[dict[str, Any], dict[str, s
         if isinstance(raw, dict) and component_file is not None and key in raw:
             raw[key] = Path(os.path.relpath(component_file, path.parent)).as_posix()
             sources[str(component_file)] = file_sha(component_file)
+            # a parallel node is written with a copy of its component's task, its code path
+            # mangled (azureml:./src); the component file holds the task
+            raw.pop("task", None)
         else:
             if isinstance(raw, dict) and isinstance(raw.get(key), dict):
                 _typed_declarations(raw[key].get("inputs") or {})

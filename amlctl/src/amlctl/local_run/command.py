@@ -130,9 +130,9 @@ def check_programs(pipeline: Any) -> None:
             found, where = shutil.which(program) is not None, "PATH"
         if not found:
             missing.append(
-                f"jobs.{step.name}: program '{program}' of component {component.name} is not "
-                f"installed on this machine (not found in {where}); install it, or run the "
-                "pipeline in Azure ML with `submit`"
+                f"jobs.{step.name}: program '{program}' is not installed on this machine "
+                f"(not found in {where}); install it, or run the pipeline in Azure ML with "
+                "`submit`"
             )
     if missing:
         raise ProjectError("\n".join(missing))
