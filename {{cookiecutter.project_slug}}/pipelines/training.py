@@ -37,7 +37,9 @@ def python_component(path: Path, name: str):
     return getattr(module, name)
 
 
-prep_data_component = python_component(COMPONENTS / "prep_data" / "src" / "component.py", "prep_data")
+prep_data_component = python_component(
+    COMPONENTS / "prep_data" / "src" / "component.py", "prep_data"
+)
 {%- else %}
 
 prep_data_component = load_component(source=COMPONENTS / "prep_data" / "component.yml")

@@ -41,7 +41,9 @@ def components():
 def declared(ports: dict) -> dict:
     keys = ("type", "default", "optional", "enum", "min", "max", "description")
     return {
-        name: {key: getattr(port, key, None) for key in keys if getattr(port, key, None) is not None}
+        name: {
+            key: getattr(port, key, None) for key in keys if getattr(port, key, None) is not None
+        }
         for name, port in ports.items()
     }
 
@@ -94,13 +96,16 @@ def test_mldesigner_execute_writes_the_same_split_as_the_script(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     script = load(SRC / "prep_data.py", "prep_data_script_under_test")
-    assert script.main(
-        [
-            *("--raw_data", str(raw), "--test_fraction", "0.25", "--seed", "5"),
-            *("--train_data", str(tmp_path / "s" / "train")),
-            *("--test_data", str(tmp_path / "s" / "test")),
-        ]
-    ) == 0
+    assert (
+        script.main(
+            [
+                *("--raw_data", str(raw), "--test_fraction", "0.25", "--seed", "5"),
+                *("--train_data", str(tmp_path / "s" / "train")),
+                *("--test_data", str(tmp_path / "s" / "test")),
+            ]
+        )
+        == 0
+    )
     for part in ("train/train.csv", "test/test.csv"):
         by_function = pd.read_csv(tmp_path / "f" / part)
         pd.testing.assert_frame_equal(by_function, pd.read_csv(tmp_path / "s" / part))
