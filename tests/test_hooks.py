@@ -146,7 +146,13 @@ def test_layout_removes_per_option():
     assert "components/score" in removed
     assert "pipelines/schedules" in removed
     assert "pipelines/training-sweep.yml" in removed
-    assert post_gen.paths_to_remove(rendered_defaults()) == ["data/sample/diabetes.csv"]
+    assert post_gen.paths_to_remove(rendered_defaults()) == [
+        "components/prep_data/src/component.py",  # component_style yaml: no Python function
+        "components/prep_data/tests/test_component.py",
+        "data/sample/diabetes.csv",
+    ]
+    python_style = post_gen.paths_to_remove(rendered_defaults(component_style="python"))
+    assert python_style == ["data/sample/diabetes.csv"]
 
 
 def test_remove_paths_removes_files_and_folders(tmp_path):
