@@ -160,12 +160,15 @@ def load_pipeline(
 
 
 def _sdk_version() -> str:
-    """Version of what builds the graph: azure-ai-ml and this module's own code."""
+    """Version of what builds the graph: azure-ai-ml and the code of this module and its loader."""
     try:
         sdk = metadata.version("azure-ai-ml")
     except metadata.PackageNotFoundError:  # pragma: no cover - always installed with the project
         sdk = "unknown"
-    return f"{sdk}+{file_sha(Path(__file__))[:12]}"
+    from .. import pipeline_source  # turns Python pipelines into what this module reads
+
+    builders = (Path(__file__), Path(pipeline_source.__file__))
+    return f"{sdk}+" + "+".join(file_sha(path)[:12] for path in builders)
 
 
 def _build(spec: Path) -> Pipeline:
