@@ -383,7 +383,7 @@ def test_set_overrides_are_typed_per_pipeline_input(chain, tmp_path):
     pipeline = load_pipeline(chain / "pipelines" / "chain.yml")
     values = run_command.pipeline_values(pipeline.inputs, ["factor=3"])
     assert values["factor"] == 3.0 and isinstance(values["factor"], float)
-    with pytest.raises(ProjectError, match="expected number"):
+    with pytest.raises(ProjectError, match="expected a number"):
         run_command.pipeline_values(pipeline.inputs, ["factor=fast"])
 
 
@@ -392,8 +392,8 @@ def test_unknown_set_name_lists_the_valid_names(chain, capsys, monkeypatch):
     code = cli.main(["run", "pipelines/chain.yml", "--local", "--set", "nope=1"])
     assert code == 2
     err = capsys.readouterr().err
-    assert "error: --set nope: no pipeline input 'nope'" in err
-    assert "valid names: factor, label, raw, threshold" in err
+    assert "error: --set nope: not an input of the pipeline" in err
+    assert "(inputs: factor, label, raw, threshold)" in err
     assert "Traceback" not in err
 
 

@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ..overrides import add_set_option, check_names, parse_overrides
+from ..overrides import add_set_option, parse_overrides
 from ..project import ProjectError, layout, project_root
 from .errors import describing, report
 
@@ -64,7 +64,6 @@ def request_body(
 ) -> dict[str, Any]:
     """The invocation body, as the SDK's batch_endpoints.invoke sends it."""
 
-    check_names(overrides, list(inputs), "the published pipeline")
     input_data: dict[str, Any] = {}
     for name, value in overrides.items():
         kind = str(inputs[name].get("type", "string"))
@@ -133,7 +132,8 @@ def main(args: argparse.Namespace, ml_client: Any = None, cred: Any = None) -> i
     settings = load_settings(args.env, root)
     name = settings.batch_endpoint
     inputs = pipeline_inputs(root)
-    overrides = with_data_defaults(root, parse_overrides(args.overrides), inputs)
+    given = parse_overrides(args.overrides, inputs, "the published pipeline")
+    overrides = with_data_defaults(root, given, inputs)
     body = request_body(overrides, inputs, args.experiment)
     with describing(settings):
         cred = cred or clients.credential()

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..overrides import add_set_option, check_names, parse_overrides
+from ..overrides import add_set_option, parse_overrides
 from ..project import ProjectError, layout, project_root
 from .errors import describing, report
 
@@ -44,7 +44,7 @@ def pipeline_file(root: Path, pipeline: str) -> Path:
 def build_job(
     root: Path,
     path: Path,
-    overrides: dict[str, Any],
+    set_pairs: list[str],
     experiment: str | None,
     cpu_cluster: str | None = None,
 ) -> Any:
@@ -58,7 +58,7 @@ def build_job(
     definition = point_jobs_at_components(raw, path, components)
     definition = point_inputs_at_data(definition, path, [a for a in assets if a.kind == "data"])
     inputs = dict(definition.get("inputs") or {})
-    check_names(overrides, list(inputs), str(path.relative_to(root)))
+    overrides = parse_overrides(set_pairs, inputs, str(path.relative_to(root)))
     for name, value in overrides.items():
         current = inputs[name]
         if isinstance(current, dict) and ("path" in current or "type" in current):
@@ -114,7 +114,7 @@ def submit(
     settings: Any,
     ml_client: Any,
     pipeline: str,
-    overrides: dict[str, Any],
+    set_pairs: list[str],
     wait: bool,
     experiment: str | None = None,
     poll_seconds: float | None = None,
@@ -122,9 +122,8 @@ def submit(
     from .register import register_project
 
     path = pipeline_file(root, pipeline)
-    job = build_job(
-        root, path, overrides, experiment, settings.cpu_cluster
-    )  # checks the files before any write
+    # checks the files and the --set values before any write
+    job = build_job(root, path, set_pairs, experiment, settings.cpu_cluster)
     register_project(root, ml_client)
     created = ml_client.jobs.create_or_update(job, experiment_name=job.experiment_name)
     print(f"submitted {created.name} (experiment {job.experiment_name})")
@@ -153,9 +152,8 @@ def main(args: argparse.Namespace, ml_client: Any = None) -> int:
 
     root = project_root()
     settings = load_settings(args.env, root)
-    overrides = parse_overrides(args.overrides)
     with describing(settings):
         ml_client = ml_client or clients.ml_client(settings)
         return submit(
-            root, settings, ml_client, args.pipeline, overrides, args.wait, args.experiment
+            root, settings, ml_client, args.pipeline, args.overrides, args.wait, args.experiment
         )

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..overrides import add_set_option
+from ..overrides import LITERAL_TYPES, add_set_option, input_type, parse_overrides
 from ..project import ProjectError, is_project, layout, work_root
 
 DEFAULT_WORKERS = 2
@@ -141,39 +141,14 @@ def check_programs(pipeline: Any) -> None:
 def pipeline_values(declared: dict[str, dict[str, Any]], overrides: Any) -> dict[str, Any]:
     """Pipeline input values with ``--set name=value`` applied, typed per the input's type."""
     values = {name: spec.get("value") for name, spec in declared.items()}
-    for item in overrides:
-        name, sep, text = item.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise ProjectError(f"--set {item}: expected NAME=VALUE")
-        if name not in declared:
-            valid = ", ".join(sorted(declared)) or "(the pipeline has no inputs)"
-            raise ProjectError(f"--set {name}: no pipeline input '{name}'; valid names: {valid}")
-        values[name] = typed_value(name, declared[name].get("type", "string"), text)
+    for name, value in parse_overrides(overrides, declared, "the pipeline").items():
+        if input_type(declared[name]) not in LITERAL_TYPES:  # a data input: a local path here
+            path = Path(value).expanduser().resolve()
+            if not path.exists():
+                raise ProjectError(f"--set {name}={value}: {path} does not exist")
+            value = str(path)
+        values[name] = value
     return values
-
-
-def typed_value(name: str, kind: str, text: str) -> Any:
-    try:
-        if kind == "integer":
-            return int(text)
-        if kind == "number":
-            return float(text)
-    except ValueError:
-        raise ProjectError(f"--set {name}={text}: expected {kind}") from None
-    if kind == "boolean":
-        lowered = text.strip().lower()
-        if lowered not in ("true", "false"):
-            raise ProjectError(f"--set {name}={text}: expected boolean (true or false)")
-        return lowered == "true"
-    if kind.startswith(("uri_", "mltable", "mlflow", "custom")):
-        if not text.strip():
-            raise ProjectError(f"--set {name}=: expected a path")
-        path = Path(text).expanduser().resolve()
-        if not path.exists():
-            raise ProjectError(f"--set {name}={text}: {path} does not exist")
-        return str(path)
-    return text
 
 
 def print_metrics(runner: Any, console: Any) -> None:
