@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .project import ProjectError, quiet_azure_ml
+from .project import ProjectError, quiet_azure_ml, work_root
 
 PYTHON_SUFFIXES = (".py",)
 YAML_SUFFIXES = (".yml", ".yaml")
@@ -60,10 +60,6 @@ def parse(spec: str | os.PathLike[str]) -> PipelineFile:
     return PipelineFile(Path(text))
 
 
-def exists(spec: str | os.PathLike[str]) -> bool:
-    return parse(spec).path.is_file()
-
-
 def file_sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -91,8 +87,6 @@ def load_pipeline_job(spec: str | os.PathLike[str]) -> tuple[Any, dict[str, str]
     from azure.ai.ml import load_job
 
     if not source.is_python:
-        if source.name:
-            raise ProjectError(f"{source}: only a Python pipeline file takes a :NAME")
         return load_job(path), {str(path): file_sha(path)}
     definition, sources = python_definition(source)
     return load_definition(definition, path), sources
@@ -297,7 +291,7 @@ def build_python_job(source: PipelineFile) -> tuple[Any, list[Path]]:
     module_files = [
         Path(file).resolve()
         for file in {getattr(m, "__file__", None) for m in list(sys.modules.values())}
-        if file and _imported_from(Path(file), path.parent.parent)
+        if file and _imported_from(Path(file), work_root(path.parent))
     ]
     target = _pick(module, source)
     if _is_pipeline_job(target):
@@ -322,7 +316,7 @@ def build_python_job(source: PipelineFile) -> tuple[Any, list[Path]]:
 
 
 def _imported_from(file: Path, project: Path) -> bool:
-    """A module file of the project (not of an installed package) a pipeline imported."""
+    """A module file of the project (not of an installed package): the graph depends on it."""
     try:
         file.resolve().relative_to(project)
     except ValueError:
