@@ -255,6 +255,12 @@ def cli_run(capsys, target: Path | str) -> tuple[int, str]:
             "'Path' is a type, not a @dsl.pipeline function or a pipeline job",
         ),
         ("x = 1\n", "bad.py", "defines no @dsl.pipeline function and no module-level pipeline job"),
+        (
+            CHAIN_PY,
+            "bad.py:chain",
+            "pipeline function chain is called without arguments, but raw has no default; give "
+            "it one, or name a pipeline job: pipelines/bad.py:pipeline_job",
+        ),
         ("def broken(:\n", "bad.py", "SyntaxError: invalid syntax"),
         (
             "from __future__ import annotations\n" + CHAIN_PY,
@@ -263,7 +269,15 @@ def cli_run(capsys, target: Path | str) -> tuple[int, str]:
             "under `from __future__ import annotations`: remove that import from this file)",
         ),
     ],
-    ids=["raises", "missing-name", "not-a-pipeline", "no-pipeline", "syntax", "future-annotations"],
+    ids=[
+        "raises",
+        "missing-name",
+        "not-a-pipeline",
+        "no-pipeline",
+        "no-default",
+        "syntax",
+        "future-annotations",
+    ],
 )
 def test_a_bad_python_pipeline_is_one_line(chain, monkeypatch, capsys, source, target, message):
     (chain / "pipelines" / "bad.py").write_text(source)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
+import inspect
 import io
 import os
 import sys
@@ -296,6 +297,19 @@ def build_python_job(source: PipelineFile) -> tuple[Any, list[Path]]:
     target = _pick(module, source)
     if _is_pipeline_job(target):
         return target, module_files
+    required = [
+        name
+        for name, parameter in inspect.signature(target).parameters.items()
+        if parameter.default is inspect.Parameter.empty
+        and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+    ]
+    if required:
+        jobs = [name for name, value in vars(module).items() if _is_pipeline_job(value)]
+        hint = f", or name a pipeline job: {_shown(source.path)}:{jobs[0]}" if jobs else ""
+        raise ProjectError(
+            f"{_shown(source.path)}: pipeline function {target.__name__} is called without "
+            f"arguments, but {', '.join(required)} has no default; give it one{hint}"
+        )
     try:
         job = target()
     except TypeError as exc:
