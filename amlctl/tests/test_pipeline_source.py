@@ -413,10 +413,11 @@ def test_submit_sends_the_same_job_for_the_python_and_the_yaml_pipeline(project)
     )
 
 
-def test_publish_publishes_a_python_pipeline_as_the_pipeline_component(project):
+@pytest.mark.parametrize("pipeline", ["pipelines/training.py", "pipelines/training.yml"])
+def test_publish_publishes_a_pipeline_job_file_as_the_pipeline_component(project, pipeline):
     (project / "pipelines" / "training.py").write_text(TRAINING_PY)
     ml_client = FakeMLClient()
-    arguments = SimpleNamespace(env="dev", pipeline=Path("pipelines/training.py"))
+    arguments = SimpleNamespace(env="dev", pipeline=Path(pipeline))
 
     assert guarded(publish.main, arguments, ml_client=ml_client) == 0
 
