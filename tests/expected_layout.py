@@ -50,6 +50,8 @@ pipelines/publish/training-component.yml
 pipelines/publish/training-deployment.yml
 pipelines/training.py
 pipelines/training.yml
+requirements/deploy.in
+requirements/deploy.txt
 tests/test_definitions.py
 tests/test_pipelines.py
 tests/test_sample_data.py
@@ -89,8 +91,6 @@ def expected_files(answers: dict) -> set[str]:
     if answers["batch_scoring"]:
         files |= component("score") | {"pipelines/batch-scoring.yml"}
     if answers["schedule"]:
-        files |= {
-            "pipelines/schedules/training-cron.yml",
-            "pipelines/schedules/training-recurrence.yml",
-        }
+        # one schedule per training pipeline: publish creates every file in schedules/
+        files.add("pipelines/schedules/training-cron.yml")
     return files

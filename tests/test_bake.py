@@ -127,6 +127,28 @@ def test_pre_commit_hooks_pass(baked):
     assert done.returncode == 0, _report(done)
 
 
+def test_checkov_honours_the_suppressions(baked):
+    """`// checkov:skip=` is what keeps checkov at 0 failed: take one away and it fails.
+
+    Runs the project's own pre-commit hook (checkov in its own environment) on one bake:
+    the suppression lines are the same in every configuration.
+    """
+    if baked.name != "everything":
+        pytest.skip("the suppressions do not vary with the answers; checked on 'everything'")
+    registry = baked.path / "infra" / "modules" / "registry.bicep"
+    text = registry.read_text(encoding="utf-8")
+    kept = [line for line in text.splitlines(keepends=True) if "CKV_AZURE_139" not in line]
+    assert len(kept) == len(text.splitlines()) - 1  # exactly one `// checkov:skip=` line
+    registry.write_text("".join(kept), encoding="utf-8")
+    try:
+        done = baked.run("pre-commit", "run", "checkov-bicep", "--all-files", timeout=900)
+    finally:
+        registry.write_text(text, encoding="utf-8")
+    assert done.returncode != 0, _report(done)
+    assert "CKV_AZURE_139" in done.stdout, _report(done)
+    assert "Failed checks: 1," in done.stdout, _report(done)
+
+
 def _metrics(out: str) -> str:
     assert "metrics of evaluate:" in out, out[-3000:]
     return out[out.index("metrics of evaluate:") :].strip()

@@ -65,8 +65,8 @@ def run(project, server, *argv):
     return guarded(provision.main, args, rm_client=rm_client, dep_client=dep_client)
 
 
-def test_what_if_creates_group_and_prints_table(project, arm, capsys):
-    arm.add("PUT", RG_PATH, (201, RG_BODY))
+def test_what_if_reads_group_and_prints_table(project, arm, capsys):
+    arm.add("GET", RG_PATH, (200, RG_BODY))
     arm.add(
         "POST", DEPLOYMENTS + "/whatIf", (202, None, {"Location": "{base}/whatif-op", **NO_WAIT})
     )
@@ -117,12 +117,13 @@ def test_what_if_creates_group_and_prints_table(project, arm, capsys):
         "properties.enableRbacAuthorization",
     ] in lines
     assert ["delete", "Microsoft.Insights/components", "appi-old"] in lines
-    (group_put,) = arm.sent("PUT", RG_PATH)
-    assert group_put.body == {"location": "westeurope"}
-    assert group_put.headers["Authorization"] == "Bearer fake-token"
+    (group_get,) = arm.sent("GET", RG_PATH)
+    assert group_get.headers["Authorization"] == "Bearer fake-token"
+    assert not arm.sent("PUT", RG_PATH)  # the read-only what-if identity writes nothing
     (what_if,) = arm.sent("POST", "/whatIf")
     assert what_if.body["properties"]["mode"] == "Incremental"
     assert what_if.body["properties"]["whatIfSettings"] == {"resultFormat": "FullResourcePayloads"}
+    assert what_if.body["properties"]["validationLevel"] == "ProviderNoRbac"
     assert what_if.body["properties"]["template"]["resources"] == [{"type": "Microsoft.Storage"}]
     assert what_if.body["properties"]["parameters"] == {"environmentName": {"value": "dev"}}
     assert len(arm.sent("GET", "/whatif-op")) == 2  # polled until done
@@ -251,9 +252,27 @@ def test_failed_deployment_prints_arm_error_details_and_exits_non_zero(project, 
     assert not (project / ".azure" / "dev" / "outputs.json").exists()
 
 
+def test_what_if_without_the_group_fails_cleanly(project, arm, capsys):
+    missing = {
+        "error": {
+            "code": "ResourceGroupNotFound",
+            "message": f"Resource group '{RG}' could not be found.",
+        }
+    }
+    arm.add("GET", RG_PATH, (404, missing))
+
+    assert run(project, arm, "--what-if") != 0
+
+    err = capsys.readouterr().err
+    assert f"resource group {RG} does not exist; what-if only reads" in err
+    assert "Traceback" not in err
+    assert not arm.sent("PUT", RG_PATH)
+    assert not arm.sent("POST", "/whatIf")
+
+
 def test_throttled_request_is_retried_after_retry_after(project, arm, capsys):
     throttled = {"error": {"code": "TooManyRequests", "message": "Rate limit exceeded."}}
-    arm.add("PUT", RG_PATH, (429, throttled, {"Retry-After": "0"}), (201, RG_BODY))
+    arm.add("GET", RG_PATH, (429, throttled, {"Retry-After": "0"}), (200, RG_BODY))
     arm.add(
         "POST",
         DEPLOYMENTS + "/whatIf",
@@ -262,7 +281,7 @@ def test_throttled_request_is_retried_after_retry_after(project, arm, capsys):
 
     assert run(project, arm, "--what-if") == 0
 
-    assert len(arm.sent("PUT", RG_PATH)) == 2
+    assert len(arm.sent("GET", RG_PATH)) == 2
     assert "0 to create, 0 to modify, 0 to delete" in capsys.readouterr().out
 
 

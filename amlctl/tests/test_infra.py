@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from fakes.template import template_project
 
+from amlctl.checks import bicep_types
 from amlctl.checks import infra as check
+from amlctl.checks.bicep_lexer import lex
 from amlctl.checks.infra_outputs import REQUIRED_OUTPUTS
 from amlctl.checks.problems import find_tool
 from amlctl.cli import guarded
@@ -49,6 +51,184 @@ def test_every_bicep_file_parses():
         parsed, problems = check.parse_bicep(path, ROOT)
         assert problems == [], messages(problems)
         assert parsed is not None
+
+
+def test_no_bicep_file_breaks_a_lexical_rule_of_the_compiler():
+    for path in check.bicep_files(INFRA):
+        assert messages(check.lexical_problems(path, ROOT)) == []
+        # the only `#` lines are compiler directives
+        hashes = [line for line in path.read_text().splitlines() if line.lstrip().startswith("#")]
+        assert all(line.lstrip().startswith("#disable-next-line ") for line in hashes), hashes
+
+
+# (Bicep source, the error code the Bicep compiler gives, its line and column where the
+# compiler reports it: the compiler's own test baselines put them there)
+BREAKING = {
+    "hash comment": ("param a string\n#checkov:skip=CKV_AZURE_1:why\n", "BCP001", 2, 1),
+    "hash after code": ("param a string #note\n", "BCP001", 1, 16),
+    "directive after a comment": ("/* c */ #disable-next-line BCP037\n", "BCP001", 1, 9),
+    "directive without codes": ("#disable-next-line\nparam a string\n", "BCP226", 1, 19),
+    "unterminated block comment": ("param a string\n/* never closed\n", "BCP002", 2, 1),
+    "double-quoted string": ('var a = "text"\n', "BCP103", 1, 9),
+    "unterminated string": ("var a = 'text", "BCP003", 1, 9),
+    "string across lines": ("var a = 'first\nsecond'\n", "BCP004", 1, 9),
+    "interpolation across lines": ("var a = 'x${1 +\n2}'\n", "BCP004", 1, 16),
+    "escape at end of file": ("var a = 'x\\", "BCP005", 1, 9),
+    "unknown escape": ("var a = 'a\\qb'\n", "BCP006", 1, 11),
+    "bad unicode escape": ("var a = '\\u{110000}'\n", "BCP133", 1, 10),
+    "unicode escape without braces": ("var a = '\\u0041'\n", "BCP133", 1, 10),
+    "unterminated multi-line string": ("var a = '''\ntext\n", "BCP140", 1, 9),
+    "single ampersand": ("var a = true & false\n", "BCP001", 1, 14),
+    "unknown character": ("var a = 1 ~ 2\n", "BCP001", 1, 11),
+    "identifier too long": (f"var {'a' * 256} = 1\n", "BCP024", 1, 5),
+    # the compiler never closes an interpolation hole after an object literal inside it
+    "object inside an interpolation": ("var a = 'a${ {x: 1}.x }b'\n", "BCP004", 1, 25),
+    "dollar outside a string": ("var a = $1\n", "BCP001", 1, 9),
+    "comment right after a directive": ("#disable-next-line/* c */ BCP037\n", "BCP226", 1, 19),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BREAKING))
+def test_lexical_rule_of_the_compiler_fails(case: str, tmp_path: Path):
+    source, code, line, column = BREAKING[case]
+    path = tmp_path / "broken.bicep"
+    path.write_text(source)
+    found = check.lexical_problems(path, tmp_path)
+    assert found, f"{case}: no error"
+    assert (found[0].message.split(":")[0], found[0].line, found[0].column) == (
+        f"Bicep error {code}",
+        line,
+        column,
+    ), messages(found)
+    # what follows the first error may add more of the same kind, as the compiler's lexer does
+    assert {p.message.split(":")[0] for p in found} == {f"Bicep error {code}"}, messages(found)
+
+
+ACCEPTED = [
+    "// a comment with # and ' and /* inside\nparam a string\n",
+    "#disable-next-line BCP081 no-unused-params // why\nparam a string\n",
+    "  #disable-diagnostics BCP081\nparam a string\n#restore-diagnostics BCP081\n",
+    "var a = 'it\\'s \\${not} ${1} \\u{1F600} \\\\ \\n'\n",
+    "var a = '''\nfirst # not a comment\n'second' \\n\n'''\n",
+    "var a = 'a${b}c${'d${2}e'}f'\n/* multi\nline */\nvar b = a =~ 'x' && a != 'y'\n",
+    # multi-line strings with holes: one `$` more per level of escaping
+    "var a = $'''\nx ${1} y\n'''\nvar b = $$'''\n${literal} $${2}\n'''\n",
+    "var a = items[^1]\n",
+]
+
+
+@pytest.mark.parametrize("source", ACCEPTED)
+def test_what_the_compiler_accepts_passes(source: str):
+    assert lex(source).diagnostics == []
+
+
+def test_a_module_with_a_lexical_error_fails_its_parent_too(project: Path):
+    storage = project / "infra" / "modules" / "storage.bicep"
+    text = storage.read_text()
+    assert "  // checkov:skip=CKV_AZURE_35:" in text
+    storage.write_text(text.replace("// checkov:skip=CKV_AZURE_35:", "#checkov:skip=CKV_AZURE_35:"))
+    found = messages(check.check_bicep(project / "infra", project))
+    assert len(found) == 2, found
+    assert found[0].startswith("infra/modules/storage.bicep:")
+    assert 'Bicep error BCP001: The following token is not recognized: "#"' in found[0]
+    assert found[1].startswith("infra/main.bicep:")
+    assert "BCP104" in found[1] and "modules/storage.bicep has errors" in found[1]
+
+
+def test_every_resource_is_type_checked_and_passes():
+    for path in check.bicep_files(INFRA):
+        problems, notes = bicep_types.check_file(path, ROOT)
+        assert messages(problems) == []
+        assert notes == []  # every resource type and API version is in the bundled definitions
+
+
+def test_the_bundled_definitions_name_their_source_and_licence():
+    data = json.loads(bicep_types.DATA.read_text())
+    assert data["source"] == "https://github.com/Azure/bicep-types-az"
+    assert len(data["commit"]) == 40
+    assert "MIT License" in (bicep_types.DATA.parent / "LICENSE-bicep-types-az").read_text()
+
+
+def _storage_edit(project: Path, old: str, new: str) -> list[str]:
+    storage = project / "infra" / "modules" / "storage.bicep"
+    text = storage.read_text()
+    assert old in text
+    storage.write_text(text.replace(old, new, 1))
+    return messages(check.check_bicep(project / "infra", project))
+
+
+STORAGE = "resource storage 'Microsoft.Storage/storageAccounts@2023-05-01'"
+TYPE_ERRORS = {
+    "unknown property": (
+        "    allowBlobPublicAccess: false\n",
+        "    allowBlobPublicAccess: false\n    anonymousPullEnabled: false\n",
+        "properties.anonymousPullEnabled: the type has no property 'anonymousPullEnabled'",
+    ),
+    "value not allowed": (
+        "accessTier: 'Hot'",
+        "accessTier: 'Warm'",
+        "properties.accessTier: 'Warm' is not one of the allowed values",
+    ),
+    "wrong type": (
+        "allowSharedKeyAccess: false",
+        "allowSharedKeyAccess: 'false'",
+        "properties.allowSharedKeyAccess: expects a bool, but the value is string",
+    ),
+    "parameter of the wrong type": (
+        "supportsHttpsTrafficOnly: true",
+        "supportsHttpsTrafficOnly: storageAccountName",
+        "properties.supportsHttpsTrafficOnly: expects bool, but the value is string",
+    ),
+    "a branch of a condition": (
+        "networkIsolation ? 'Deny' : 'Allow'",
+        "networkIsolation ? 'Deny' : 'Open'",
+        "properties.networkAcls.defaultAction: 'Open' is not one of the allowed values",
+    ),
+    "read-only property written": (
+        "    accessTier: 'Hot'\n",
+        "    accessTier: 'Hot'\n    provisioningState: 'Succeeded'\n",
+        "properties.provisioningState: read-only; Azure sets it",
+    ),
+    "required property missing": (
+        "    name: 'Standard_LRS'\n",
+        "",
+        "resource storage.sku: required property 'name' is missing",
+    ),
+    "misspelt property": (
+        "accessTier: 'Hot'",
+        "AccessTier: 'Hot'",
+        "properties.AccessTier: the property is spelled 'accessTier'",
+    ),
+    "API version that does not exist": (
+        STORAGE,
+        STORAGE.replace("2023-05-01", "2023-05-02"),
+        "API version 2023-05-02 does not exist for Microsoft.Storage/storageAccounts",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TYPE_ERRORS))
+def test_type_error_fails(project: Path, case: str):
+    old, new, expected = TYPE_ERRORS[case]
+    found = _storage_edit(project, old, new)
+    assert len(found) == 1, found
+    assert found[0].startswith("infra/modules/storage.bicep:"), found
+    assert expected in found[0], found
+
+
+def test_preview_api_version_while_ga_exists_fails(project: Path):
+    versions = bicep_types.definitions()["Microsoft.Storage/storageAccounts"]["versions"]
+    preview = next(version for version in versions if version.endswith("-preview"))
+    found = _storage_edit(project, STORAGE, STORAGE.replace("2023-05-01", preview))
+    assert any("preview API version while generally available ones exist" in f for f in found)
+
+
+def test_discriminator_value_must_be_known(project: Path):
+    cluster = project / "infra" / "modules" / "compute-cluster.bicep"
+    text = cluster.read_text()
+    cluster.write_text(text.replace("computeType: 'AmlCompute'", "computeType: 'Aml'"))
+    found = messages(check.check_bicep(project / "infra", project))
+    assert len(found) == 1 and "properties.computeType: 'Aml' is not one of" in found[0], found
 
 
 def test_project_infra_is_consistent():

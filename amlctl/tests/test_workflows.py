@@ -190,6 +190,78 @@ def test_oidc_login_needs_id_token_in_that_job_only(project: Path):
     assert messages(check.check_workflows(project)) == []
 
 
+def login_job(install: str, client_id: str = "AZURE_CLIENT_ID") -> str:
+    inputs = {**{n: v for n, v in check.OIDC_INPUTS.items()}, "client-id": client_id}
+    step = f"      - name: Install\n        run: {install}\n"
+    step += f"      - name: Login\n        uses: {LOGIN}\n        with:\n" + "".join(
+        f"          {name}: {expr('vars.' + variable)}\n" for name, variable in inputs.items()
+    )
+    return workflow(step, permissions="contents: read\n      id-token: write")
+
+
+def lock(project: Path, name: str, text: str) -> None:
+    (project / "requirements").mkdir(exist_ok=True)
+    (project / "requirements" / name).write_text(text)
+
+
+LOCKED = "python -m pip install --require-hashes --no-deps -r requirements/deploy.txt"
+HASHED = (
+    "amlctl==1.0.0 \\\n    --hash=sha256:"
+    + "a" * 64
+    + "\nidna==3.10 ; python_version < '3.12' \\\n    --hash=sha256:"
+    + "b" * 64
+    + "\n"
+)
+
+
+def test_token_job_installing_hash_locked_files_passes(project: Path):
+    lock(project, "deploy.txt", HASHED)
+    write(project, login_job(LOCKED))
+    assert messages(check.check_workflows(project)) == []
+
+
+def test_pull_request_job_may_log_in_as_the_what_if_identity(project: Path):
+    lock(project, "deploy.txt", HASHED)
+    write(project, login_job(LOCKED, client_id="AZURE_WHAT_IF_CLIENT_ID"))
+    assert messages(check.check_workflows(project)) == []
+    write(project, login_job(LOCKED, client_id="SOMETHING_ELSE"))
+    assert any("client-id must be" in m for m in messages(check.check_workflows(project)))
+
+
+@pytest.mark.parametrize(
+    "install",
+    [
+        "python -m pip install .",
+        "pip install -r requirements/deploy.txt",
+        "pip install --no-deps amlctl",
+    ],
+)
+def test_token_job_installing_unlocked_packages_fails(project: Path, install: str):
+    lock(project, "deploy.txt", HASHED)
+    write(project, login_job(install))
+    found = messages(check.check_workflows(project))
+    assert any("holds id-token: write, so install only requirement files" in m for m in found), (
+        found
+    )
+
+
+def test_token_job_with_a_loose_pin_in_its_lock_fails(project: Path):
+    lock(project, "deploy.txt", HASHED + "requests>=2 \\\n    --hash=sha256:" + "c" * 64 + "\n")
+    write(project, login_job(LOCKED))
+    found = messages(check.check_workflows(project))
+    assert found == [
+        "requirements/deploy.txt: 'requests>=2' is not pinned exactly (name==version); build in "
+        ".github/workflows/fixture.yml installs it with an Azure token"
+    ]
+
+
+def test_token_job_without_hashes_fails(project: Path):
+    lock(project, "deploy.in", "amlctl==1.0.0\n")
+    write(project, login_job("python -m pip install --no-deps -r requirements/deploy.in"))
+    found = messages(check.check_workflows(project))
+    assert any("installs nothing with --require-hashes" in m for m in found), found
+
+
 @pytest.mark.parametrize(
     ("text", "kind"),
     [

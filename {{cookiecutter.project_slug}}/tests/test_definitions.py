@@ -211,7 +211,7 @@ def test_schedules_load():
     from azure.ai.ml.entities._load_functions import load_schedule
 
     # The project was generated {{ "with" if cookiecutter.schedule else "without" }} schedules.
-    expected = {{ '["training-cron.yml", "training-recurrence.yml"]' if cookiecutter.schedule else "[]" }}
+    expected = {{ '["training-cron.yml"]' if cookiecutter.schedule else "[]" }}
     assert [path.name for path in SCHEDULES] == expected
     for path in SCHEDULES:
         schedule = load_schedule(source=path)

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "publish": (".cloud.publish", "Publish pipelines: component, batch endpoint, schedules."),
     "submit": (".cloud.submit", "Submit a pipeline job to the workspace."),
     "invoke": (".cloud.invoke", "Invoke the published batch endpoint over REST."),
+    "github-environments": (".cloud.github_envs", "Protect the GitHub environments (--check)."),
 }
 
 

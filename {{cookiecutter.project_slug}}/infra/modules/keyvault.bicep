@@ -16,7 +16,7 @@ param networkIsolation bool
 param tags object = {}
 
 resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' = {
-  #checkov:skip=CKV_AZURE_109:Without network isolation compute nodes have no fixed addresses to allow, so access is RBAC-only; with isolation the default action is Deny.
+  // checkov:skip=CKV_AZURE_109:Without network isolation compute nodes have no fixed addresses to allow, so access is RBAC-only; with isolation the default action is Deny.
   name: keyVaultName
   location: location
   tags: tags

@@ -15,10 +15,10 @@ param networkIsolation bool
 @description('Tags applied to every resource.')
 param tags object = {}
 
-resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
-  #checkov:skip=CKV_AZURE_139:Without network isolation image builds and pulls use the public endpoint; with isolation publicNetworkAccess is Disabled.
-  #checkov:skip=CKV_AZURE_163:Vulnerability scanning is Microsoft Defender for Containers, enabled per subscription rather than per registry.
-  #checkov:skip=CKV_AZURE_166:Quarantine needs a scanner that releases images; Azure ML builds the images from conda files in this repository.
+resource registry 'Microsoft.ContainerRegistry/registries@2025-04-01' = {
+  // checkov:skip=CKV_AZURE_139:Without network isolation image builds and pulls use the public endpoint; with isolation publicNetworkAccess is Disabled.
+  // checkov:skip=CKV_AZURE_163:Vulnerability scanning is Microsoft Defender for Containers, enabled per subscription rather than per registry.
+  // checkov:skip=CKV_AZURE_166:Quarantine needs a scanner that releases images; Azure ML builds the images from conda files in this repository.
   name: containerRegistryName
   location: location
   tags: tags

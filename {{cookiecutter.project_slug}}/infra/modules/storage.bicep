@@ -17,9 +17,9 @@ param networkIsolation bool
 param tags object = {}
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  #checkov:skip=CKV_AZURE_35:Without network isolation clients and compute nodes have no fixed addresses to allow, so access is RBAC-only (shared keys are off); with isolation the default action is Deny.
-  #checkov:skip=CKV_AZURE_206:Locally redundant storage: the data here is reproducible from its sources; change the SKU to Standard_ZRS or Standard_GRS where the region offers it if it is not.
-  #checkov:skip=CKV_AZURE_43:The name is a parameter checkov cannot resolve; the template's pre-generation hook validates it against the storage naming rules.
+  // checkov:skip=CKV_AZURE_35:Without network isolation clients and compute nodes have no fixed addresses to allow, so access is RBAC-only (shared keys are off); with isolation the default action is Deny.
+  // checkov:skip=CKV_AZURE_206:Locally redundant storage: the data here is reproducible from its sources; change the SKU to Standard_ZRS or Standard_GRS where the region offers it if it is not.
+  // checkov:skip=CKV_AZURE_43:The name is a parameter checkov cannot resolve; the template's pre-generation hook validates it against the storage naming rules.
   name: storageAccountName
   location: location
   tags: tags

@@ -39,7 +39,7 @@ param imageBuildComputeName string
 param tags object = {}
 
 resource workspace 'Microsoft.MachineLearningServices/workspaces@2025-09-01' = {
-  #checkov:skip=CKV_AZURE_243:The workspace private endpoint is in network.bicep, deployed with network isolation; without isolation the public endpoint is used on purpose.
+  // checkov:skip=CKV_AZURE_243:The workspace private endpoint is in network.bicep, deployed with network isolation; without isolation the public endpoint is used on purpose.
   name: workspaceName
   location: location
   tags: tags

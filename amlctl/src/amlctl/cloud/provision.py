@@ -1,9 +1,10 @@
 """`provision --env ENV [--what-if]`: deploy infra/main.bicep into the environment's resource group.
 
-Creates or updates the resource group, compiles the Bicep with `bicep build` (or
-`az bicep build`), then shows a what-if table or runs the deployment with the parameters of
-infra/params/<env>.parameters.json, printing each resource operation as it progresses, and saves
-the deployment outputs to .azure/<env>/outputs.json for the other commands.
+Compiles the Bicep with `bicep build` (or `az bicep build`), creates or updates the resource
+group (what-if only reads it: it runs as a read-only identity), then shows a what-if table or
+runs the deployment with the parameters of infra/params/<env>.parameters.json, printing each
+resource operation as it progresses, and saves the deployment outputs to
+.azure/<env>/outputs.json for the other commands.
 """
 
 from __future__ import annotations
@@ -82,6 +83,20 @@ def ensure_resource_group(rm_client: Any, settings: Any) -> str:
     return str(wire(group).get("properties", {}).get("provisioningState", "Succeeded"))
 
 
+def read_resource_group(rm_client: Any, settings: Any) -> str:
+    """What-if runs as a read-only identity: it reads the group and creates nothing."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    try:
+        group = rm_client.resource_groups.get(settings.resource_group)
+    except ResourceNotFoundError as exc:
+        raise ProjectError(
+            f"resource group {settings.resource_group} does not exist; what-if only reads. "
+            f"Create it (`provision --env {settings.env}` or `az group create`) first."
+        ) from exc
+    return str(wire(group).get("properties", {}).get("provisioningState", "Succeeded"))
+
+
 def _split_resource_id(resource_id: str) -> tuple[str, str]:
     """`.../providers/Microsoft.X/a/n1/b/n2` -> (`Microsoft.X/a/b`, `n1/n2`)."""
     _, _, tail = resource_id.rpartition("/providers/")
@@ -139,6 +154,9 @@ def what_if(dep_client: Any, settings: Any, name: str, body: dict[str, Any]) -> 
         "properties": {
             **body["properties"],
             "whatIfSettings": {"resultFormat": "FullResourcePayloads"},
+            # check read rights, not write rights: pull requests run what-if as an identity
+            # that can read and run what-if but never write
+            "validationLevel": "ProviderNoRbac",
         }
     }
     poller = dep_client.deployments.begin_what_if(settings.resource_group, name, what_if_body)
@@ -251,7 +269,10 @@ def provision(
     parameters = read_parameters(root, settings.env)
     name = f"main-{settings.env}-{datetime.now(UTC):%Y%m%d%H%M%S}"
     body = deployment_body(template, parameters)
-    state = ensure_resource_group(rm_client, settings)
+    if what_if_only:
+        state = read_resource_group(rm_client, settings)
+    else:
+        state = ensure_resource_group(rm_client, settings)
     print(f"resource group {settings.resource_group} ({settings.location}): {state}")
     if what_if_only:
         print(f"what-if of {name}:")

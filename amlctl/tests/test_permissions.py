@@ -1,0 +1,178 @@
+"""The permission model against the project's own Bicep and workflows, and against copies
+from which a role, a principalType or a read-only login has been taken away."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from fakes.template import template_project
+
+from amlctl.checks import permissions
+from amlctl.cli import PROG as CLI
+
+ROOT = template_project()
+ASSIGNMENTS, UNREADABLE = permissions.read_assignments(ROOT)
+DATA_ROLES = sorted((item.file, item.symbol) for item in ASSIGNMENTS if item.role.data_actions)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of what the model reads: infra, workflows, pipelines, components, pyproject."""
+    for folder in ("infra", ".github", "pipelines", "components"):
+        if (ROOT / folder).is_dir():
+            shutil.copytree(ROOT / folder, tmp_path / folder)
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def remove_resource(path: Path, symbol: str) -> None:
+    text = path.read_text()
+    start = text.index(f"\nresource {symbol} ") + 1
+    end = text.index("\n}\n", start) + 3
+    path.write_text(text[:start] + text[end:])
+
+
+def test_every_role_assignment_is_read():
+    assert UNREADABLE == []
+    identities = {item.identity for item in ASSIGNMENTS}
+    assert identities == {"ci", "what-if", "compute"}
+
+
+def test_the_model_holds_for_the_project():
+    assert permissions.prove(ROOT, CLI) == []
+
+
+def test_every_workflow_job_that_logs_in_is_in_the_model():
+    jobs = permissions.workflow_jobs(ROOT, CLI)
+    assert jobs, "no workflow job logs in to Azure"
+    for job in jobs:
+        assert job.commands, f"{job.workflow} {job.job} logs in but runs no project command"
+        for command in job.commands:
+            assert command in permissions.COMMAND_USES, f"{command} is not in the model"
+    pull_request = [job for job in jobs if job.identity == "what-if"]
+    assert [(job.workflow, job.job) for job in pull_request] == [("infra.yml", "what-if")]
+    assert all(job.environment for job in jobs if job.identity == "ci")
+
+
+def test_the_ci_identity_uploads_code_and_data():
+    uses = permissions.identity_uses(ROOT, CLI, permissions.MODES[0])["ci"]
+    assert any(use.data and use.action.endswith("/blobs/write") for use, _ in uses)
+
+
+@pytest.mark.parametrize("file, symbol", DATA_ROLES)
+def test_removing_a_data_role_fails(project: Path, file: str, symbol: str):
+    remove_resource(project / file, symbol)
+    found = permissions.prove(project, CLI)
+    assert any("no role grants the data action" in problem for problem in found), found
+
+
+def test_there_are_data_roles_to_remove():
+    # storage blobs for CI and the compute identity, key vault secrets for the compute identity
+    assert ("infra/bootstrap/github-oidc.bicep", "uploadData") in DATA_ROLES
+    assert ("infra/modules/compute-roles.bicep", "blobData") in DATA_ROLES
+    assert ("infra/modules/compute-roles.bicep", "secretsRead") in DATA_ROLES
+    # the default project has the batch-scoring pipeline, whose parallel step uses both
+    assert permissions.has_parallel_step(ROOT)
+    assert ("infra/modules/compute-roles.bicep", "queueData") in DATA_ROLES
+    assert ("infra/modules/compute-roles.bicep", "tableData") in DATA_ROLES
+
+
+@pytest.mark.parametrize(
+    "file, symbol",
+    [
+        ("infra/modules/compute-roles.bicep", "imagePull"),
+        ("infra/bootstrap/github-oidc.bicep", "deployInfra"),
+        ("infra/bootstrap/github-oidc.bicep", "assignRoles"),
+        ("infra/bootstrap/github-oidc.bicep", "whatIfRun"),
+    ],
+)
+def test_removing_a_control_plane_role_fails(project: Path, file: str, symbol: str):
+    remove_resource(project / file, symbol)
+    found = permissions.prove(project, CLI)
+    assert any("no role grants the action" in problem for problem in found), found
+
+
+def test_a_larger_role_than_needed_fails(project: Path):
+    roles = project / "infra" / "modules" / "compute-roles.bicep"
+    owner = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"  # Storage Blob Data Owner
+    roles.write_text(
+        roles.read_text().replace("'ba92f5b4-2d11-453d-a403-e96b0029c9fe'", f"'{owner}'")
+    )
+    found = permissions.prove(project, CLI)
+    assert any(
+        "blobData: Storage Blob Data Owner is more than the compute identity needs" in problem
+        and "Storage Blob Data Contributor suffices" in problem
+        for problem in found
+    ), found
+
+
+def test_a_role_nothing_uses_fails(project: Path):
+    roles = project / "infra" / "modules" / "compute-roles.bicep"
+    text = roles.read_text()
+    extra = text[text.index("\nresource imagePull ") + 1 :]
+    extra = extra[: extra.index("\n}\n") + 3].replace("imagePull", "imagePullAgain")
+    roles.write_text(text + "\n" + extra.replace("acrPull)", "acrPull, 'again')"))
+    found = permissions.prove(project, CLI)
+    assert any("grants nothing it uses that its other roles do not" in p for p in found), found
+
+
+def test_an_assignment_without_principal_type_fails(project: Path):
+    roles = project / "infra" / "modules" / "compute-roles.bicep"
+    text = roles.read_text()
+    assert text.count("principalType: 'ServicePrincipal'") >= 3
+    roles.write_text(text.replace("    principalType: 'ServicePrincipal'\n", "", 1))
+    found = permissions.prove(project, CLI)
+    assert any("set principalType: 'ServicePrincipal'" in problem for problem in found), found
+
+
+def test_ci_may_assign_exactly_the_roles_main_bicep_assigns(project: Path):
+    bootstrap = project / "infra" / "bootstrap" / "github-oidc.bicep"
+    owner = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
+    text = bootstrap.read_text()
+    bootstrap.write_text(
+        text.replace("var assignableRoles = [\n", f"var assignableRoles = [\n  '{owner}'\n", 1)
+    )
+    found = permissions.prove(project, CLI)
+    expected = "may assign exactly the roles main.bicep assigns; remove ['Owner']"
+    assert any(expected in problem for problem in found), found
+
+
+def test_the_condition_is_built_from_the_list():
+    text = (ROOT / "infra" / "bootstrap" / "github-oidc.bicep").read_text()
+    condition = re.search(r"^var assignmentCondition = (.*)$", text, re.MULTILINE).group(1)
+    assert condition.count("GuidEquals {${roleList}}") == 2  # write and delete
+    assert "GuidNotEquals {${ciPrincipalId}}" in condition  # never itself
+    assert "GuidNotEquals {${roleList}}" not in condition
+
+
+def test_a_pull_request_job_with_the_writing_identity_fails(project: Path):
+    infra = project / ".github" / "workflows" / "infra.yml"
+    text = infra.read_text()
+    assert "vars.AZURE_WHAT_IF_CLIENT_ID" in text
+    infra.write_text(text.replace("vars.AZURE_WHAT_IF_CLIENT_ID", "vars.AZURE_CLIENT_ID"))
+    found = permissions.prove(project, CLI)
+    assert any(
+        "what-if: logs in as the environment's identity without `environment:`" in problem
+        for problem in found
+    ), found
+
+
+def test_a_writing_job_that_runs_for_pull_requests_fails(project: Path):
+    infra = project / ".github" / "workflows" / "infra.yml"
+    text = infra.read_text()
+    condition = "if: github.event_name != 'pull_request'"
+    assert text.count(condition) == 1  # deploy-dev
+    infra.write_text(text.replace(condition, "if: always()"))
+    found = permissions.prove(project, CLI)
+    assert any(
+        "deploy-dev: runs for pull requests with the environment's identity, which writes" in p
+        for p in found
+    ), found
+
+
+def test_only_the_what_if_job_runs_for_pull_requests():
+    jobs = permissions.workflow_jobs(ROOT, CLI)
+    assert [(job.job, job.identity) for job in jobs if job.pull_request] == [("what-if", "what-if")]
