@@ -214,7 +214,7 @@ def python_definition(source: PipelineFile) -> tuple[dict[str, Any], dict[str, s
     for node_name, node in job.jobs.items():
         key = "trial" if getattr(node, "type", None) == "sweep" else "component"
         component = getattr(node, key, None)
-        component_file = _component_yaml(component)
+        component_file = _component_file(component, YAML_SUFFIXES)
         raw = jobs.get(node_name)
         if isinstance(raw, dict) and component_file is not None and key in raw:
             raw[key] = Path(os.path.relpath(component_file, path.parent)).as_posix()
@@ -225,7 +225,7 @@ def python_definition(source: PipelineFile) -> tuple[dict[str, Any], dict[str, s
         else:
             if isinstance(raw, dict) and isinstance(raw.get(key), dict):
                 _typed_declarations(raw[key].get("inputs") or {})
-            python_file = _component_python_file(component)
+            python_file = _component_file(component, PYTHON_SUFFIXES)
             if python_file is not None:
                 sources.setdefault(str(python_file), file_sha(python_file))
         if isinstance(raw, dict):
@@ -268,21 +268,13 @@ def _typed_declarations(inputs: dict[str, Any]) -> None:
                 spec[field] = value.lower() == "true"
 
 
-def _component_yaml(component: Any) -> Path | None:
-    """The component YAML a component was loaded from, if any."""
+def _component_file(component: Any, suffixes: tuple[str, ...]) -> Path | None:
+    """The file (YAML, or the Python of a decorated function) a component was made from."""
     source = getattr(component, "_source_path", None)
     if not source or isinstance(component, str):
         return None
     file = Path(str(source)).resolve()
-    return file if file.suffix in YAML_SUFFIXES and file.is_file() else None
-
-
-def _component_python_file(component: Any) -> Path | None:
-    source = getattr(component, "_source_path", None)
-    if not source or isinstance(component, str):
-        return None
-    file = Path(str(source)).resolve()
-    return file if file.suffix in PYTHON_SUFFIXES and file.is_file() else None
+    return file if file.suffix in suffixes and file.is_file() else None
 
 
 def build_python_job(source: PipelineFile) -> tuple[Any, list[Path]]:
@@ -314,7 +306,7 @@ def build_python_job(source: PipelineFile) -> tuple[Any, list[Path]]:
         job = target()
     except TypeError as exc:
         raise ProjectError(
-            f"{source}: pipeline function {target.__name__} cannot be called without "
+            f"{_shown(source.path)}: pipeline function {target.__name__} cannot be called without "
             f"arguments; give every parameter a default ({exc})"
         ) from exc
     except ProjectError:
@@ -323,8 +315,8 @@ def build_python_job(source: PipelineFile) -> tuple[Any, list[Path]]:
         raise ProjectError(_raised(exc, path, f"pipeline function {target.__name__}")) from exc
     if not _is_pipeline_job(job):
         raise ProjectError(
-            f"{source}: {target.__name__} returned {type(job).__name__}, not a pipeline job "
-            "(decorate it with @dsl.pipeline)"
+            f"{_shown(source.path)}: {target.__name__} returned {type(job).__name__}, not a "
+            "pipeline job (decorate it with @dsl.pipeline)"
         )
     return job, module_files
 
