@@ -431,3 +431,48 @@ def test_publish_publishes_a_pipeline_job_file_as_the_pipeline_component(project
     assert pipeline.inputs["raw_data"].type == "uri_folder"
     deployment = ml_client.batch_deployments.store[("fixture-training-dev", "training")]
     assert str(deployment.component).endswith(f"training_pipeline:{pipeline.version}")
+
+
+def test_publish_versions_a_command_built_in_python_by_its_code(project, capsys):
+    """An inline component (command()) is part of the pipeline component's content version."""
+    code = project / "tools" / "check"
+    code.mkdir(parents=True)
+    (code / "check.sh").write_text("echo ok\n")
+    (project / "pipelines" / "checked.py").write_text(
+        HEAD
+        + textwrap.dedent(
+            """
+            from azure.ai.ml import command
+            from azure.ai.ml.entities import Environment
+
+            prep_component = load_component(source=COMPONENTS / "prep" / "component.yml")
+            check = command(
+                name="check",
+                code=PROJECT / "tools" / "check",
+                command="bash check.sh ${{inputs.data}}",
+                inputs={"data": Input(type="uri_folder")},
+                environment=Environment(image="mcr.microsoft.com/azureml/minimal-ubuntu22.04-py311-cpu-inference:latest"),
+            )
+
+
+            @dsl.pipeline()
+            def checked(raw_data: Input):
+                prep = prep_component(raw_data=raw_data)
+                check(data=prep.outputs.out)
+
+
+            job = checked(raw_data=Input(type="uri_folder", path="azureml:fixture-raw@latest"))
+            """
+        )
+    )
+    ml_client = FakeMLClient()
+    arguments = SimpleNamespace(env="dev", pipeline=Path("pipelines/checked.py"))
+    assert guarded(publish.main, arguments, ml_client=ml_client) == 0
+    ml_client.reset_calls()
+    assert guarded(publish.main, arguments, ml_client=ml_client) == 0
+    assert ml_client.writes == []  # nothing changed: nothing written
+
+    (code / "check.sh").write_text("echo checked\n")
+    assert guarded(publish.main, arguments, ml_client=ml_client) == 0
+    assert ("components", "training_pipeline") in {(c.group, c.name) for c in ml_client.writes}
+    assert len(ml_client.components.store["training_pipeline"]) == 2
