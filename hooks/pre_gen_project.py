@@ -35,7 +35,7 @@ CHOICES = {
     "environments": ("dev-and-prod", "dev-only"),
     "ml_task": ("classification", "regression"),
     "component_style": ("yaml", "python"),
-    "python_version": ("3.10", "3.11", "3.12"),
+    "python_version": ("3.13", "3.12", "3.11"),
 }
 BOOLEANS = ("gpu_cluster", "hyperparameter_sweep", "batch_scoring", "schedule", "network_isolation")
 
@@ -99,6 +99,33 @@ DERIVED_NAMES = {
     "__batch_endpoint_dev": "batch endpoint",
     "__batch_endpoint_prod": "batch endpoint",
 }
+
+# How cookiecutter.json derives each private name from resource_prefix (test_hooks checks that
+# the two agree). The hook compares, because cookiecutter lets extra context override them.
+DERIVED_FORMS = {
+    **{
+        f"__{name}_{env}": form.replace("{env}", env)
+        for env in ("dev", "prod")
+        for name, form in {
+            "rg": "rg-{p}-{env}",
+            "workspace": "mlw-{p}-{env}",
+            "storage": "st{p}{env}",
+            "key_vault": "kv-{p}-{env}",
+            "registry": "cr{p}{env}",
+            "log_analytics": "log-{p}-{env}",
+            "app_insights": "appi-{p}-{env}",
+            "compute_identity": "id-{p}-{env}-compute",
+            "github_identity": "id-{p}-{env}-github",
+            "vnet": "vnet-{p}-{env}",
+            "batch_endpoint": "{p}-training-{env}",
+        }.items()
+    },
+    "__cpu_cluster": "{p}-cpu",
+    "__gpu_cluster": "{p}-gpu",
+}
+# The longest resource_prefix every derived name accepts: "<prefix>-cpu" is a compute
+# cluster name, at most 16 characters.
+PREFIX_LIMIT = 12
 
 CRON_FIELDS = (  # name, lowest, highest, names allowed in place of numbers
     ("minute", 0, 59, ()),
@@ -182,11 +209,19 @@ def validate(answers: dict) -> list[str]:
         bad("azure_location", "must be an Azure region name such as westeurope or eastus2")
 
     prefix = str(answers.get("resource_prefix", ""))
-    if not _fullmatch(r"[a-z][a-z0-9]{1,17}", prefix):
-        bad("resource_prefix", "must be 2-18 lowercase letters and digits, starting with a letter")
+    if not (2 <= len(prefix) <= PREFIX_LIMIT and _fullmatch(r"[a-z][a-z0-9]+", prefix)):
+        bad(
+            "resource_prefix",
+            f"must be 2-{PREFIX_LIMIT} lowercase letters and digits, starting with a letter "
+            f"(the longest that every derived resource name accepts)",
+        )
     else:
         for variable, kind in DERIVED_NAMES.items():
             name = str(answers.get(variable, ""))
+            expected = DERIVED_FORMS[variable].format(p=prefix)
+            if name != expected:  # cookiecutter lets extra context override private names
+                bad(variable, f"is derived from resource_prefix ({expected!r}) and cannot be set")
+                continue
             pattern, rule = NAME_RULES[kind]
             if not _fullmatch(pattern, name):
                 bad("resource_prefix", f"derived {kind} name {name!r} breaks the rule: {rule}")
@@ -232,6 +267,11 @@ def validate(answers: dict) -> list[str]:
         bad(
             "github_repo", "must be a GitHub repository name (1-100 letters, digits, '.', '_', '-')"
         )
+
+    # lands in pyproject.toml's amlctl pin; cookiecutter lets extra context override it
+    version = answers.get("_template_version")
+    if version is not None and not _fullmatch(r"\d+(?:\.\d+){1,3}(?:(?:a|b|rc)\d+)?", str(version)):
+        bad("_template_version", "must be a release version such as 1.2.3")
 
     return problems
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 LOCK = TEMPLATE / "{{cookiecutter.project_slug}}" / "requirements" / "deploy.txt"
-OLDEST_PYTHON = "3.10"
+OLDEST_PYTHON = "3.11"  # the oldest Python the template offers (cookiecutter.json)
 HEADER = """\
 # Every package the Azure-token jobs (deploy, register, publish, submit) install, pinned
 # with hashes: `pip install --require-hashes --no-deps -r requirements/deploy.txt`, then

@@ -17,7 +17,7 @@ MATRIX: dict[str, dict[str, object]] = {
         "project_name": "Minimal Regression",
         "environments": "dev-only",
         "ml_task": "regression",
-        "python_version": "3.10",
+        "python_version": "3.11",
         "gpu_cluster": False,
         "hyperparameter_sweep": False,
         "batch_scoring": False,

@@ -52,7 +52,7 @@ def baked(request, tmp_path_factory) -> Baked:
     # the rendered answers, derived values included, as the bake recorded them
     answers = json.loads((project / ".cruft.json").read_text("utf-8"))["context"]["cookiecutter"]
     assert answers["project_slug"] == project.name
-    env = shared_env(project)  # one per set of pins: Python 3.10 projects pin older releases
+    env = shared_env(project)  # one per set of pins
     baked = Baked(name, answers, project, project_checks.files(project), env)
     env.install_project(project)
     for command in (["git", "init", "-q"], ["git", "add", "-A"]):  # pre-commit reads git's index

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -76,7 +78,9 @@ def test_defaults_are_valid():
 @pytest.mark.parametrize(
     ("field", "value", "fragment"),
     [
-        ("resource_prefix", "a" * 13, "derived compute cluster name"),
+        ("resource_prefix", "a" * 13, "2-12 lowercase letters and digits"),
+        ("__rg_dev", "rg-hacked", "derived from resource_prefix ('rg-azuremlpro-dev')"),
+        ("__cpu_cluster", "x; rm -rf /", "cannot be set"),
         ("resource_prefix", "1abc", "starting with a letter"),
         ("cpu_min_nodes", "5", "must not exceed cpu_max_nodes"),
         ("schedule_cron", "61 * * * *", "minute field"),
@@ -100,12 +104,36 @@ def test_all_problems_are_reported_at_once():
     assert fields == ["azure_location", "cpu_max_nodes", "github_owner"]
 
 
-def test_longest_environment_suffix_is_checked():
-    # 17 characters fit "kv-<prefix>-dev" (24) but not "kv-<prefix>-prod" (25 > 24).
-    problems = pre_gen.validate(rendered_defaults(resource_prefix="k" * 17))
-    key_vault = [p for p in problems if "key vault name" in p]
-    assert len(key_vault) == 1
-    assert "-prod'" in key_vault[0]
+def test_prefix_limit_is_the_longest_every_derived_name_accepts():
+    limit = pre_gen.PREFIX_LIMIT
+    assert pre_gen.validate(rendered_defaults(resource_prefix="k" * limit)) == []
+
+    def broken(prefix: str) -> list[str]:
+        return [
+            variable
+            for variable, kind in pre_gen.DERIVED_NAMES.items()
+            if not re.fullmatch(
+                pre_gen.NAME_RULES[kind][0], pre_gen.DERIVED_FORMS[variable].format(p=prefix)
+            )
+        ]
+
+    assert broken("k" * limit) == []
+    assert broken("k" * (limit + 1)) == ["__cpu_cluster", "__gpu_cluster"]
+
+
+def test_derived_forms_agree_with_cookiecutter_json():
+    from jinja2 import Template
+
+    spec = json.loads((Path(__file__).parent.parent / "cookiecutter.json").read_text())
+    for variable, form in pre_gen.DERIVED_FORMS.items():
+        rendered = Template(spec[variable]).render(cookiecutter={"resource_prefix": "abc"})
+        assert rendered == form.format(p="abc"), variable
+    assert set(pre_gen.DERIVED_FORMS) == set(pre_gen.DERIVED_NAMES)
+
+
+def test_prompt_states_the_real_prefix_limit():
+    spec = json.loads((Path(__file__).parent.parent / "cookiecutter.json").read_text())
+    assert f"2-{pre_gen.PREFIX_LIMIT} " in spec["__prompts__"]["resource_prefix"]
 
 
 @pytest.mark.parametrize(
@@ -181,3 +209,16 @@ def test_cruft_record_keeps_answers_and_template(tmp_path):
 def test_next_steps_name_the_cli():
     text = post_gen.next_steps(rendered_defaults())
     assert "amlctl run pipelines/training.yml --local" in text
+
+
+def test_python_versions_are_supported_ones_newest_first():
+    spec = json.loads((Path(__file__).parent.parent / "cookiecutter.json").read_text())
+    offered = spec["python_version"]
+    as_tuples = [tuple(int(part) for part in v.split(".")) for v in offered]
+    assert as_tuples == sorted(as_tuples, reverse=True)  # the default is the newest
+    assert min(as_tuples) >= (3, 11)  # 3.10 reached end of life in October 2026
+    assert tuple(offered) == tuple(sorted(pre_gen.CHOICES["python_version"], reverse=True))
+    template = Path(__file__).parent.parent / "{{cookiecutter.project_slug}}"
+    for file in template.rglob("*"):
+        if file.is_file() and file.suffix in (".toml", ".yml", ".yaml", ".py", ".md"):
+            assert "'3.10'" not in file.read_text(encoding="utf-8"), file  # no 3.10 branch left

@@ -45,6 +45,11 @@ INVALID = [
     ("gpu_cluster=maybe", "gpu_cluster"),
     ("ml_task=clustering", "ml_task"),
     ("python_version=3.9", "python_version"),
+    # private names cookiecutter lets extra context override: the hook compares each
+    ("__workspace_dev=mlw-other-dev", "__workspace_dev"),
+    ("__storage_prod=stother", "__storage_prod"),
+    ("__batch_endpoint_dev=x; rm -rf ~", "__batch_endpoint_dev"),
+    ('_template_version=0.2.0"\nevil = "yes', "_template_version"),
 ]
 
 

@@ -263,7 +263,7 @@ def test_data_asset_and_environment_load():
 def test_environment_pins_match_pyproject():
     from importlib.metadata import metadata, requires
 
-    # The installed project's metadata is pyproject.toml's (tomllib is not in Python 3.10).
+    # The installed project's metadata is what pip read from pyproject.toml.
     distribution = "{{ cookiecutter.project_slug }}"
     runtime = [req for req in requires(distribution) or [] if "extra ==" not in req]
     pinned = dict(req.split(";")[0].replace(" ", "").split("==") for req in runtime if "==" in req)

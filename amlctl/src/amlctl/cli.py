@@ -19,6 +19,7 @@ PROG = "amlctl"
 
 # name -> (module relative to this package, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "new": (".create", "Create a project from the Azure ML project template."),
     "validate": (".validation.command", "Validate Azure ML YAML and Python pipelines offline."),
     "run": (".local_run.command", "Run a pipeline on this machine (--local)."),
     "check-infra": (".checks.infra", "Parse, scan and cross-check the Bicep in infra/."),
@@ -68,7 +69,8 @@ def guarded(command: Callable[..., int | None], *args: Any, **kwargs: Any) -> in
         print("interrupted", file=sys.stderr)
         return 130
     except ProjectError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines() or [""]:  # one line per problem, each an error
+            print(f"error: {line}", file=sys.stderr)
         return getattr(exc, "exit_code", 2)
     except Exception as exc:
         if not _is_azure_error(exc):

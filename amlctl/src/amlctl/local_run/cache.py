@@ -2,6 +2,9 @@
 
 A step's outputs are written to a private temporary folder and renamed into the
 cache only after the step succeeded, so the cache never holds partial outputs.
+Each entry records its files (size, modification time, sha256); an entry is reused
+only while its files still match that record, so outputs damaged after the step
+ran are never reused: the step runs again.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import threading
 import uuid
 from pathlib import Path
 from typing import Any
+
+from . import state
 
 IGNORED_NAMES = {"__pycache__", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".DS_Store"}
 IGNORED_SUFFIXES = (".pyc", ".pyo")
@@ -39,11 +44,8 @@ class Hasher:
         self.memo_file = memo_file
         self._lock = threading.Lock()
         self._memo: dict[str, list[str]] = {}
-        if memo_file and memo_file.is_file():
-            try:
-                self._memo = json.loads(memo_file.read_text())
-            except ValueError:
-                self._memo = {}
+        if memo_file:
+            self._memo = state.read_json(memo_file, _is_memo) or {}
         self._dirty = False
 
     def tree(self, root: Path | str) -> str:
@@ -66,23 +68,49 @@ class Hasher:
             known = self._memo.get(key)
         if known and known[0] == signature:
             return known[1]
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        value = digest.hexdigest()
+        value = _sha256(path)
         with self._lock:
             self._memo[key] = [signature, value]
             self._dirty = True
         return value
 
     def save(self) -> None:
-        if self.memo_file and self._dirty:
-            self.memo_file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.memo_file.with_name(f"{self.memo_file.name}.{uuid.uuid4().hex}")
+        """Merge this run's hashes into the memo file (other runs may have added theirs)."""
+        if not (self.memo_file and self._dirty):
+            return
+        with state.locked(state.lock_path(self.memo_file.parent, "hashes")):
+            on_disk = state.read_json(self.memo_file, _is_memo) or {}
             with self._lock:
-                tmp.write_text(json.dumps(self._memo))
-            tmp.replace(self.memo_file)
+                on_disk.update(self._memo)
+            # files that are gone (e.g. outputs hashed in a work folder, then moved) are dropped
+            kept = {path: value for path, value in on_disk.items() if os.path.exists(path)}
+            state.write_json(self.memo_file, kept)
+
+
+def _is_memo(data: Any) -> bool:
+    """{absolute path: [signature, sha256]}"""
+    return isinstance(data, dict) and all(
+        isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)
+        for v in data.values()
+    )
+
+
+def file_record(root: Path, hasher: Hasher | None = None) -> dict[str, list[Any]]:
+    """{relative path: [size, mtime_ns, sha256]} of every file under ``root``."""
+    record = {}
+    for file in _files(root):
+        stat = file.stat()
+        digest = hasher.file(file) if hasher else _sha256(file)
+        record[file.relative_to(root).as_posix()] = [stat.st_size, stat.st_mtime_ns, digest]
+    return record
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def cache_key(parts: dict[str, Any]) -> str:
@@ -93,45 +121,139 @@ def cache_key(parts: dict[str, Any]) -> str:
 class Store:
     """Finished step outputs under ``<root>/cache/<key>/`` (outputs + meta.json)."""
 
-    def __init__(self, runs_dir: Path) -> None:
+    def __init__(self, runs_dir: Path, hasher: Hasher | None = None) -> None:
+        self.runs_dir = runs_dir
         self.cache_dir = runs_dir / "cache"
         self.tmp_dir = runs_dir / "tmp"
+        self.hasher = hasher
+        self.session = state.Session(self.tmp_dir)
+
+    def begin(self) -> None:
+        """Claim this run's work area and remove what runs that died left behind."""
+        self.session.begin()
+
+    def end(self) -> None:
+        self.session.end()
 
     def lookup(self, key: str) -> dict[str, Any] | None:
-        meta = self.cache_dir / key / META
+        """The entry stored under ``key`` if its files are as they were stored; else None."""
+        folder = self.cache_dir / key
+        meta = folder / META
         if not meta.is_file():
             return None
-        try:
-            data = json.loads(meta.read_text())
-        except ValueError:
+        data = state.read_json(meta, _is_meta, "the step runs again")
+        if data is None:
             return None
-        data["folder"] = str(meta.parent)
+        if "files" not in data:
+            return None  # stored without a file record (an older amlctl): not verifiable
+        problem = entry_problem(folder, data["files"])
+        if problem:
+            state.warn(
+                folder,
+                f"cached outputs of step {data.get('step', '?')} were changed after they "
+                f"were stored ({problem})",
+                "the step runs again",
+            )
+            return None
+        data["folder"] = str(folder)
         return data
 
     def new_workspace(self) -> Path:
         """A fresh private folder to write outputs into."""
-        folder = self.tmp_dir / uuid.uuid4().hex
+        self.begin()
+        folder = self.session.folder / uuid.uuid4().hex
         folder.mkdir(parents=True)
         return folder
 
     def commit(
         self, workspace: Path, destination: Path, meta: dict[str, Any], replace: bool = False
-    ) -> Path:
-        """Write meta.json and rename ``workspace`` to ``destination`` in one step."""
-        (workspace / META).write_text(json.dumps(meta, indent=2, default=str))
+    ) -> dict[str, Any]:
+        """Write meta.json (with the record of every file), rename ``workspace`` to
+        ``destination`` in one step, and return the stored meta (with its ``folder``).
+
+        An entry already at ``destination`` is kept when it is intact and ``replace`` is
+        false: another run stored the same key first, and what it stored is what both
+        runs go on with. A damaged entry, or any with ``replace`` (a forced re-run), is
+        superseded.
+        """
+        meta = {**meta, "files": file_record(workspace, self.hasher)}
+        state.write_json(workspace / META, meta, indent=2)
         destination.parent.mkdir(parents=True, exist_ok=True)
-        if replace and destination.exists():  # a forced re-run supersedes the old entry
-            old = self.tmp_dir / f"old-{uuid.uuid4().hex}"
-            os.replace(destination, old)
-            shutil.rmtree(old, ignore_errors=True)
-        try:
+        with state.locked(state.lock_path(self.runs_dir, "cache")):
+            if destination.exists():
+                existing = None if replace else self._intact(destination)
+                if existing is not None:
+                    shutil.rmtree(workspace, ignore_errors=True)
+                    return {**existing, "folder": str(destination)}
+                old = self.session.folder / f"old-{uuid.uuid4().hex}"
+                self.session.folder.mkdir(parents=True, exist_ok=True)
+                os.replace(destination, old)
+                shutil.rmtree(old, ignore_errors=True)
             os.replace(workspace, destination)
-        except OSError:
-            if (destination / META).is_file():  # another run stored the same key first
-                shutil.rmtree(workspace, ignore_errors=True)
-            else:
-                raise
-        return destination
+        return {**meta, "folder": str(destination)}
+
+    def _intact(self, folder: Path) -> dict[str, Any] | None:
+        """The meta of the entry in ``folder`` if the entry is whole; None otherwise."""
+        data = state.read_json(folder / META, _is_meta, "the step runs again")
+        if data is None or "files" not in data or entry_problem(folder, data["files"]):
+            return None
+        return data
 
     def discard(self, workspace: Path) -> None:
         shutil.rmtree(workspace, ignore_errors=True)
+
+
+def entry_problem(folder: Path, record: dict[str, list[Any]]) -> str | None:
+    """Why the files of the entry in ``folder`` no longer match ``record``; None if they do.
+
+    Size and modification time as recorded: the file is taken as unchanged (no read). A
+    file whose time changed is hashed, so touching a file costs a read, not a re-run.
+    meta.json itself is not part of the record; any other file is.
+    """
+    remaining = set(record)
+    for file in _files(folder):
+        relative = file.relative_to(folder).as_posix()
+        if relative == META:
+            continue
+        known = record.get(relative)
+        if known is None:
+            return f"{relative} was added"
+        size, mtime_ns, digest = known
+        stat = file.stat()
+        if stat.st_size != size:
+            return f"{relative} changed size ({size} -> {stat.st_size} bytes)"
+        if stat.st_mtime_ns != mtime_ns and _sha256(file) != digest:
+            return f"{relative} changed content"
+        remaining.discard(relative)
+    if remaining:
+        return f"{sorted(remaining)[0]} is missing"
+    return None
+
+
+def _is_meta(data: Any) -> bool:
+    if not isinstance(data, dict):
+        return False
+    outputs, hashes = data.get("outputs"), data.get("output_hashes")
+    files = data.get("files", {})
+    return (
+        state.is_str_map(outputs)
+        and state.is_str_map(hashes)
+        and set(outputs) == set(hashes)
+        and all(_inside(path) for path in outputs.values())
+        and isinstance(data.get("metrics", {}) or {}, dict)
+        and isinstance(files, dict)
+        and all(
+            isinstance(v, list)
+            and len(v) == 3
+            and isinstance(v[0], int)
+            and isinstance(v[1], int)
+            and isinstance(v[2], str)
+            for v in files.values()
+        )
+    )
+
+
+def _inside(relative: str) -> bool:
+    """A path that stays inside the entry's folder (meta.json cannot point elsewhere)."""
+    path = Path(relative)
+    return bool(relative) and not path.is_absolute() and ".." not in path.parts

@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ..project import ProjectError
+from ..validation.limits import limit_problem
+from . import state
 from .cache import Hasher, Store, cache_key
 from .graph import Pipeline, Step
+from .processes import REAPER
 from .resolve import display, resolve_command, to_argv
-from .tracking import Tracker
+from .tracking import SESSION_TAG, Tracker
 
 PATH_TYPES = ("uri_folder", "uri_file", "mltable", "mlflow_model", "custom_model", "triton_model")
 LOG_TAIL_LINES = 20
@@ -88,7 +91,7 @@ def run_process(
         log.write(f"$ cd {shlex.quote(str(cwd))} && {display(argv)}\n")
         log.flush()
         try:
-            process = subprocess.Popen(
+            process = REAPER.start(
                 argv,
                 cwd=cwd,
                 env=env,
@@ -104,14 +107,17 @@ def run_process(
             return 127
         timer = None
         if timeout:
-            timer = threading.Timer(timeout, process.kill)
+            timer = threading.Timer(timeout, REAPER.kill, (process,))
             timer.start()
-        for text in process.stdout or ():
-            log.write(text)
-            console.line(f"[{prefix}] {text.rstrip()}")
-        code = process.wait()
-        if timer:
-            timer.cancel()
+        try:
+            for text in process.stdout or ():
+                log.write(text)
+                console.line(f"[{prefix}] {text.rstrip()}")
+            code = process.wait()
+        finally:
+            if timer:
+                timer.cancel()
+            REAPER.finished(process)
         return code
 
 
@@ -145,8 +151,10 @@ class Runner:
         self.workers = max(1, workers)
         self.console = console or Console()
         self.resume_hint = resume_hint
-        self.store = Store(runs_dir)
         self.hasher = Hasher(runs_dir / "hashes.json")
+        self.store = Store(runs_dir, self.hasher)
+        # MLflow runs carry the session, so a later run can end those a killed runner left
+        tracker.tags = {**tracker.tags, SESSION_TAG: self.store.session.name}
         self.run_id = time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + os.urandom(2).hex()
         self.run_dir = runs_dir / self.run_id
         self.results: dict[str, StepResult] = {}
@@ -156,7 +164,14 @@ class Runner:
         order = self.pipeline.order()
         self.check_bindings()
         self.run_dir.mkdir(parents=True)
-        _point_latest(self.runs_dir, self.run_id)
+        self.store.begin()  # also removes what runs that were killed left in .runs/tmp
+        state.point_latest(self.runs_dir, self.run_id)
+        try:
+            return self._run_steps(order)
+        finally:
+            self.store.end()
+
+    def _run_steps(self, order: list[str]) -> int:
         pending = list(order)
         running: dict[Future[StepResult], str] = {}
         started = time.monotonic()
@@ -178,7 +193,11 @@ class Runner:
                         running[pool.submit(self._guarded, name)] = name
                 if not running:
                     break
-                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                try:
+                    finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                except BaseException:  # interrupted: stop the steps before the pool waits
+                    REAPER.stop_all()
+                    raise
                 for future in finished:
                     name = running.pop(future)
                     self.results[name] = future.result()
@@ -215,11 +234,20 @@ class Runner:
                             else "required input is not bound"
                         )
                     )
+                elif binding is not None and value is not None:
+                    why = limit_problem(name, spec, value)
+                    if spec.get("type") in PATH_TYPES and not Path(str(value)).exists():
+                        why = f"local path {value} does not exist"
+                    if why:
+                        parent = binding.kind == "parent"
+                        bound = f" (pipeline input {binding.ref})" if parent else ""
+                        problems.append(f"jobs.{step.name}.inputs.{name}: {why}{bound}")
             for name in step.inputs:
                 if name not in step.component.inputs:
+                    known = ", ".join(sorted(step.component.inputs)) or "none"
                     problems.append(
-                        f"jobs.{step.name}.inputs.{name}: component "
-                        f"{step.component.name} has no input '{name}'"
+                        f"jobs.{step.name}.inputs.{name}: the component of job {step.name} "
+                        f"has no input '{name}' (known: {known})"
                     )
         if problems:
             raise ProjectError("\n".join(problems))
@@ -343,10 +371,12 @@ class Runner:
             "metrics": self.tracker.metrics(run_id) if run_id else {},
         }
         if component.deterministic:
-            stored = self.store.commit(workspace, self.store.cache_dir / key, meta, replace=True)
+            stored = self.store.commit(
+                workspace, self.store.cache_dir / key, meta, replace=self.force
+            )
         else:  # never reused: kept with this run only
             stored = self.store.commit(workspace, step_dir / "data", meta)
-        result = self._result_from(step, key, {**meta, "folder": str(stored)}, "done", seconds)
+        result = self._result_from(step, key, stored, "done", seconds)
         self._link_outputs(step_dir, result.outputs)
         self.console.state(step.name, "done", seconds)
         return result
@@ -519,10 +549,3 @@ def parallel_driver() -> str:
     from . import parallel
 
     return parallel.__file__
-
-
-def _point_latest(runs_dir: Path, run_id: str) -> None:
-    latest = runs_dir / "latest"
-    tmp = runs_dir / f".latest-{run_id}"
-    tmp.symlink_to(run_id)
-    os.replace(tmp, latest)

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..pipeline_source import load_pipeline_job, parse
 from ..project import ProjectError, layout, project_root, quiet_azure_ml
+from . import state
 
 PARENT_INPUT = re.compile(r"^\$\{\{\s*parent\.inputs\.([\w.-]+)\s*\}\}$")
 STEP_OUTPUT = re.compile(r"^\$\{\{\s*parent\.jobs\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}$")
@@ -137,26 +138,32 @@ def load_pipeline(
     cached = None
     if cache_dir is not None:
         cached = cache_dir / f"{hashlib.sha256(str(path).encode()).hexdigest()[:16]}.json"
-    if cached and cached.is_file():
-        try:
-            data = json.loads(cached.read_text())
-            if data.get("format") == [GRAPH_FORMAT, _sdk_version()]:
-                sources = data["pipeline"]["sources"]
-                if all(Path(f).is_file() and file_sha(Path(f)) == h for f, h in sources.items()):
-                    return Pipeline.from_json(data["pipeline"])
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # a damaged cache entry is rebuilt below
+    if cached:
+        found = _cached_graph(cached)
+        if found is not None:
+            return found
     if on_rebuild:
         on_rebuild()
     pipeline = _build(path)
     if cached:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp")
-        tmp.write_text(
-            json.dumps({"format": [GRAPH_FORMAT, _sdk_version()], "pipeline": pipeline.to_json()})
+        state.write_json(
+            cached, {"format": [GRAPH_FORMAT, _sdk_version()], "pipeline": pipeline.to_json()}
         )
-        tmp.replace(cached)
     return pipeline
+
+
+def _cached_graph(cached: Path) -> Pipeline | None:
+    """The graph kept in ``cached`` if it is intact and none of its sources changed."""
+    data = state.read_json(cached, lambda d: isinstance(d, dict) and "format" in d)
+    if data is None or data["format"] != [GRAPH_FORMAT, _sdk_version()]:
+        return None
+    try:
+        sources = data["pipeline"]["sources"]
+        if all(Path(f).is_file() and file_sha(Path(f)) == h for f, h in sources.items()):
+            return Pipeline.from_json(data["pipeline"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        state.warn(cached, "damaged (unexpected content)", "rebuilt")
+    return None
 
 
 def _sdk_version() -> str:
@@ -179,6 +186,12 @@ def _build(spec: Path) -> Pipeline:
     except ProjectError:
         raise
     except Exception as exc:  # the SDK raises many unrelated types for a bad file
+        from ..validation.references import reference_problems
+
+        missing = reference_problems(path)
+        if missing:
+            where, message = missing[0]
+            raise ProjectError(f"{path.name}: {where}: {message}") from exc
         raise ProjectError(
             f"{path.name}: cannot be loaded ({type(exc).__name__}); run `validate` for details"
         ) from exc
@@ -404,6 +417,11 @@ def _component(component: Any, sources: dict[str, str]) -> Component:
             "type": spec.type,
             "optional": bool(spec.optional),
             "default": spec.default,
+            **{
+                limit: getattr(spec, limit)
+                for limit in ("min", "max", "enum")
+                if getattr(spec, limit, None) is not None
+            },
         }
         for name, spec in component.inputs.items()
     }

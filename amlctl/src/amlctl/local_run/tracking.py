@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import state
+
 STEP_TAG = "local_run.step_run"
+SESSION_TAG = "local_run.session"  # the run's work-area session: alive while its runner is
 
 
 def default_tracking_uri(runs_dir: Path) -> str:
@@ -55,10 +58,9 @@ class Tracker:
         self.experiment, self.run_name, self.tags = experiment, run_name, tags
 
     def _remembered(self) -> dict[str, str]:
-        try:
-            return json.loads(self.state_file.read_text()) if self.state_file else {}
-        except (OSError, ValueError):
+        if not self.state_file:
             return {}
+        return state.read_json(self.state_file, state.is_str_map) or {}
 
     def _store_key(self) -> str:
         """Identifies the store and experiment; a re-created SQLite file gets a new key."""
@@ -72,12 +74,38 @@ class Tracker:
 
     def _remember(self) -> None:
         if self.state_file and self.experiment_id:
-            known = self._remembered()
-            key = self._store_key()
-            if known.get(key) != self.experiment_id:
-                known[key] = self.experiment_id
-                self.state_file.parent.mkdir(parents=True, exist_ok=True)
-                self.state_file.write_text(json.dumps(known, indent=2))
+            with state.locked(state.lock_path(self.state_file.parent, "tracking")):
+                known = self._remembered()
+                key = self._store_key()
+                if known.get(key) != str(self.experiment_id):
+                    known[key] = str(self.experiment_id)
+                    state.write_json(self.state_file, known, indent=2)
+
+    def _store_lock(self) -> Any:
+        """Runs of one project create and migrate the MLflow store one at a time."""
+        import contextlib
+
+        if self.state_file is None:
+            return contextlib.nullcontext()
+        return state.locked(state.lock_path(self.state_file.parent, "mlflow"))
+
+    def _set_aside_damaged_store(self) -> None:
+        """A local SQLite store that is not a database is moved aside and made anew."""
+        if not self.uri.startswith("sqlite:///"):
+            return
+        path = Path(self.uri[len("sqlite:///") :])
+        try:
+            with path.open("rb") as handle:
+                header = handle.read(16)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if path.is_dir():
+                state.replace_damaged(path, "not an MLflow SQLite store (a folder)")
+                return
+            raise exc
+        if header and header != b"SQLite format 3\x00":
+            state.replace_damaged(path, "not an MLflow SQLite store (damaged)")
 
     @property
     def ready(self) -> bool:
@@ -145,8 +173,10 @@ class Tracker:
             for name in ("mlflow", "alembic"):
                 logging.getLogger(name).setLevel(logging.WARNING)
 
-            client = MlflowClient(tracking_uri=self.uri)
-            client.search_experiments(max_results=1)  # creates/migrates the store now
+            with self._store_lock():
+                self._set_aside_damaged_store()
+                client = MlflowClient(tracking_uri=self.uri)
+                client.search_experiments(max_results=1)  # creates/migrates the store now
             self._client = client
         except Exception as exc:  # tracking must never stop a run
             self._error = exc
@@ -161,23 +191,42 @@ class Tracker:
         with self._lock:
             if self.parent_id is None:
                 try:
-                    found = client.get_experiment_by_name(self.experiment)
-                    self.experiment_id = (
-                        found.experiment_id
-                        if found
-                        else client.create_experiment(
-                            self.experiment, artifact_location=self.artifact_location
+                    with self._store_lock():  # two runs must not both create the experiment
+                        found = client.get_experiment_by_name(self.experiment)
+                        self.experiment_id = (
+                            found.experiment_id
+                            if found
+                            else client.create_experiment(
+                                self.experiment, artifact_location=self.artifact_location
+                            )
                         )
-                    )
                     parent = client.create_run(
                         self.experiment_id, run_name=self.run_name, tags=dict(self.tags)
                     )
                     self.parent_id = parent.info.run_id
                     self._remember()
+                    self._end_dead_runs(client)
                 except Exception as exc:
                     self._error, self._client = exc, None
                     return None
         return client
+
+    def _end_dead_runs(self, client: Any) -> None:
+        """Runs that a killed runner left RUNNING are marked KILLED."""
+        mine = self.tags.get(SESSION_TAG)
+        if self.state_file is None or mine is None:
+            return
+        tmp = self.state_file.parent / "tmp"
+        try:
+            running = client.search_runs(
+                [self.experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=500
+            )
+            for run in running:
+                session = run.data.tags.get(SESSION_TAG)
+                if session and session != mine and not state.session_alive(tmp, session):
+                    client.set_terminated(run.info.run_id, "KILLED")
+        except Exception:  # tidying up must never stop a run
+            return
 
     def start_child(self, name: str, parent_id: str | None = None, **tags: str) -> str | None:
         client = self._ready()

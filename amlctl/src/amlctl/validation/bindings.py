@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .limits import limit_problem
+
 PARENT_INPUT = re.compile(r"\$\{\{\s*parent\.inputs\.([\w.-]+)\s*\}\}")
 STEP_OUTPUT = re.compile(r"\$\{\{\s*parent\.jobs\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}")
 PARENT_OUTPUT = re.compile(r"\$\{\{\s*parent\.outputs\.([\w-]+)\s*\}\}")
@@ -65,6 +67,14 @@ def type_error(expected: str, value: Any, enum: list[Any] | None = None) -> str 
     if enum and str(value) not in {str(e) for e in enum}:
         return f"{value!r} is not one of {', '.join(map(str, enum))}"
     return None
+
+
+def value_problem(name: str, spec: Any, value: Any) -> str | None:
+    """Why a literal does not fit input ``name``: its type, then its declared limits."""
+    why = type_error(_declared_type(spec), value, getattr(spec, "enum", None))
+    if why or value is None or (isinstance(value, str) and ANY_BINDING.search(value)):
+        return why
+    return limit_problem(name, spec, value)
 
 
 def _raw(value: Any) -> Any:
@@ -133,7 +143,7 @@ def check_pipeline(file: str, job: Any) -> list[Problem]:
                     elif known_component and input_name in declared_inputs:
                         literal = _pipeline_input_value(pipeline_inputs[name])
                         spec = declared_inputs[input_name]
-                        why = type_error(_declared_type(spec), literal, getattr(spec, "enum", None))
+                        why = value_problem(input_name, spec, literal)
                         if why:
                             error(f"inputs.{name}", f"{why} (bound to {where})")
                 for step, output in STEP_OUTPUT.findall(text):
@@ -149,7 +159,7 @@ def check_pipeline(file: str, job: Any) -> list[Problem]:
             spec = declared_inputs[input_name]
             raw = _raw(value)
             if not isinstance(raw, dict) and not hasattr(raw, "path"):
-                why = type_error(_declared_type(spec), raw, getattr(spec, "enum", None))
+                why = value_problem(input_name, spec, raw)
                 if why:
                     error(where, why)
         if known_component:
@@ -186,12 +196,83 @@ def check_pipeline(file: str, job: Any) -> list[Problem]:
                 )
         for text in _node_strings(node):
             used_inputs.update(PARENT_INPUT.findall(text))
+    cycle = _cycle(nodes)
+    if cycle:
+        error("jobs", "jobs form a cycle: " + " -> ".join(cycle))
     for name in pipeline_inputs:
         if name not in used_inputs:
             problems.append(
                 Problem(file, f"inputs.{name}", "pipeline input is not used by any job", "warning")
             )
     return problems
+
+
+def _cycle(nodes: dict[str, Any]) -> list[str] | None:
+    """One cycle among the jobs' output bindings, as [a, b, ..., a]; None without one."""
+    upstream = {
+        name: {
+            step
+            for value in (getattr(node, "_job_inputs", None) or {}).values()
+            for text in _strings(value)
+            for step, _ in STEP_OUTPUT.findall(text)
+            if step in nodes
+        }
+        for name, node in nodes.items()
+    }
+    finished: set[str] = set()
+    path: list[str] = []  # the jobs being visited, each one an input of the one before
+
+    def visit(name: str) -> list[str] | None:
+        path.append(name)
+        for step in sorted(upstream[name]):
+            if step in path:
+                return [*path[path.index(step) :], step]
+            if step not in finished:
+                found = visit(step)
+                if found:
+                    return found
+        finished.add(path.pop())
+        return None
+
+    for name in nodes:
+        if name not in finished:
+            found = visit(name)
+            if found:
+                return list(reversed(found))  # in the direction the data flows
+    return None
+
+
+def check_local_paths(file: str, base: Path, job: Any) -> list[Problem]:
+    """Local data paths (pipeline inputs, job inputs) that do not exist.
+
+    A path is local unless it is an ``azureml:`` reference, a URL (``wasbs://``,
+    ``https://``, ``azureml://``) or a registered asset's ``name@version``/``name:version``.
+    """
+    problems: list[Problem] = []
+
+    def check(where: str, value: Any) -> None:
+        raw = _raw(value)
+        path = raw.get("path") if isinstance(raw, dict) else getattr(raw, "path", None)
+        if not isinstance(path, str) or ANY_BINDING.search(path) or not _is_local(path, base):
+            return
+        if not (base / path).exists():
+            problems.append(Problem(file, where, f"local path {path} does not exist"))
+
+    for name, pipeline_input in dict(getattr(job, "inputs", None) or {}).items():
+        check(f"inputs.{name}", getattr(pipeline_input, "_data", pipeline_input))
+    for node_name, node in dict(getattr(job, "jobs", None) or {}).items():
+        for input_name, value in dict(getattr(node, "_job_inputs", None) or {}).items():
+            check(f"jobs.{node_name}.inputs.{input_name}", value)
+    return problems
+
+
+ASSET_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(?:@[\w.-]+|:[\w.-]+)$")
+
+
+def _is_local(path: str, base: Path) -> bool:
+    if path.startswith("azureml:") or re.match(r"^[a-z][a-z0-9+.-]*://", path):
+        return False
+    return not (ASSET_NAME.match(path) and not (base / path).exists())
 
 
 def _component_name(component: Any, node_name: str) -> str:

@@ -171,12 +171,16 @@ def validate_file(
     kind: str, file: Path, relative: str, aml: Any, loaders: Any, client: Any
 ) -> list[Problem]:
     from ..pipeline_source import load_pipeline_job, parse
-    from .bindings import check_pipeline
+    from .bindings import check_local_paths, check_pipeline
+    from .references import reference_problems
 
     python = parse(file).is_python
     syntax = None if python else _yaml_problem(file, relative)
     if syntax:
         return [syntax]
+    missing = [] if python else reference_problems(file)
+    if missing:  # the SDK would answer with pages of nested schema errors
+        return [Problem(relative, where, message) for where, message in missing]
     loader: Callable[[Path], Any]
     if python:
         try:
@@ -210,6 +214,7 @@ def validate_file(
             return [Problem(relative, "type", f"expected a pipeline job, got {loaded.type}")]
         problems += _sdk_result(relative, client.jobs.validate(loaded))
         problems += check_pipeline(relative, loaded)
+        problems += check_local_paths(relative, file.parent, loaded)
     elif kind == "job":
         problems += _sdk_result(relative, client.jobs.validate(loaded))
     elif kind == "schedule" and not _refers_to_file(file):  # files are checked on their own
