@@ -61,6 +61,18 @@ def parse(spec: str | os.PathLike[str]) -> PipelineFile:
     return PipelineFile(Path(text))
 
 
+def sdk_origin(path: Path) -> Path:
+    """The origin to give azure-ai-ml when it loads the definition built from ``path``.
+
+    Relative paths in the definition resolve from the origin's folder, the pipeline file's.
+    For a Python file it is a name beside it that does not exist: the SDK reads an existing
+    origin back as YAML (to keep parameter defaults as written), which a .py file is not.
+    """
+    if path.suffix not in PYTHON_SUFFIXES:
+        return path
+    return path.with_name(f"{path.name}.definition.yml")
+
+
 def file_sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -185,7 +197,7 @@ def load_definition(definition: dict[str, Any], origin: Path) -> Any:
 
     text = yaml.safe_dump(definition, sort_keys=False)
     try:
-        return load_job(source=io.StringIO(text), relative_origin=str(origin))
+        return load_job(source=io.StringIO(text), relative_origin=str(sdk_origin(origin)))
     except Exception as exc:  # the SDK raises marshmallow, azure and plain errors alike
         first = next((line for line in str(exc).splitlines() if line.strip()), "")
         raise ProjectError(
@@ -338,6 +350,7 @@ def _import(path: Path) -> Any:
         raise ProjectError(f"{_shown(path)}: cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    saved_path = list(sys.path)  # what the file adds to sys.path stays with its import
     sys.path.insert(0, str(path.parent))
     try:
         spec.loader.exec_module(module)
@@ -348,8 +361,7 @@ def _import(path: Path) -> Any:
         sys.modules.pop(name, None)
         raise ProjectError(_raised(exc, path, "import")) from exc
     finally:
-        if sys.path and sys.path[0] == str(path.parent):
-            sys.path.pop(0)
+        sys.path[:] = saved_path
     return module
 
 

@@ -101,7 +101,7 @@ def read_publication(
     ``pipeline`` publishes another pipeline file (a YAML or Python pipeline job) as the
     pipeline component, under the name training-component.yml gives it.
     """
-    from ..pipeline_source import pipeline_component_definition
+    from ..pipeline_source import pipeline_component_definition, sdk_origin
     from .assets import Asset, discover, load_entity, point_jobs_at_components, read_yaml
     from .versions import content_version
 
@@ -131,7 +131,7 @@ def read_publication(
         "component",
         pipeline_definition.get("name") or "training_pipeline",
         pipeline_version,
-        origin,
+        sdk_origin(origin),
         {**pipeline_definition, "version": pipeline_version},
     )
     endpoint_definition = read_yaml(paths["endpoint"])

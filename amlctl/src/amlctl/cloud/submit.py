@@ -48,7 +48,7 @@ def build_job(
     experiment: str | None,
     cpu_cluster: str | None = None,
 ) -> Any:
-    from ..pipeline_source import pipeline_definition
+    from ..pipeline_source import pipeline_definition, sdk_origin
     from ..source import run_tags
     from .assets import discover, point_inputs_at_data, point_jobs_at_components
 
@@ -74,10 +74,10 @@ def build_job(
         definition["settings"] = {**job_settings, "default_compute": f"azureml:{cpu_cluster}"}
     definition["experiment_name"] = experiment or definition.get("experiment_name") or path.stem
     definition["tags"] = {**(definition.get("tags") or {}), **run_tags(root)}
-    return load_job_entity(path, definition)
+    return load_job_entity(path, definition, sdk_origin(path))
 
 
-def load_job_entity(path: Path, definition: dict[str, Any]) -> Any:
+def load_job_entity(path: Path, definition: dict[str, Any], origin: Path | None = None) -> Any:
     import io
 
     import yaml
@@ -87,7 +87,8 @@ def load_job_entity(path: Path, definition: dict[str, Any]) -> Any:
 
     quiet_azure_ml()
     try:
-        return load_job(source=io.StringIO(yaml.safe_dump(definition)), relative_origin=str(path))
+        text = io.StringIO(yaml.safe_dump(definition))
+        return load_job(source=text, relative_origin=str(origin or path))
     except Exception as exc:
         if type(exc).__module__.startswith(("azure.", "marshmallow")):
             raise ProjectError(f"{path}: {exc}") from exc
