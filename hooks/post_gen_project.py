@@ -35,6 +35,13 @@ LAYOUT: dict[tuple[str, object], tuple[str, ...]] = {
         "components/score",
     ),
     ("schedule", False): ("pipelines/schedules",),
+    ("online_endpoint", False): (
+        ".github/workflows/deploy-online.yml",
+        "benchmarks/bench_online.py",
+        "data/sample-table.yml",
+        "data/sample/MLTable",
+        "deploy",
+    ),
 }
 
 

@@ -37,7 +37,14 @@ CHOICES = {
     "component_style": ("yaml", "python"),
     "python_version": ("3.13", "3.12", "3.11"),
 }
-BOOLEANS = ("gpu_cluster", "hyperparameter_sweep", "batch_scoring", "schedule", "network_isolation")
+BOOLEANS = (
+    "gpu_cluster",
+    "hyperparameter_sweep",
+    "batch_scoring",
+    "schedule",
+    "online_endpoint",
+    "network_isolation",
+)
 
 # Azure naming rules: (pattern, human-readable rule). Sources: "Naming rules and restrictions
 # for Azure resources" (Microsoft.Storage, KeyVault, ContainerRegistry, MachineLearningServices,
@@ -62,6 +69,10 @@ NAME_RULES = {
         "2-64 letters, digits, '.', '_', '-', starting with a letter or digit",
     ),
     "batch endpoint": (
+        r"[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]",
+        "3-32 letters, digits and hyphens, starting with a letter",
+    ),
+    "online endpoint": (
         r"[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]",
         "3-32 letters, digits and hyphens, starting with a letter",
     ),
@@ -98,6 +109,8 @@ DERIVED_NAMES = {
     "__gpu_cluster": "compute cluster",
     "__batch_endpoint_dev": "batch endpoint",
     "__batch_endpoint_prod": "batch endpoint",
+    "__online_endpoint_dev": "online endpoint",
+    "__online_endpoint_prod": "online endpoint",
 }
 
 # How cookiecutter.json derives each private name from resource_prefix (test_hooks checks that
@@ -118,6 +131,7 @@ DERIVED_FORMS = {
             "github_identity": "id-{p}-{env}-github",
             "vnet": "vnet-{p}-{env}",
             "batch_endpoint": "{p}-training-{env}",
+            "online_endpoint": "{p}-online-{env}",
         }.items()
     },
     "__cpu_cluster": "{p}-cpu",

@@ -93,4 +93,21 @@ def expected_files(answers: dict) -> set[str]:
     if answers["schedule"]:
         # one schedule per training pipeline: publish creates every file in schedules/
         files.add("pipelines/schedules/training-cron.yml")
+    if answers["online_endpoint"]:
+        files |= {
+            ".github/workflows/deploy-online.yml",
+            "benchmarks/bench_online.py",
+            "data/sample-table.yml",
+            "data/sample/MLTable",
+            "deploy/online/README.md",
+            "deploy/online/deployment.yml",
+            "deploy/online/endpoint.yml",
+            "deploy/online/monitor.yml",
+            "deploy/online/sample-request.json",
+            "deploy/online/scoring/.amlignore",
+            "deploy/online/scoring/score.py",
+            "deploy/online/scoring/tests/conftest.py",
+            "deploy/online/scoring/tests/test_score.py",
+            "deploy/online/scoring/tests/test_server.py",
+        }
     return files

@@ -22,6 +22,7 @@ MATRIX: dict[str, dict[str, object]] = {
         "hyperparameter_sweep": False,
         "batch_scoring": False,
         "schedule": False,
+        "online_endpoint": False,
         "network_isolation": False,
     },
     "everything": {
@@ -34,6 +35,7 @@ MATRIX: dict[str, dict[str, object]] = {
         "hyperparameter_sweep": True,
         "batch_scoring": True,
         "schedule": True,
+        "online_endpoint": True,
         "network_isolation": True,
         "schedule_cron": "30 4 1-15 JAN-JUN MON-FRI",
     },

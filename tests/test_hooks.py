@@ -38,6 +38,7 @@ def rendered_defaults(**changes) -> dict:
         "batch_scoring": True,
         "schedule": True,
         "schedule_cron": "0 2 * * 1",
+        "online_endpoint": True,
         "network_isolation": False,
         "github_owner": "my-org",
         "github_repo": "azure-ml-project",
@@ -59,6 +60,7 @@ def rendered_defaults(**changes) -> dict:
                 f"__github_identity_{env}": f"id-{p}-{env}-github",
                 f"__vnet_{env}": f"vnet-{p}-{env}",
                 f"__batch_endpoint_{env}": f"{p}-training-{env}",
+                f"__online_endpoint_{env}": f"{p}-online-{env}",
             }
         )
     answers.update(

@@ -98,6 +98,15 @@ def test_shipped_config_files_are_complete():
             "workspace_name",
             "location",
             "batch_endpoint",
+            # the default bake has real-time serving (deploy --env reads these)
+            "online_endpoint",
+            "online_instance_type",
+            "online_instance_count",
         }
-        for setting in ("resource_group", "workspace_name", "batch_endpoint"):
+        for setting in ("resource_group", "workspace_name", "batch_endpoint", "online_endpoint"):
             assert data[setting].endswith(path.stem), setting
+        from amlctl.cloud.deploy import online_settings
+
+        online = online_settings(path.stem, TEMPLATE_CONFIG.parent, environ={})
+        assert online.endpoint == data["online_endpoint"]
+        assert online.instance_count == data["online_instance_count"] >= 1

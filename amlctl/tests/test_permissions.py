@@ -176,3 +176,24 @@ def test_a_writing_job_that_runs_for_pull_requests_fails(project: Path):
 def test_only_the_what_if_job_runs_for_pull_requests():
     jobs = permissions.workflow_jobs(ROOT, CLI)
     assert [(job.job, job.identity) for job in jobs if job.pull_request] == [("what-if", "what-if")]
+
+
+def test_the_roles_azure_ml_gives_an_endpoint_cover_what_it_does():
+    by_name = {role.name: role for role in permissions.ROLES.values()}
+    for use in permissions.ENDPOINT_USES:
+        role = by_name[permissions.ENDPOINT_ROLES[use.scope]]
+        assert role.allows(use.action, use.data), (use.action, role.name)
+    # and no more than that: neither role writes anything
+    for name in permissions.ENDPOINT_ROLES.values():
+        assert not by_name[name].allows(f"{permissions.BLOBS}/write", data=True)
+
+
+def test_the_deploy_identity_may_roll_out_with_the_workspace_role_alone():
+    """`deploy` needs nothing beyond AzureML Data Scientist on the workspace (and blob writes
+    for the code upload, which CI's Storage Blob Data Contributor covers)."""
+    by_name = {role.name: role for role in permissions.ROLES.values()}
+    scientist = by_name["AzureML Data Scientist"]
+    uploader = by_name["Storage Blob Data Contributor"]
+    for use in permissions.COMMAND_USES["deploy"]:
+        role = uploader if use.scope == "storage" else scientist
+        assert role.allows(use.action, use.data), use.action

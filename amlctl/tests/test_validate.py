@@ -315,3 +315,52 @@ def test_every_problem_is_reported_at_once(project, capsys):
     ):
         assert expected in out
     assert "errors" in out.splitlines()[-1]
+
+
+def online_copy(tmp_path: Path) -> Path:
+    """The baked template's project (it has deploy/online), copied so a test may break it."""
+    import shutil
+
+    copy = tmp_path / "online"
+    shutil.copytree(PROJECT, copy, ignore=shutil.ignore_patterns(".venv", ".runs", ".git"))
+    return copy
+
+
+def test_online_endpoint_deployment_and_monitor_are_validated(tmp_path):
+    project = online_copy(tmp_path)
+    problems, _ = validate_project(project)
+    assert [str(p) for p in problems if p.severity == "error"] == []
+    from amlctl.validation.command import project_files
+
+    kinds = {path.name: kind for kind, path in project_files(project) if "deploy" in path.parts}
+    assert kinds == {
+        "endpoint.yml": "online_endpoint",
+        "deployment.yml": "online_deployment",
+        "monitor.yml": "schedule",
+    }
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "field"),
+    [
+        ("endpoint.yml", "\nauth_mode: key", "\nauth_mode: password", "auth_mode"),
+        (
+            "deployment.yml",
+            "request_timeout_ms: 5000",
+            "request_timeout_ms: soon",
+            "request_settings",
+        ),
+        ("deployment.yml", "  period: 10\n", "  period: often\n", "liveness_probe"),
+        ("monitor.yml", "type: prediction_drift", "type: prediction_drfit", "create_monitor"),
+    ],
+)
+def test_a_broken_online_file_is_reported_with_its_field(tmp_path, file, old, new, field):
+    project = online_copy(tmp_path)
+    path = project / "deploy" / "online" / file
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    found = errors(project)
+    assert len(found) >= 1, found
+    assert all(f.startswith(f"deploy/online/{file}: ") for f in found), found
+    assert any(field in f for f in found), found

@@ -14,6 +14,7 @@ touched) and prints:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shlex
@@ -60,18 +61,18 @@ def executed_steps(output: str) -> dict[str, float]:
 
 
 def step_commands(run_dir: Path, runs_dir: Path, direct_dir: Path) -> list[tuple[str, str]]:
-    """(cwd, command) of every step the runner executed, outputs redirected to direct_dir."""
+    """(cwd, command) of every step the runner executed, outputs redirected to direct_dir.
+
+    The runner records each job's code folder and resolved command in <step>/log.job.json;
+    by hand, one runs that command through bash in the code folder.
+    """
     commands = []
-    for log in sorted(run_dir.glob("*/log.txt"), key=lambda p: p.stat().st_mtime):
-        first = log.read_text().splitlines()[0]
-        match = re.match(r"^\$ cd (.+?) && (.+)$", first)
-        if not match:
-            continue
-        cwd, command = shlex.split(match.group(1))[0], match.group(2)
-        step = log.parent.name
+    for record in sorted(run_dir.glob("*/log.job.json"), key=lambda p: p.stat().st_mtime):
+        job = json.loads(record.read_text())
+        step = record.parent.name
         pattern = re.escape(str(runs_dir / "tmp")) + r"/[0-9a-f]{32}"
-        command = re.sub(pattern, str(direct_dir / step), command)
-        commands.append((cwd, command))
+        command = re.sub(pattern, str(direct_dir / step), job["command"])
+        commands.append((job["code"] or str(direct_dir), command))
     return commands
 
 
@@ -100,12 +101,14 @@ def main() -> int:
         direct_dir = Path(tmp) / "direct"
         commands = step_commands(runs / "latest", runs, direct_dir)
         direct_env = environment(f"sqlite:///{runs / 'mlflow.db'}")
+        # `python` in a command is this environment's, as for the runner
+        direct_env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env["PATH"]])
         for step_outputs in (runs / "latest").glob("*/outputs"):
             for output in step_outputs.iterdir():  # fresh, empty output folders, as the runner
                 (direct_dir / step_outputs.parent.name / output.name).mkdir(parents=True)
         started = time.perf_counter()
         for cwd, command in commands:
-            argv = shlex.split(command)
+            argv = ["bash", "-c", command]
             subprocess.run(argv, cwd=cwd, env=direct_env, capture_output=True, check=True)
         direct = time.perf_counter() - started
 

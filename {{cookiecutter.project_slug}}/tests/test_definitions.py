@@ -233,7 +233,40 @@ def test_publish_definitions_load(ml_client):
     assert deployment.endpoint_name == endpoint.name
     assert endpoint.auth_mode == "aad_token"
     assert deployment.component.type == "pipeline"
-    assert deployment.settings["continue_on_step_failure"] is False
+    assert deployment.settings["continue_on_step_failure"] is False{%- if cookiecutter.online_endpoint %}
+
+
+def test_online_definitions_load_and_agree():
+    """The endpoint, its deployment and the model monitor name one another consistently."""
+    from azure.ai.ml import load_data, load_online_deployment, load_online_endpoint
+    from azure.ai.ml.entities._load_functions import load_schedule
+
+    online = PROJECT / "deploy" / "online"
+    endpoint = load_online_endpoint(source=online / "endpoint.yml")
+    deployment = load_online_deployment(source=online / "deployment.yml")
+    monitor = load_schedule(source=online / "monitor.yml")
+    assert endpoint.auth_mode in ("key", "aad_token")
+    assert deployment.endpoint_name == endpoint.name
+    assert (online / deployment.code_configuration.code / "score.py").is_file()
+    model_name = read_yaml(PROJECT / "pipelines" / "training.yml")["inputs"]["model_name"]
+    assert deployment.model.removeprefix("azureml:") == f"{model_name}:1"
+    environment = deployment.environment.removeprefix("azureml:").split(":")[0]
+    assert environment == read_yaml(ENVIRONMENT)["name"]
+    assert deployment.liveness_probe.initial_delay > 0
+    assert deployment.readiness_probe.initial_delay > 0
+    assert deployment.request_settings.request_timeout_ms > 0
+    assert deployment.data_collector.collections.keys() == {"model_inputs", "model_outputs"}
+    target = monitor.create_monitor.monitoring_target
+    assert target.endpoint_deployment_id == f"azureml:{endpoint.name}:{deployment.name}"
+    assert set(monitor.create_monitor.monitoring_signals) == {
+        "data_drift",
+        "prediction_drift",
+        "data_quality",
+    }
+    table = load_data(source=PROJECT / "data" / "sample-table.yml")
+    assert table.type == "mltable"
+    assert (PROJECT / "data" / "sample" / "MLTable").is_file()
+{%- endif %}
 
 
 def test_published_component_matches_the_training_pipeline():

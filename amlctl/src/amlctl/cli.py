@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "publish": (".cloud.publish", "Publish pipelines: component, batch endpoint, schedules."),
     "submit": (".cloud.submit", "Submit a pipeline job to the workspace."),
     "invoke": (".cloud.invoke", "Invoke the published batch endpoint over REST."),
+    "serve": (".serving.local", "Serve the latest local model with Azure ML's inference server."),
+    "deploy": (".cloud.deploy", "Blue/green rollout of the model to the online endpoint."),
     "github-environments": (".cloud.github_envs", "Protect the GitHub environments (--check)."),
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -82,3 +83,58 @@ def typed_value(name: str, kind: str, text: str) -> Any:
     if kind not in LITERAL_TYPES and not text.strip():
         raise ProjectError(f"--set {name}=: expected a path or an azureml: reference")
     return text
+
+
+NODE_INPUT = re.compile(r"^jobs\.(?P<node>[\w-]+(?:\.jobs\.[\w-]+)*)\.inputs\.(?P<input>[\w-]+)$")
+
+
+def split_node_overrides(pairs: list[str] | tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(pipeline input overrides `name=value`, node overrides `jobs.NODE.inputs.NAME=value`)."""
+    pipeline_pairs, node_pairs = [], []
+    for pair in pairs:
+        (node_pairs if pair.strip().startswith("jobs.") else pipeline_pairs).append(pair)
+    return pipeline_pairs, node_pairs
+
+
+def apply_node_overrides(pipeline: Any, pairs: list[str], typed: Any) -> None:
+    """Replace the binding of a node input (`jobs.NODE.inputs.NAME=VALUE`), in place.
+
+    NODE is the node's key in the YAML: `train`, or `outer.jobs.inner` inside a pipeline
+    component; overriding an input of a pipeline-component node replaces it for every
+    inner step it is bound through. ``typed(where, kind, text)`` converts the value.
+    """
+    from .local_run.expand import step_path, yaml_key
+    from .local_run.graph import PATH_TYPES_GRAPH, Binding
+
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        key = key.strip()
+        match = NODE_INPUT.match(key)
+        if not sep or not match:
+            raise ProjectError(f"--set {pair}: expected jobs.NODE.inputs.NAME=VALUE")
+        node, name = step_path(match.group("node")), match.group("input")
+        targets = []
+        step = pipeline.steps.get(node)
+        if step is not None:
+            if name not in step.component.inputs:
+                known = ", ".join(sorted(step.component.inputs)) or "none"
+                raise ProjectError(
+                    f"--set {key}: {yaml_key(node)} has no input '{name}' (inputs: {known})"
+                )
+            targets.append((step, name))
+        else:
+            for candidate in pipeline.steps.values():
+                for input_name, binding in candidate.inputs.items():
+                    if key in binding.keys:
+                        targets.append((candidate, input_name))
+        if not targets:
+            nodes = sorted({yaml_key(n) for n in pipeline.steps})
+            raise ProjectError(
+                f"--set {key}: no node input {key} is bound in the pipeline "
+                f"(steps: {', '.join(nodes)})"
+            )
+        for target, input_name in targets:
+            kind = target.component.inputs.get(input_name, {}).get("type", "string")
+            value = typed(key, kind, text)
+            binding_kind = "path" if kind in PATH_TYPES_GRAPH else "literal"
+            target.inputs[input_name] = Binding(binding_kind, value=value, keys=[key])

@@ -10,6 +10,7 @@ defaults to the template's layout::
     pipelines = "pipelines"            # pipeline jobs (YAML or Python)
     schedules = "pipelines/schedules"
     publish = "pipelines/publish"      # pipeline component, batch endpoint and deployment
+    online = "deploy/online"           # online endpoint, deployment, scoring/, monitor
     environments = "environments"      # one folder per environment, each with environment.yml
     data = "data"                      # data asset YAML
     config = "config"                  # one <env>.yml per Azure environment
@@ -48,6 +49,7 @@ class Layout:
     pipelines: Path
     schedules: Path
     publish: Path
+    online: Path
     environments: Path
     data: Path
     config: Path
@@ -61,6 +63,7 @@ class Layout:
             "pipelines": "pipelines",
             "schedules": "pipelines/schedules",
             "publish": "pipelines/publish",
+            "online": "deploy/online",
             "environments": "environments",
             "data": "data",
             "config": "config",

@@ -8,14 +8,17 @@ request of a long-running operation).
 
 from __future__ import annotations
 
+import copy
 import itertools
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-WRITES = {"create_or_update", "begin_create_or_update"}
+WRITES = {"create_or_update", "begin_create_or_update", "begin_delete"}
 
 
 @dataclass
@@ -132,6 +135,100 @@ class Jobs:
         return SimpleNamespace(name=name, status=status)
 
 
+class Models:
+    """Registered models: name -> versions (what `deploy` rolls out)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.store: dict[str, list[str]] = {}
+
+    def list(self, name: str, **kwargs: Any) -> list[Any]:
+        self.ledger.record(Call("models", "list", name))
+        return [SimpleNamespace(name=name, version=v) for v in self.store.get(name, [])]
+
+
+class OnlineEndpoints(NamedResources):
+    """Online endpoints with traffic, and `invoke` routed to the deployment it names.
+
+    `scorers` maps a deployment name to what it answers (a callable taking the request
+    file's text); a deployment without one answers with one prediction per row, like the
+    project's scoring script. A deployment that does not exist answers 404.
+    """
+
+    def __init__(self, ledger: Ledger, deployments: OnlineDeployments) -> None:
+        super().__init__("online_endpoints", ledger)
+        self.deployments = deployments
+        self.scorers: dict[str, Any] = {}
+        self.invocations: list[tuple[str, str | None]] = []
+        self.fail_traffic: dict[str, int] = {}  # deployment -> share whose update fails
+
+    def begin_create_or_update(self, entity: Any, **kwargs: Any) -> Done:
+        for deployment, share in (getattr(entity, "traffic", None) or {}).items():
+            if self.fail_traffic.get(deployment) == share:
+                self.ledger.record(Call(self.group, "begin_create_or_update", entity.name))
+                raise HttpResponseError(message=f"injected failure: {deployment} at {share} %")
+            if share and (entity.name, deployment) not in self.deployments.store:
+                raise HttpResponseError(message=f"traffic to missing deployment {deployment}")
+        # what Azure stores is a copy; the caller's object is not the service's state
+        stored = copy.deepcopy(entity)
+        result = super().begin_create_or_update(stored)
+        return result
+
+    def invoke(
+        self,
+        endpoint_name: str,
+        request_file: str,
+        deployment_name: str | None = None,
+        **kwargs: Any,
+    ) -> str:
+        self.ledger.record(Call(self.group, "invoke", endpoint_name))
+        self.invocations.append((endpoint_name, deployment_name))
+        if endpoint_name not in self.store:
+            raise ResourceNotFoundError(f"endpoint {endpoint_name} not found")
+        if deployment_name is None:  # routed by traffic: the largest share answers here
+            traffic = self.store[endpoint_name].traffic or {}
+            deployment_name = max(traffic, key=traffic.get) if traffic else None
+        if (endpoint_name, deployment_name) not in self.deployments.store:
+            raise ResourceNotFoundError(f"deployment {deployment_name} not found")
+        text = Path(request_file).read_text(encoding="utf-8")
+        scorer = self.scorers.get(deployment_name)
+        if scorer is not None:
+            return scorer(text)
+        return json.dumps({"predictions": [0] * len(json.loads(text)["data"])})
+
+
+class OnlineDeployments:
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.store: dict[tuple[str, str], Any] = {}
+        self.endpoints: dict[str, Any] = {}  # the endpoints' store, to refuse deleting live ones
+
+    def get(self, name: str, endpoint_name: str, **kwargs: Any) -> Any:
+        self.ledger.record(Call("online_deployments", "get", name))
+        if (endpoint_name, name) not in self.store:
+            raise ResourceNotFoundError(f"deployment {endpoint_name}/{name} not found")
+        return self.store[(endpoint_name, name)]
+
+    def list(self, endpoint_name: str, **kwargs: Any) -> list[Any]:
+        self.ledger.record(Call("online_deployments", "list", endpoint_name))
+        return [d for (endpoint, _), d in self.store.items() if endpoint == endpoint_name]
+
+    def begin_create_or_update(self, deployment: Any, **kwargs: Any) -> Done:
+        self.ledger.record(Call("online_deployments", "begin_create_or_update", deployment.name))
+        self.store[(deployment.endpoint_name, deployment.name)] = deployment
+        return Done(deployment)
+
+    def begin_delete(self, name: str, endpoint_name: str, **kwargs: Any) -> Done:
+        self.ledger.record(Call("online_deployments", "begin_delete", name))
+        if (endpoint_name, name) not in self.store:
+            raise ResourceNotFoundError(f"deployment {endpoint_name}/{name} not found")
+        endpoint = self.endpoints.get(endpoint_name)
+        if endpoint is not None and (endpoint.traffic or {}).get(name, 0) > 0:
+            raise HttpResponseError(message=f"{name} still receives traffic; cannot delete it")
+        del self.store[(endpoint_name, name)]
+        return Done(None)
+
+
 class FakeMLClient:
     def __init__(self, job_statuses: list[str] | None = None) -> None:
         self.ledger = Ledger()
@@ -141,6 +238,10 @@ class FakeMLClient:
         self.batch_endpoints = NamedResources("batch_endpoints", self.ledger)
         self.batch_deployments = BatchDeployments(self.ledger)
         self.schedules = NamedResources("schedules", self.ledger)
+        self.models = Models(self.ledger)
+        self.online_deployments = OnlineDeployments(self.ledger)
+        self.online_endpoints = OnlineEndpoints(self.ledger, self.online_deployments)
+        self.online_deployments.endpoints = self.online_endpoints.store
         self.jobs = Jobs(self.ledger, job_statuses or ["Queued", "Running", "Completed"])
 
     @property

@@ -151,3 +151,47 @@ def fake_bicep(folder: Path, template: dict | None = None, fail: str | None = No
 
 def path_with(folder: Path) -> str:
     return f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def make_online(root: Path) -> Path:
+    """The online serving files of a project (deploy/online) and its online settings."""
+    online = root / "deploy" / "online"
+    with (root / "config" / "dev.yml").open("a", encoding="utf-8") as config:
+        config.write(
+            "online_endpoint: fixture-online-dev\n"
+            "online_instance_type: Standard_DS2_v2\nonline_instance_count: 3\n"
+        )
+    write(
+        online / "endpoint.yml",
+        "$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json\n"
+        "name: fixture-online\nauth_mode: key\n",
+    )
+    write(
+        online / "deployment.yml",
+        "$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json\n"
+        "name: model-v1\nendpoint_name: fixture-online\nmodel: azureml:fixture-model:1\n"
+        "code_configuration:\n  code: scoring\n  scoring_script: score.py\n"
+        "environment: azureml:fixture-sklearn:1\n"
+        "instance_type: Standard_DS3_v2\ninstance_count: 1\n"
+        "request_settings:\n  request_timeout_ms: 5000\n"
+        "  max_concurrent_requests_per_instance: 2\n",
+    )
+    write(
+        online / "scoring" / "score.py",
+        "def init():\n    pass\n\n\ndef run(data):\n    return []\n",
+    )
+    write(online / "sample-request.json", json.dumps({"data": [{"a": 1.0, "b": 2.0}] * 2}))
+    write(
+        online / "monitor.yml",
+        "$schema: http://azureml/sdk-2-0/Schedule.json\nname: fixture-monitor\n"
+        "trigger:\n  type: recurrence\n  frequency: day\n  interval: 1\n"
+        "create_monitor:\n  compute:\n    instance_type: standard_e4s_v3\n"
+        "    runtime_version: '3.4'\n  monitoring_target:\n    ml_task: classification\n"
+        "    endpoint_deployment_id: azureml:fixture-online:model-v1\n"
+        "  monitoring_signals:\n    prediction_drift:\n      type: prediction_drift\n"
+        "      metric_thresholds:\n        numerical:\n          jensen_shannon_distance: 0.1\n"
+        "    data_drift:\n      type: data_drift\n      reference_data:\n"
+        "        input_data:\n          path: azureml:fixture-raw:1\n          type: mltable\n"
+        "        data_context: training\n",
+    )
+    return root

@@ -333,7 +333,40 @@ COMMAND_USES: dict[str, tuple[Use, ...]] = {
         Use(f"{ML}/jobs/read", "workspace", "follow it with --wait"),
         Use(f"{ML}/computes/read", "workspace", "resolve the compute"),
     ),
+    # blue/green rollout to the managed online endpoint (deploy-online.yml)
+    "deploy": (
+        *_UPLOAD,  # the scoring code of the deployment
+        Use(f"{ML}/environments/versions/read", "workspace", "skip an environment that exists"),
+        Use(f"{ML}/environments/versions/write", "workspace", "register the environment"),
+        Use(f"{ML}/models/read", "workspace", "find the latest registered model version"),
+        Use(f"{ML}/models/versions/read", "workspace", "find the latest registered model version"),
+        Use(f"{ML}/onlineEndpoints/read", "workspace", "read the endpoint and its traffic"),
+        Use(f"{ML}/onlineEndpoints/write", "workspace", "create it; shift traffic"),
+        Use(f"{ML}/onlineEndpoints/deployments/read", "workspace", "find the live deployment"),
+        Use(f"{ML}/onlineEndpoints/deployments/write", "workspace", "create the new deployment"),
+        Use(f"{ML}/onlineEndpoints/deployments/delete", "workspace", "delete the old one"),
+        Use(f"{ML}/onlineEndpoints/listKeys/action", "workspace", "key for the smoke test"),
+        Use(f"{ML}/onlineEndpoints/score/action", "workspace", "smoke-test the new deployment"),
+        Use(f"{ML}/schedules/read", "workspace", "compare the model monitor"),
+        Use(f"{ML}/schedules/write", "workspace", "create or update the model monitor"),
+    ),
 }
+
+# What the online endpoint's system-assigned identity does (deploy/online/endpoint.yml). Azure
+# ML assigns it these rights itself when it creates the endpoint (AcrPull on the workspace's
+# registry, Storage Blob Data Reader on its storage), so no Bicep assigns them; they are
+# listed so the model says everything the project does in Azure. Data collection writes
+# through the workspace's datastore credentials, not this identity.
+ENDPOINT_USES: tuple[Use, ...] = (
+    Use(
+        "Microsoft.ContainerRegistry/registries/pull/read",
+        "registry",
+        "pull the deployment's environment image",
+    ),
+    Use(f"{BLOBS}/read", "storage", "read the model and the scoring code", data=True),
+)
+# The roles Azure ML gives the endpoint's system-assigned identity, by scope.
+ENDPOINT_ROLES: dict[str, str] = {"registry": "AcrPull", "storage": "Storage Blob Data Reader"}
 
 
 # What jobs on the compute clusters do, as the compute identity.

@@ -50,7 +50,14 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _loader(kind: str) -> Callable[..., Any]:
-    from azure.ai.ml import load_batch_endpoint, load_component, load_data, load_environment
+    from azure.ai.ml import (
+        load_batch_endpoint,
+        load_component,
+        load_data,
+        load_environment,
+        load_online_deployment,
+        load_online_endpoint,
+    )
     from azure.ai.ml.entities._load_functions import (
         load_pipeline_component_batch_deployment,
         load_schedule,
@@ -63,6 +70,8 @@ def _loader(kind: str) -> Callable[..., Any]:
         "batch_endpoint": load_batch_endpoint,
         "batch_deployment": load_pipeline_component_batch_deployment,
         "schedule": load_schedule,
+        "online_endpoint": load_online_endpoint,
+        "online_deployment": load_online_deployment,
     }[kind]
 
 

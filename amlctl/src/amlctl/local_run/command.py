@@ -8,8 +8,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..overrides import LITERAL_TYPES, add_set_option, input_type, parse_overrides
+from ..overrides import (
+    LITERAL_TYPES,
+    add_set_option,
+    apply_node_overrides,
+    input_type,
+    parse_overrides,
+    split_node_overrides,
+    typed_value,
+)
 from ..project import ProjectError, is_project, layout, work_root
+from .envs import ENV_MANAGERS
 
 DEFAULT_WORKERS = 2
 METRICS_FILE = "metrics.json"
@@ -28,9 +37,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="run on this machine (required: cloud runs use `submit`)",
     )
-    add_set_option(parser, "override a pipeline input (repeatable)")
+    add_set_option(
+        parser,
+        "override a pipeline input (NAME=VALUE) or a node's input "
+        "(jobs.NODE.inputs.NAME=VALUE; NODE may be outer.jobs.inner) (repeatable)",
+    )
     parser.add_argument(
         "--force-rerun", action="store_true", help="run every step; reuse nothing from the cache"
+    )
+    parser.add_argument(
+        "--env-manager",
+        choices=ENV_MANAGERS,
+        default="auto",
+        help="where steps run: local (this Python environment), uv (a virtual environment "
+        "built from each step's conda file or Docker context, cached by content), auto "
+        "(default: local when it already has every required package, else uv)",
     )
     parser.add_argument(
         "--workers",
@@ -46,6 +67,7 @@ def main(args: argparse.Namespace) -> int:
         args.overrides,
         force=args.force_rerun,
         workers=args.workers,
+        env_manager=args.env_manager,
     )
 
 
@@ -57,6 +79,7 @@ def run_pipeline(
     workers: int = DEFAULT_WORKERS,
     runs_dir: Path | None = None,
     stream: Any = None,
+    env_manager: str = "auto",
 ) -> int:
     """Run the pipeline; returns the exit code (0 when every step succeeded)."""
     from ..cli import PROG
@@ -77,7 +100,9 @@ def run_pipeline(
         tracker.prefetch()  # every step will run: open MLflow while the graph loads
     pipeline = load_pipeline(pipeline_file, runs_dir / "graphs", on_rebuild=tracker.prefetch)
     check_programs(pipeline)
-    values = pipeline_values(pipeline.inputs, overrides)
+    pipeline_pairs, node_pairs = split_node_overrides(list(overrides))
+    values = pipeline_values(pipeline.inputs, pipeline_pairs)
+    apply_node_overrides(pipeline, node_pairs, node_value)
     relative = os.path.relpath(pipeline.path, root)
     tags = {"local_run.pipeline": relative, "mlflow.source.name": relative}
     commit = git_commit(root)
@@ -96,6 +121,9 @@ def run_pipeline(
         console=console,
         resume_hint=resume,
     )
+    from .envs import Environments
+
+    runner.envs = Environments(env_manager, runs_dir / "envs", console)
     code = runner.run()
     if code == 0:
         print_metrics(runner, console)
@@ -149,6 +177,17 @@ def pipeline_values(declared: dict[str, dict[str, Any]], overrides: Any) -> dict
             value = str(path)
         values[name] = value
     return values
+
+
+def node_value(name: str, kind: str, text: str) -> Any:
+    """A `--set jobs.NODE.inputs.NAME=VALUE` value, typed; a data input must exist here."""
+    value = typed_value(name, kind, text)
+    if kind not in LITERAL_TYPES:
+        path = Path(value).expanduser().resolve()
+        if not path.exists():
+            raise ProjectError(f"--set {name}={value}: {path} does not exist")
+        value = str(path)
+    return value
 
 
 def print_metrics(runner: Any, console: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -19,10 +20,12 @@ from ..project import ProjectError
 from ..validation.limits import limit_problem
 from . import state
 from .cache import Hasher, Store, cache_key
+from .expand import yaml_key
 from .graph import Pipeline, Step
 from .processes import REAPER
-from .resolve import display, resolve_command, to_argv
+from .resolve import display, resolve_command
 from .tracking import SESSION_TAG, Tracker
+from .workdir import snapshot_hash
 
 PATH_TYPES = ("uri_folder", "uri_file", "mltable", "mlflow_model", "custom_model", "triton_model")
 LOG_TAIL_LINES = 20
@@ -84,8 +87,12 @@ def run_process(
     prefix: str,
     console: Console,
     timeout: float | None = None,
+    started: Any = None,
 ) -> int:
-    """Run argv, streaming its output with a prefix to the console and into log_file."""
+    """Run argv, streaming its output with a prefix to the console and into log_file.
+
+    ``started(process)`` is called once the process runs (sweeps stop trials early).
+    """
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("w", encoding="utf-8") as log:
         log.write(f"$ cd {shlex.quote(str(cwd))} && {display(argv)}\n")
@@ -105,6 +112,8 @@ def run_process(
             log.write(f"cannot start: {exc}\n")
             console.line(f"[{prefix}] cannot start: {exc}")
             return 127
+        if started is not None:
+            started(process)
         timer = None
         if timeout:
             timer = threading.Timer(timeout, REAPER.kill, (process,))
@@ -130,6 +139,23 @@ def tail(log_file: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
 
 
 class Runner:
+    envs: Any = None  # envs.Environments; set by run_pipeline (default: --env-manager auto)
+
+    def _environments(self) -> Any:
+        if self.envs is None:
+            from .envs import Environments
+
+            self.envs = Environments("auto", self.runs_dir / "envs", self.console)
+        return self.envs
+
+    def environment_of(self, step: Step) -> str:
+        """What the step runs in, for its cache key ("local" or "uv:<hash>"); builds nothing."""
+        return self._environments().key(step.component.environment_build, yaml_key(step.name))
+
+    def environment_bin(self, step: Step) -> str:
+        """The bin folder of the step's environment (a new uv environment is built first)."""
+        return self._environments().bin_dir(step.component.environment_build, yaml_key(step.name))
+
     def __init__(
         self,
         pipeline: Pipeline,
@@ -210,7 +236,9 @@ class Runner:
 
     def check_bindings(self) -> None:
         """Every required component input is bound (checked before anything starts)."""
-        problems = []
+        from .expand import remote_problems
+
+        problems = remote_problems(self.pipeline, self.values)
         for step in self.pipeline.steps.values():
             for name, spec in step.component.inputs.items():
                 if step.type == "sweep" and name in step.sweep.get("search_space", {}):
@@ -219,6 +247,14 @@ class Runner:
                 if binding and binding.kind == "step":
                     continue
                 value = self._binding_value(binding) if binding else None
+                if binding and (
+                    binding.kind == "remote"
+                    or (
+                        binding.kind == "parent"
+                        and self.pipeline.inputs.get(binding.ref, {}).get("remote")
+                    )
+                ):
+                    continue  # reported by remote_problems
                 if value is None and spec.get("default") is None and not spec.get("optional"):
                     remote = (
                         self.pipeline.inputs.get(binding.ref, {}).get("remote")
@@ -226,7 +262,7 @@ class Runner:
                         else None
                     )
                     problems.append(
-                        f"jobs.{step.name}.inputs.{name}: "
+                        f"{yaml_key(step.name)}.inputs.{name}: "
                         + (
                             f"{remote} exists only in the workspace; give a local copy with "
                             f"--set {binding.ref}=PATH"
@@ -241,16 +277,16 @@ class Runner:
                     if why:
                         parent = binding.kind == "parent"
                         bound = f" (pipeline input {binding.ref})" if parent else ""
-                        problems.append(f"jobs.{step.name}.inputs.{name}: {why}{bound}")
+                        problems.append(f"{yaml_key(step.name)}.inputs.{name}: {why}{bound}")
             for name in step.inputs:
                 if name not in step.component.inputs:
                     known = ", ".join(sorted(step.component.inputs)) or "none"
                     problems.append(
-                        f"jobs.{step.name}.inputs.{name}: the component of job {step.name} "
+                        f"{yaml_key(step.name)}.inputs.{name}: the component of job {step.name} "
                         f"has no input '{name}' (known: {known})"
                     )
         if problems:
-            raise ProjectError("\n".join(problems))
+            raise ProjectError("\n".join(dict.fromkeys(problems)))
 
     def _binding_value(self, binding: Any) -> Any:
         if binding.kind == "parent":
@@ -307,8 +343,10 @@ class Runner:
             {
                 "kind": step.type,
                 "command": component.command,
-                "code": self.hasher.tree(component.code_dir),
+                "code": snapshot_hash(self.hasher, component.code_dir),
                 "environment": component.environment,
+                "environment_used": self.environment_of(step),
+                "distribution": [step.distribution, step.instance_count],
                 "environment_variables": component.environment_variables,
                 "inputs": hashes,
                 "outputs": component.outputs,
@@ -332,7 +370,8 @@ class Runner:
         self.console.state(step.name, "running")
         workspace = self.store.new_workspace()
         outputs = {}
-        for name, spec in component.outputs.items():
+        for name in step.outputs:  # the declared outputs and the default `artifacts`
+            spec = component.outputs.get(name, {"type": "uri_folder"})
             folder = workspace / name
             folder.mkdir()
             outputs[name] = str(folder / name) if spec.get("type") == "uri_file" else str(folder)
@@ -424,20 +463,24 @@ class Runner:
         log_name: str = "log.txt",
         prefix: str | None = None,
         timeout: float | None = None,
+        started: Any = None,
     ) -> None:
-        where = f"jobs.{step.name}"
-        command = resolve_command(step.component.command, inputs, outputs, where)
-        argv = to_argv(command)
-        log_file = step_dir / log_name
-        code_dir = Path(step.component.code_dir)
-        code = run_process(
-            argv,
-            code_dir,
+        from .jobrun import run_job
+
+        where = f"{yaml_key(step.name)}"
+        paths = path_inputs(step)
+        command = resolve_command(step.component.command, inputs, outputs, where, paths)
+        code, log_file, code_dir = run_job(
+            self,
+            step,
+            command,
+            outputs,
+            step_dir,
             self.step_env(step, tracking),
-            log_file,
+            log_name,
             prefix or step.name,
-            self.console,
             timeout,
+            started,
         )
         if code != 0:
             # the outputs folder is moved to <step>/failed-outputs when a step fails
@@ -445,7 +488,9 @@ class Runner:
                 n: str(step_dir / "failed-outputs" / Path(p).relative_to(workspace))
                 for n, p in outputs.items()
             }
-            rerun = display(to_argv(resolve_command(step.component.command, inputs, rerun_outputs)))
+            rerun = resolve_command(step.component.command, inputs, rerun_outputs, where, paths)
+            if "\n" in rerun:
+                rerun = f"bash -c {shlex.quote(rerun)}"
             raise StepFailed(
                 f"exit code {code}",
                 rerun=f"cd {shlex.quote(str(code_dir))} && {rerun}",
@@ -461,7 +506,7 @@ class Runner:
         tracking: dict[str, str],
     ) -> None:
         settings = dict(step.component.parallel)
-        where = f"jobs.{step.name}"
+        where = f"{yaml_key(step.name)}"
         arguments = resolve_command(step.component.command, inputs, outputs, where)
         data = resolve_command(str(settings.get("input_data") or ""), inputs, outputs, where)
         append_to = settings.get("append_row_to")
@@ -480,29 +525,32 @@ class Runner:
             # a uri_file output is the file itself; a folder output gets the default file name
             is_file = target in outputs.values() and not Path(target).is_dir()
             append_file = target if is_file else str(Path(target) / file_name)
+        from .jobrun import job_env
+        from .workdir import prepare
+
+        code_dir = prepare(step.component.code_dir, step_dir / "wd-log")
         spec = {
-            "code_dir": step.component.code_dir,
+            "code_dir": str(code_dir),
             "entry_script": settings["entry_script"],
             "arguments": argv,
             "inputs": shlex.split(data),
-            "mini_batch_size": settings.get("mini_batch_size") or 1,
+            "mini_batch_size": settings.get("mini_batch_size"),
             "error_threshold": settings.get("error_threshold"),
             "mini_batch_error_threshold": settings.get("mini_batch_error_threshold"),
             "max_retries": settings.get("max_retries") or 0,
             "output_action": settings.get("output_action") or "append_row",
             "append_row_to": append_file,
-            "workers": min(
-                int(settings.get("max_concurrency_per_instance") or 1), os.cpu_count() or 1
-            ),
+            **parallel_settings(settings),
         }
         spec_file = step_dir / "parallel.json"
         spec_file.write_text(json.dumps(spec, indent=2))
-        argv = [sys.executable, parallel_driver(), str(spec_file)]
+        env = job_env(self, step, self.step_env(step, tracking))
+        python = shutil.which("python", path=env["PATH"]) or sys.executable
+        argv = [python, parallel_driver(), str(spec_file)]
         log_file = step_dir / "log.txt"
-        code_dir = Path(step.component.code_dir)
-        code = run_process(
-            argv, code_dir, self.step_env(step, tracking), log_file, step.name, self.console
-        )
+        code = run_process(argv, code_dir, env, log_file, step.name, self.console)
+        if code == 0:
+            shutil.rmtree(code_dir, ignore_errors=True)  # kept only when the step failed
         if code != 0:
             raise StepFailed(
                 f"exit code {code}",
@@ -543,6 +591,21 @@ class Runner:
             self.console.line(f"warning: MLflow tracking unavailable: {self.tracker.error}")
         elif ok:
             self.console.line("every step was reused from the cache (no new MLflow run)")
+
+
+def parallel_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Workers (instance_count x max_concurrency_per_instance), partitions, timeout, logging."""
+    per_instance = int(settings.get("max_concurrency_per_instance") or 1)
+    return {
+        "workers": max(1, int(settings.get("instance_count") or 1) * per_instance),
+        "partition_keys": list(settings.get("partition_keys") or []),
+        "timeout": settings.get("timeout"),
+        "logging_level": settings.get("logging_level") or "INFO",
+    }
+
+
+def path_inputs(step: Step) -> set[str]:
+    return {n for n, spec in step.component.inputs.items() if spec.get("type") in PATH_TYPES}
 
 
 def parallel_driver() -> str:

@@ -28,7 +28,19 @@ PARENT_OUTPUT = re.compile(r"^\$\{\{\s*parent\.outputs\.([\w-]+)\s*\}\}$")
 ASSET_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(?:@[\w.-]+|:[\w.-]+)$")
 ASSET_REFERENCE = re.compile(r"^azureml:(?://)?([^:@/]+)(?:[:@](.+))?$")
 LOCAL_NODE_TYPES = ("command", "sweep", "parallel")
-GRAPH_FORMAT = 1
+GRAPH_FORMAT = 2
+# node type -> what it is, for the one line that says why it cannot run here
+NOT_LOCAL = {
+    "data_transfer": "a data transfer node (copies between Azure stores)",
+    "import": "an import node (reads from an external database or file system)",
+    "if_else": "a control-flow node (if_else)",
+    "do_while": "a control-flow node (do_while)",
+    "parallel_for": "a control-flow node (parallel_for)",
+    "automl": "an AutoML node",
+    "spark": "a Spark node",
+}
+PATH_TYPES_GRAPH = ("uri_folder", "uri_file", "mltable", "mlflow_model", "custom_model")
+REMOTE_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
 @dataclass
@@ -44,15 +56,20 @@ class Component:
     source: str = ""
     environment_variables: dict[str, str] = field(default_factory=dict)
     parallel: dict[str, Any] = field(default_factory=dict)  # entry_script, mini_batch_size, ...
+    # what a local environment is built from: {"conda_file": path, "context": path, "image"}
+    environment_build: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class Binding:
     """Where a step input comes from."""
 
-    kind: str  # "parent" | "step" | "literal" | "path"
+    kind: str  # "parent" | "step" | "literal" | "path" | "remote"
     ref: str = ""  # parent input name, or "step.output"
-    value: Any = None  # literal value, or absolute local path
+    value: Any = None  # literal value, absolute local path, or remote URL
+    # the YAML keys this binding was set at, outermost first ("jobs.outer.inputs.x"); a
+    # `--set` of any of them replaces it
+    keys: list[str] = field(default_factory=list)
 
     @property
     def step(self) -> str:
@@ -71,6 +88,9 @@ class Step:
     inputs: dict[str, Binding]
     outputs: dict[str, str | None]  # step output -> pipeline output it is bound to
     sweep: dict[str, Any] = field(default_factory=dict)
+    # {"type": "pytorch"|"tensorflow"|"mpi", ...counts} and resources.instance_count
+    distribution: dict[str, Any] = field(default_factory=dict)
+    instance_count: int = 1
 
     def upstream(self) -> set[str]:
         return {b.step for b in self.inputs.values() if b.kind == "step"}
@@ -172,10 +192,12 @@ def _sdk_version() -> str:
         sdk = metadata.version("azure-ai-ml")
     except metadata.PackageNotFoundError:  # pragma: no cover - always installed with the project
         sdk = "unknown"
-    from .. import pipeline_source  # turns Python pipelines into what this module reads
-
-    builders = (Path(__file__), Path(pipeline_source.__file__))
-    return f"{sdk}+" + "+".join(file_sha(path)[:12] for path in builders)
+    here = Path(__file__).parent
+    code = hashlib.sha256(
+        b"".join(file_sha(here / name).encode() for name in ("graph.py", "expand.py", "envs.py"))
+        + file_sha(here.parent / "pipeline_source.py").encode()  # builds Python pipelines
+    ).hexdigest()
+    return f"{sdk}+{code[:12]}"
 
 
 def _build(spec: Path) -> Pipeline:
@@ -202,18 +224,9 @@ def _build(spec: Path) -> Pipeline:
     inputs: dict[str, dict[str, Any]] = {}
     for name, pipeline_input in job.inputs.items():
         inputs[name] = _pipeline_input(name, pipeline_input._data, base, data_assets)
-    steps: dict[str, Step] = {}
-    for name, node in job.jobs.items():
-        steps[name] = _step(name, node, base, data_assets, sources)
-    for step in steps.values():
-        for input_name, binding in step.inputs.items():
-            where = f"jobs.{step.name}.inputs.{input_name}"
-            if binding.kind == "parent" and binding.ref not in inputs:
-                raise ProjectError(f"{path.name}: {where}: no pipeline input '{binding.ref}'")
-            if binding.kind == "step" and (
-                binding.step not in steps or binding.output not in steps[binding.step].outputs
-            ):
-                raise ProjectError(f"{path.name}: {where}: no step output '{binding.ref}'")
+    from .expand import expand_jobs
+
+    steps = expand_jobs(job.jobs, inputs, base, data_assets, sources, path.name)
     settings = job.settings
     pipeline = Pipeline(
         path=str(spec),
@@ -309,50 +322,6 @@ def _local_data_assets(base: Path, sources: dict[str, str]) -> dict[str, Path]:
     return assets
 
 
-def _step(name: str, node: Any, base: Path, data_assets: dict[str, Path], sources) -> Step:
-    from ..cli import PROG
-
-    node_type = getattr(node, "type", None) or type(node).__name__
-    if node_type not in LOCAL_NODE_TYPES:
-        raise ProjectError(
-            f"jobs.{name}: {node_type} nodes cannot run locally; submit with `{PROG} submit`"
-        )
-    component = node.trial if node_type == "sweep" else node.component
-    if isinstance(component, str) or component is None:
-        raise ProjectError(
-            f"jobs.{name}: registered component {component} cannot run locally; "
-            f"reference its component.yml, or submit with `{PROG} submit`"
-        )
-    spec = _component(component, sources)
-    step_inputs: dict[str, Binding] = {}
-    for input_name, raw in (node._job_inputs or {}).items():
-        binding = _binding(raw, base, data_assets)
-        if binding is not None:
-            step_inputs[input_name] = binding
-    outputs: dict[str, str | None] = dict.fromkeys(spec.outputs)
-    for output_name, raw in (node._job_outputs or {}).items():
-        target = _attr(raw, "path") if not isinstance(raw, str) else raw
-        match = PARENT_OUTPUT.match(str(target)) if target else None
-        outputs[output_name] = match.group(1) if match else None
-    sweep: dict[str, Any] = {}
-    if node_type == "sweep":
-        sweep = _sweep_settings(node)
-    if node_type == "parallel":
-        for key in (
-            "mini_batch_size",
-            "error_threshold",
-            "mini_batch_error_threshold",
-            "max_concurrency_per_instance",
-        ):
-            value = getattr(node, key, None)
-            if value is not None:
-                spec.parallel[key] = value
-        retry = getattr(node, "retry_settings", None)
-        if retry is not None and _attr(retry, "max_retries") is not None:
-            spec.parallel["max_retries"] = _attr(retry, "max_retries")
-    return Step(name, node_type, spec, step_inputs, outputs, sweep)
-
-
 def _binding(raw: Any, base: Path, data_assets: dict[str, Path]) -> Binding | None:
     if raw is None:
         return None
@@ -373,7 +342,10 @@ def _binding(raw: Any, base: Path, data_assets: dict[str, Path]) -> Binding | No
         nested = _binding(str(path_value), base, data_assets)
         if nested is not None and nested.kind in ("parent", "step"):
             return nested
-        return Binding("path", value=_local_path(path_value, base, data_assets))
+        try:
+            return Binding("path", value=_local_path(path_value, base, data_assets))
+        except ProjectError:  # a workspace asset or a URL: replaced with --set, or reported
+            return Binding("remote", value=str(path_value))
     default = _attr(raw, "default")
     return Binding("literal", value=default) if default is not None else None
 
@@ -389,25 +361,28 @@ def _component(component: Any, sources: dict[str, str]) -> Component:
     parallel: dict[str, Any] = {}
     if kind == "parallel":
         task = component.task
-        code, environment = task.code, task.environment
-        command = task.program_arguments or ""
+        code, environment = _attr(task, "code"), _attr(task, "environment")
+        command = _attr(task, "program_arguments") or ""
         other = getattr(component, "_other_parameter", {}) or {}
         retry = component.retry_settings
         parallel = {
-            "entry_script": task.entry_script,
+            "entry_script": _attr(task, "entry_script"),
             "input_data": component.input_data,
-            "mini_batch_size": component.mini_batch_size,
+            "mini_batch_size": component.mini_batch_size or None,
             "error_threshold": component.error_threshold,
             "mini_batch_error_threshold": component.mini_batch_error_threshold,
             "max_retries": _attr(retry, "max_retries") if retry is not None else None,
+            "timeout": _attr(retry, "timeout") if retry is not None else None,
             "output_action": other.get("output_action", "append_row"),
-            "append_row_to": other.get("append_row_to") or getattr(task, "append_row_to", None),
+            "append_row_to": other.get("append_row_to") or _attr(task, "append_row_to"),
             "max_concurrency_per_instance": component.max_concurrency_per_instance,
+            "partition_keys": getattr(component, "partition_keys", None),
+            "logging_level": getattr(component, "logging_level", None),
         }
     else:
         code, environment, command = component.code, component.environment, component.command
-    if code is None:
-        code_dir = base
+    if code is None:  # Azure ML runs it in an empty working directory
+        code_dir = None
     elif isinstance(code, str) and code.startswith("azureml:"):
         raise ProjectError(f"{source}: registered code {code} cannot run locally")
     else:
@@ -429,8 +404,8 @@ def _component(component: Any, sources: dict[str, str]) -> Component:
     return Component(
         name=component.name,
         kind="parallel" if kind == "parallel" else "command",
-        command=" ".join(str(command).split()),
-        code_dir=str(code_dir),
+        command=_normalized_command(str(command)),
+        code_dir=str(code_dir) if code_dir else "",
         environment=_environment_text(environment, base, sources),
         inputs=inputs,
         outputs=outputs,
@@ -441,7 +416,21 @@ def _component(component: Any, sources: dict[str, str]) -> Component:
             for k, v in (getattr(component, "environment_variables", None) or {}).items()
         },
         parallel=parallel,
+        environment_build=environment_build(environment, base, sources),
     )
+
+
+def _normalized_command(command: str) -> str:
+    """The command with blank lines and trailing spaces dropped; line breaks are kept (bash)."""
+    lines = [line.rstrip() for line in command.strip().splitlines()]
+    return "\n".join(line for line in lines if line)
+
+
+def environment_build(environment: Any, base: Path, sources: dict[str, str]) -> dict[str, Any]:
+    """What a local environment is built from (see envs.py), with absolute paths."""
+    from .envs import build_spec
+
+    return build_spec(environment, base, _environment_folders(base), sources)
 
 
 def _environment_text(environment: Any, base: Path, sources: dict[str, str]) -> str:
@@ -498,8 +487,16 @@ def _sweep_settings(node: Any) -> dict[str, Any]:
         "max_concurrent_trials": getattr(limits, "max_concurrent_trials", None) or 1,
         "timeout": getattr(limits, "timeout", None),
         "trial_timeout": getattr(limits, "trial_timeout", None),
-        "early_termination": getattr(getattr(node, "early_termination", None), "type", None),
+        "early_termination": _early_termination(getattr(node, "early_termination", None)),
     }
+
+
+def _early_termination(policy: Any) -> dict[str, Any]:
+    if policy is None:
+        return {}
+    if isinstance(policy, dict):
+        return {k: v for k, v in policy.items() if v is not None}
+    return {k: v for k, v in vars(policy).items() if not k.startswith("_") and v is not None}
 
 
 def _environment_folders(base: Path) -> list[Path]:

@@ -1,12 +1,19 @@
 """Parallel nodes run locally, in the way Azure ML's parallel run step drives an entry script.
 
 The runner starts this file as a script (``python parallel.py spec.json``, cwd = the
-component's code folder), so it imports nothing from the package. Files of a
-uri_folder input (or rows of a CSV / mltable input) are cut into mini-batches; each
-worker process imports the entry script and calls ``init()`` once, then
-``run(mini_batch)`` per mini-batch. Failed mini-batches are retried
-``max_retries`` times; failed items count against ``error_threshold`` (-1: ignore).
-With ``output_action: append_row`` the returned rows go to the ``append_row_to`` file.
+job's working directory, with the step environment's Python), so it imports nothing
+from the package. Files of a uri_folder input are cut into mini-batches of
+``mini_batch_size`` files (default 10); rows of a tabular input (CSV, Parquet or JSON
+Lines file, or an mltable folder read through its MLTable file) into mini-batches of
+``mini_batch_size`` bytes or rows (default 1 MB), or with ``partition_keys`` into one
+mini-batch per partition. ``instance_count x max_concurrency_per_instance`` worker
+processes each import the entry script and call ``init()`` once, then
+``run(mini_batch)`` (or ``run(mini_batch, mini_batch_context)``, whose
+``partition_key_value`` names the partition) per mini-batch. A mini-batch that
+raises or exceeds ``retry_settings.timeout`` is retried ``max_retries`` times; failed
+items count against ``error_threshold`` and failed mini-batches against
+``mini_batch_error_threshold`` (-1: ignore). With ``output_action: append_row`` the
+returned rows go to the ``append_row_to`` file.
 """
 
 from __future__ import annotations
@@ -25,8 +32,23 @@ from typing import Any
 _entry: Any = None
 
 
-def _init_worker(code_dir: str, entry_script: str, arguments: list[str]) -> None:
+class MiniBatchContext:
+    """What Azure ML passes as run()'s second argument."""
+
+    def __init__(self, index: int, partition: dict[str, Any] | None) -> None:
+        self.minibatch_index = index
+        self.partition_key_value = partition or {}
+        self.global_row_index_lower_bound = 0
+
+
+def _init_worker(code_dir: str, entry_script: str, arguments: list[str], level: str) -> None:
     global _entry
+    import logging
+
+    logging.basicConfig(
+        level=getattr(logging, str(level).upper(), logging.INFO),
+        format=f"%(asctime)s %(levelname)s [worker {os.getpid()}] %(message)s",
+    )
     sys.path.insert(0, code_dir)
     sys.argv = [entry_script, *arguments]
     spec = importlib.util.spec_from_file_location("entry_script", Path(code_dir) / entry_script)
@@ -36,20 +58,61 @@ def _init_worker(code_dir: str, entry_script: str, arguments: list[str]) -> None
     spec.loader.exec_module(module)
     if hasattr(module, "init"):
         module.init()
+        print(f"init() done in worker {os.getpid()}", flush=True)
     _entry = module
 
 
-def _run_batch(index: int, batch: Any, retries: int) -> tuple[int, list[Any] | None, int, str]:
+def _wants_context(function: Any) -> bool:
+    import inspect
+
+    try:
+        return len(inspect.signature(function).parameters) >= 2
+    except (TypeError, ValueError):
+        return False
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _call(batch: Any, context: MiniBatchContext, timeout: float | None) -> Any:
+    import signal
+
+    def expire(*_: Any) -> None:
+        raise _Timeout(f"run() exceeded retry_settings.timeout={timeout:g} s")
+
+    if timeout:
+        signal.signal(signal.SIGALRM, expire)
+        signal.setitimer(signal.ITIMER_REAL, float(timeout))
+    try:
+        if _wants_context(_entry.run):
+            return _entry.run(batch, context)
+        return _entry.run(batch)
+    finally:
+        if timeout:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def _run_batch(
+    index: int,
+    batch: Any,
+    retries: int,
+    partition: dict[str, Any] | None = None,
+    timeout: float | None = None,
+) -> tuple[int, list[Any] | None, int, str]:
     """(index, rows or None, number of failed items, error text)."""
     size = len(batch)
     error = ""
+    context = MiniBatchContext(index, partition)
     for _attempt in range(retries + 1):
         try:
-            result = _entry.run(batch)
-        except Exception:
+            result = _call(batch, context, timeout)
+        except (Exception, _Timeout):
             error = traceback.format_exc(limit=3)
             continue
         rows = _rows(result)
+        if partition is not None:  # one result per partition is the usual shape
+            return index, rows, 0, ""
         return index, rows, max(0, size - len(rows)), ""
     return index, None, size, error
 
@@ -74,23 +137,93 @@ def _parse_size(value: Any) -> tuple[int, bool]:
     return number * factor, unit is not None
 
 
-def mini_batches(inputs: list[str], size_setting: Any) -> list[Any]:
-    """File lists for folders, DataFrame slices for a CSV file or an mltable folder."""
-    size, is_bytes = _parse_size(size_setting)
-    source = Path(inputs[0])
-    csv = None
-    if source.is_file():
-        csv = source
-    elif (source / "MLTable").is_file():
-        csv = next(iter(sorted(source.glob("*.csv"))), None)
-    if csv is not None:
-        import pandas as pd
+def _mltable_files(folder: Path) -> tuple[list[Path], dict[str, Any]]:
+    """The files an MLTable file names, and how to read them (its first read_* step)."""
+    text = (folder / "MLTable").read_text()
+    try:
+        import yaml
 
-        frame = pd.read_csv(csv)
+        spec = yaml.safe_load(text) or {}
+    except ImportError:  # pragma: no cover - pyyaml comes with the runner's environments
+        spec = json.loads(text)
+    files: list[Path] = []
+    for entry in spec.get("paths") or []:
+        if "file" in entry:
+            files.append(folder / entry["file"])
+        elif "folder" in entry:
+            files += sorted(p for p in (folder / entry["folder"]).rglob("*") if p.is_file())
+        elif "pattern" in entry:
+            files += sorted(p for p in folder.glob(entry["pattern"]) if p.is_file())
+    reader: dict[str, Any] = {"kind": "delimited"}
+    for step in spec.get("transformations") or []:
+        if isinstance(step, dict):
+            for name, options in step.items():
+                if name.startswith("read_"):
+                    reader = {"kind": name[len("read_") :], **(options or {})}
+    return files, reader
+
+
+def _read(files: list[Path], reader: dict[str, Any]) -> Any:
+    import pandas as pd
+
+    frames = []
+    for file in files:
+        kind = reader.get("kind") or {".parquet": "parquet", ".jsonl": "json_lines"}.get(
+            file.suffix, "delimited"
+        )
+        if kind == "parquet":
+            frames.append(pd.read_parquet(file))
+        elif kind == "json_lines":
+            frames.append(pd.read_json(file, lines=True))
+        else:
+            header = reader.get("header", "all_files_same_headers")
+            frames.append(
+                pd.read_csv(
+                    file,
+                    sep=reader.get("delimiter", ","),
+                    header=None if header == "no_header" else 0,
+                )
+            )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _table(source: Path) -> tuple[Any, int] | None:
+    """(DataFrame, size in bytes) of a tabular input; None for a folder of files."""
+    if source.is_file():
+        return _read([source], {"kind": ""}), source.stat().st_size
+    if (source / "MLTable").is_file():
+        files, reader = _mltable_files(source)
+        return _read(files, reader), sum(f.stat().st_size for f in files)
+    return None
+
+
+def mini_batches(
+    inputs: list[str], size_setting: Any, partition_keys: list[str] | None = None
+) -> list[tuple[Any, dict[str, Any] | None]]:
+    """(mini-batch, partition key values) pairs: file lists, or DataFrame slices / partitions."""
+    source = Path(inputs[0])
+    table = _table(source)
+    if table is not None:
+        frame, total_bytes = table
+        if partition_keys:
+            missing = [k for k in partition_keys if k not in frame.columns]
+            if missing:
+                raise SystemExit(f"error: partition_keys {missing} are not columns of {source}")
+            groups = frame.groupby(list(partition_keys), sort=True, dropna=False)
+            found = []
+            for values, part in groups:
+                values = values if isinstance(values, tuple) else (values,)
+                key = {k: _plain(v) for k, v in zip(partition_keys, values, strict=True)}
+                found.append((part.reset_index(drop=True), key))
+            return found
+        size, is_bytes = _parse_size(size_setting or "1mb")
         if is_bytes:
-            per_row = max(1, csv.stat().st_size // max(1, len(frame)))
+            per_row = max(1, total_bytes // max(1, len(frame)))
             size = max(1, size // per_row)
-        return [frame.iloc[i : i + size] for i in range(0, len(frame), size)]
+        return [(frame.iloc[i : i + size], None) for i in range(0, len(frame), size)]
+    if partition_keys:
+        raise SystemExit(f"error: partition_keys need an mltable input; {source} is a folder")
+    size, is_bytes = _parse_size(size_setting or 10)
     files = sorted(str(p) for p in source.rglob("*") if p.is_file())
     if is_bytes:
         batches: list[list[str]] = [[]]
@@ -101,17 +234,26 @@ def mini_batches(inputs: list[str], size_setting: Any) -> list[Any]:
                 total = 0
             batches[-1].append(file)
             total += os.path.getsize(file)
-        return [b for b in batches if b]
-    return [files[i : i + size] for i in range(0, len(files), size)]
+        return [(b, None) for b in batches if b]
+    return [(files[i : i + size], None) for i in range(0, len(files), size)]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
 
 
 def main(spec_file: str) -> int:
     spec = json.loads(Path(spec_file).read_text())
-    batches = mini_batches(spec["inputs"], spec["mini_batch_size"])
-    items = sum(len(b) for b in batches)
+    batches = mini_batches(spec["inputs"], spec["mini_batch_size"], spec.get("partition_keys"))
+    items = sum(len(b) for b, _ in batches)
     workers = max(1, min(int(spec.get("workers") or 1), len(batches)))
     print(f"{items} items in {len(batches)} mini-batches, {workers} worker processes", flush=True)
-    initargs = (spec["code_dir"], spec["entry_script"], spec["arguments"])
+    initargs = (
+        spec["code_dir"],
+        spec["entry_script"],
+        spec["arguments"],
+        spec.get("logging_level") or "INFO",
+    )
     try:
         return _run_all(spec, batches, items, workers, initargs)
     except BrokenProcessPool:
@@ -135,8 +277,15 @@ def _run_all(
     results: dict[int, list[Any]] = {}
     with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=initargs) as pool:
         futures = [
-            pool.submit(_run_batch, i, batch, int(spec.get("max_retries") or 0))
-            for i, batch in enumerate(batches)
+            pool.submit(
+                _run_batch,
+                i,
+                batch,
+                int(spec.get("max_retries") or 0),
+                partition,
+                spec.get("timeout"),
+            )
+            for i, (batch, partition) in enumerate(batches)
         ]
         for future in as_completed(futures):
             index, rows, failed, error = future.result()

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..project import ProjectError
+from .expand import yaml_key
 
 if TYPE_CHECKING:
     from .executor import Runner
@@ -80,55 +81,76 @@ def run_sweep(
     run_id: str | None,
     workspace: Path,
 ) -> None:
-    """Run the trials; the best trial's outputs are moved to ``outputs`` (in ``workspace``)."""
-    from .executor import StepFailed
+    """Run the trials; the best trial's outputs are moved to ``outputs`` (in ``workspace``).
+
+    Every trial runs in its own working directory with its own outputs. Failed trials are
+    recorded (with the tail of their log) and counted; the sweep fails, as in Azure ML,
+    when no trial completes. ``early_termination`` stops trials on the metric values they
+    log while they run; ``limits`` bound the number, concurrency and duration of trials.
+    """
+    from .executor import StepFailed, tail
 
     settings = step.sweep
     metric = settings.get("primary_metric")
     if not metric:
-        raise ProjectError(f"jobs.{step.name}: objective.primary_metric is required")
+        raise ProjectError(f"{yaml_key(step.name)}: objective.primary_metric is required")
     maximize = settings.get("goal", "maximize") != "minimize"
     trials = trial_parameters(settings)
     algorithm = settings.get("sampling_algorithm", "random")
     if algorithm not in ("random", "grid"):
         runner.console.line(f"[{step.name}] {algorithm} sampling runs as random sampling locally")
-    if settings.get("early_termination"):
-        runner.console.line(f"[{step.name}] early termination is not applied locally")
+    policy = settings.get("early_termination") or {}
     concurrent = max(1, int(settings.get("max_concurrent_trials") or 1))
     deadline = time.monotonic() + float(settings["timeout"]) if settings.get("timeout") else None
     trial_timeout = settings.get("trial_timeout")
-    results: list[tuple[int, dict[str, Any], float | None, Path]] = []
+    records: dict[int, dict[str, Any]] = {}
     lock = threading.Lock()
+    active: dict[int, tuple[Any, str | None]] = {}  # trial -> (process, MLflow run id)
+    stopped: dict[int, str] = {}
+    histories: dict[int, list[float]] = {}
 
     def one(index: int, parameters: dict[str, Any]) -> None:
+        values = dict(inputs)
+        for name, value in parameters.items():
+            values[name] = _typed(value, step.component.inputs.get(name, {}).get("type"))
+        record: dict[str, Any] = {
+            "trial": index,
+            "parameters": {k: values[k] for k in parameters},
+            "status": "skipped",
+            "metric": None,
+        }
+        records[index] = record
         if deadline and time.monotonic() > deadline:
             runner.console.line(f"[{step.name}] trial {index}: skipped (sweep timeout reached)")
             return
         trial_dir = workspace / f".trial-{index}"
         trial_outputs = {}
-        for name, spec in step.component.outputs.items():
+        for name in step.outputs:
+            spec = step.component.outputs.get(name, {"type": "uri_folder"})
             folder = trial_dir / name
             folder.mkdir(parents=True)
             trial_outputs[name] = (
                 str(folder / name) if spec.get("type") == "uri_file" else str(folder)
             )
-        values = dict(inputs)
-        for name, value in parameters.items():
-            values[name] = _typed(value, step.component.inputs.get(name, {}).get("type"))
         shown = ", ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-            for k, v in values.items()
-            if k in parameters
+            for k, v in record["parameters"].items()
         )
         trial_run = runner.tracker.start_child(
             f"{step.name}-trial-{index}", parent_id=run_id, **{"local_run.trial": str(index)}
         )
         if trial_run:
-            runner.tracker.log_params(trial_run, {k: values[k] for k in parameters})
+            runner.tracker.log_params(trial_run, record["parameters"])
         runner.console.line(f"[{step.name}] trial {index}: {shown}")
         remaining = deadline - time.monotonic() if deadline else None
         limits = [x for x in (trial_timeout, remaining) if x]
         limit = min(limits) if limits else None
+        log_name = f"trial-{index}.log"
+
+        def started(process: Any) -> None:
+            with lock:
+                active[index] = (process, trial_run)
+
         try:
             runner.run_command(
                 step,
@@ -137,37 +159,103 @@ def run_sweep(
                 step_dir,
                 runner.tracker.env(trial_run),
                 trial_dir,
-                log_name=f"trial-{index}.log",
+                log_name=log_name,
                 prefix=f"{step.name}/{index}",
                 timeout=limit,
+                started=started,
             )
+            failure = None
         except StepFailed as exc:
-            runner.tracker.end(trial_run, ok=False)
-            runner.console.line(f"[{step.name}] trial {index}: failed ({exc})")
+            failure = exc
+        finally:
             with lock:
-                results.append((index, values, None, trial_dir))
+                active.pop(index, None)
+        record["log"] = str(step_dir / log_name)
+        if trial_run:
+            histories[index] = runner.tracker.history(trial_run, metric)
+        if index in stopped:
+            record["status"] = "early_terminated"
+            record["reason"] = stopped[index]
+            runner.tracker.end(trial_run, ok=False)
+            runner.console.line(f"[{step.name}] trial {index}: stopped early ({stopped[index]})")
+            shutil.rmtree(trial_dir, ignore_errors=True)
+            return
+        if failure is not None:
+            record["status"] = "failed"
+            record["error"] = str(failure)
+            record["log_tail"] = tail(step_dir / log_name, 10)
+            runner.tracker.end(trial_run, ok=False)
+            runner.console.line(f"[{step.name}] trial {index}: failed ({failure})")
+            for line in record["log_tail"][-5:]:
+                runner.console.line(f"[{step.name}] trial {index}: | {line}")
+            shutil.rmtree(trial_dir, ignore_errors=True)
             return
         runner.tracker.end(trial_run, ok=True)
         value = runner.tracker.metrics(trial_run).get(metric) if trial_run else None
+        record.update(status="completed", metric=value, folder=str(trial_dir))
         runner.console.line(f"[{step.name}] trial {index}: {metric}={value}")
-        with lock:
-            results.append((index, values, value, trial_dir))
 
-    with ThreadPoolExecutor(concurrent, thread_name_prefix=f"{step.name}-trial") as pool:
-        list(pool.map(lambda pair: one(*pair), enumerate(trials)))
-    scored = [r for r in results if r[2] is not None]
+    done = threading.Event()
+
+    def monitor() -> None:
+        from .early_termination import should_stop
+        from .processes import REAPER
+
+        while not done.wait(0.3):
+            with lock:
+                running = dict(active)
+            for index, (_, trial_run) in running.items():
+                histories[index] = runner.tracker.history(trial_run, metric)
+            for index, (process, _) in running.items():
+                if index in stopped:
+                    continue
+                reason = should_stop(policy, index, dict(histories), maximize)
+                if reason:
+                    stopped[index] = reason
+                    REAPER.kill(process)  # the trial and what it started
+
+    watcher = None
+    if policy.get("type") and runner.tracker.started:
+        watcher = threading.Thread(target=monitor, daemon=True)
+        watcher.start()
+    try:
+        with ThreadPoolExecutor(concurrent, thread_name_prefix=f"{step.name}-trial") as pool:
+            list(pool.map(lambda pair: one(*pair), enumerate(trials)))
+    finally:
+        done.set()
+        if watcher:
+            watcher.join()
+    ordered = [records[i] for i in sorted(records)]
+    counts = {
+        status: sum(1 for r in ordered if r["status"] == status)
+        for status in ("completed", "failed", "early_terminated", "skipped")
+    }
+    summary = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in counts.items() if n)
+    runner.console.line(f"[{step.name}] {len(ordered)} trials: {summary}")
+    (step_dir / "trials.json").write_text(json.dumps(ordered, indent=2, default=str))
+    if run_id:
+        runner.tracker.log_metrics(run_id, {f"trials_{k}": float(v) for k, v in counts.items()})
+    completed = [r for r in ordered if r["status"] == "completed"]
+    if not completed:
+        failed = [r for r in ordered if r["status"] == "failed"]
+        raise StepFailed(
+            f"no trial completed ({summary}); each trial's record is in {step_dir / 'trials.json'}",
+            log=Path(failed[0]["log"]) if failed else None,
+        )
+    scored = [r for r in completed if r["metric"] is not None]
     if not scored:
-        for _, _, _, folder in results:
-            shutil.rmtree(folder, ignore_errors=True)
+        for record in completed:
+            shutil.rmtree(record["folder"], ignore_errors=True)
         raise StepFailed(
             f"no trial reported the primary metric '{metric}' to MLflow "
-            f"({len(results)} trials ran)",
-            log=step_dir / "trial-0.log",
+            f"({len(completed)} trials completed)",
+            log=Path(completed[0]["log"]),
         )
-    best = (max if maximize else min)(scored, key=lambda r: r[2])
-    index, values, value, best_dir = best
+    best = (max if maximize else min)(scored, key=lambda r: r["metric"])
+    index, value, best_dir = best["trial"], best["metric"], Path(best["folder"])
+    values = {**inputs, **best["parameters"]}
     runner.console.line(f"[{step.name}] best trial {index}: {metric}={value}")
-    for name in step.component.outputs:
+    for name in step.outputs:
         target = workspace / name
         shutil.rmtree(target, ignore_errors=True)
         os.replace(best_dir / name, target)
@@ -176,9 +264,8 @@ def run_sweep(
             {"trial": index, "metric": metric, "value": value, "inputs": values}, default=str
         )
     )
-    for _, _, _, folder in results:
-        shutil.rmtree(folder, ignore_errors=True)
+    for record in completed:
+        shutil.rmtree(record["folder"], ignore_errors=True)
     if run_id:
         runner.tracker.log_metrics(run_id, {metric: float(value)})
-        best_parameters = {k: v for k, v in values.items() if k in settings["search_space"]}
-        runner.tracker.log_params(run_id, {f"best.{k}": v for k, v in best_parameters.items()})
+        runner.tracker.log_params(run_id, {f"best.{k}": v for k, v in best["parameters"].items()})

@@ -1,7 +1,10 @@
 """MLflow tracking of local runs: one parent run per pipeline run, one child run per step.
 
-MLflow is imported in a background thread (it takes seconds) and only when a step
-actually executes, so a run served entirely from the cache never waits for it.
+The store is served over MLflow's REST API by a loopback server (tracking_server.py)
+that outlives a run, so the runner itself never imports MLflow and steps with any MLflow
+version log through the same stable protocol. The server is found (or started) in a
+background thread, and only when a step actually executes, so a run served entirely
+from the cache never waits for it.
 
 A step gets its child run through MLFLOW_RUN_ID. A step that starts while MLflow is
 still loading does not wait for it when the experiment id is known from an earlier
@@ -49,6 +52,7 @@ class Tracker:
         self.parent_id: str | None = None
         self.experiment_id: str | None = None
         self._client: Any = None
+        self.server_url: str | None = None
         self._error: BaseException | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -116,10 +120,11 @@ class Tracker:
         token = f"{local_run}/{step}"
         tags = {STEP_TAG: token, "local_run.step": step}
         known = self._remembered().get(self._store_key())
-        if defer and known and not self.ready:
+        url = self.server_url or (self._live_server() if defer and known else None)
+        if defer and known and url and not self.ready:
             context = {**self.tags, **tags, "mlflow.runName": step}  # parent: set by settle()
             env = {
-                "MLFLOW_TRACKING_URI": self.uri,
+                "MLFLOW_TRACKING_URI": url,
                 "MLFLOW_EXPERIMENT_ID": str(known),
                 "MLFLOW_RUN_CONTEXT": json.dumps(context),
             }
@@ -136,14 +141,12 @@ class Tracker:
             return None
         experiments = {str(self.experiment_id), child.env.get("MLFLOW_EXPERIMENT_ID", "")}
         with self._lock:
-            found = client.search_runs(
-                [e for e in experiments if e],
-                filter_string=f"tags.`{STEP_TAG}` = '{child.token}'",
-                max_results=1,
+            found = client.find_run(
+                [e for e in experiments if e], f"tags.`{STEP_TAG}` = '{child.token}'"
             )
             if found:
-                child.run_id = found[0].info.run_id
-                client.set_tag(child.run_id, "mlflow.parentRunId", self.parent_id)
+                child.run_id = found
+                client.log_batch(found, tags={"mlflow.parentRunId": self.parent_id})
         if child.run_id is None:  # the step never called mlflow.start_run()
             child.run_id = self.start_child(child.step, **{STEP_TAG: child.token})
         return child.run_id
@@ -163,20 +166,31 @@ class Tracker:
     def error(self) -> BaseException | None:
         return self._error
 
+    def _runs_dir(self) -> Path:
+        return self.state_file.parent if self.state_file else Path(".runs")
+
+    def _live_server(self) -> str | None:
+        from .tracking_server import running_server, state_file_for
+
+        if self.uri.startswith(("http://", "https://")):
+            return self.uri
+        return running_server(state_file_for(self.uri, self._runs_dir()))
+
     def _connect(self) -> None:
         try:
-            import logging
-
-            from mlflow.tracking import MlflowClient
-
-            # after the import: mlflow configures its own logger when imported
-            for name in ("mlflow", "alembic"):
-                logging.getLogger(name).setLevel(logging.WARNING)
+            from .tracking_server import RestClient, ensure_server
 
             with self._store_lock():
                 self._set_aside_damaged_store()
-                client = MlflowClient(tracking_uri=self.uri)
-                client.search_experiments(max_results=1)  # creates/migrates the store now
+                if self.uri.startswith(("http://", "https://")):  # the user's own server
+                    url = self.uri
+                else:
+                    url = ensure_server(self.uri, self._runs_dir())
+            client = RestClient(url)
+            client.call("experiments/search", {"max_results": 1})
+            self.server_url = url
+            if url != self.uri:  # our own server: kept alive while this run lasts
+                threading.Thread(target=_heartbeat, args=(url,), daemon=True).start()
             self._client = client
         except Exception as exc:  # tracking must never stop a run
             self._error = exc
@@ -192,18 +206,12 @@ class Tracker:
             if self.parent_id is None:
                 try:
                     with self._store_lock():  # two runs must not both create the experiment
-                        found = client.get_experiment_by_name(self.experiment)
-                        self.experiment_id = (
-                            found.experiment_id
-                            if found
-                            else client.create_experiment(
-                                self.experiment, artifact_location=self.artifact_location
-                            )
+                        self.experiment_id = client.experiment_id(
+                            self.experiment, self.artifact_location
                         )
-                    parent = client.create_run(
-                        self.experiment_id, run_name=self.run_name, tags=dict(self.tags)
+                    self.parent_id = client.create_run(
+                        self.experiment_id, self.run_name, dict(self.tags)
                     )
-                    self.parent_id = parent.info.run_id
                     self._remember()
                     self._end_dead_runs(client)
                 except Exception as exc:
@@ -219,12 +227,13 @@ class Tracker:
         tmp = self.state_file.parent / "tmp"
         try:
             running = client.search_runs(
-                [self.experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=500
+                [str(self.experiment_id)], "attributes.status = 'RUNNING'", 500
             )
             for run in running:
-                session = run.data.tags.get(SESSION_TAG)
+                tags = {t["key"]: t.get("value") for t in run.get("data", {}).get("tags", [])}
+                session = tags.get(SESSION_TAG)
                 if session and session != mine and not state.session_alive(tmp, session):
-                    client.set_terminated(run.info.run_id, "KILLED")
+                    client.set_terminated(run["info"]["run_id"], "KILLED")
         except Exception:  # tidying up must never stop a run
             return
 
@@ -234,8 +243,7 @@ class Tracker:
             return None
         all_tags = {**self.tags, **tags, "mlflow.parentRunId": parent_id or self.parent_id}
         with self._lock:
-            run = client.create_run(self.experiment_id, run_name=name, tags=all_tags)
-        return run.info.run_id
+            return client.create_run(self.experiment_id, name, all_tags)
 
     def end(self, run_id: str | None, ok: bool) -> None:
         if run_id is None or self._client is None:
@@ -247,29 +255,34 @@ class Tracker:
         if run_id is None or self._client is None:
             return
         with self._lock:
-            for key, value in metrics.items():
-                self._client.log_metric(run_id, key, float(value))
+            self._client.log_batch(run_id, metrics=metrics)
 
     def log_params(self, run_id: str | None, params: dict[str, Any]) -> None:
         if run_id is None or self._client is None:
             return
         with self._lock:
-            for key, value in params.items():
-                self._client.log_param(run_id, key, value)
+            self._client.log_batch(run_id, params=params)
 
     def metrics(self, run_id: str | None) -> dict[str, float]:
         client = self._ready()
         if run_id is None or client is None:
             return {}
         with self._lock:
-            return dict(client.get_run(run_id).data.metrics)
+            return client.run_metrics(run_id)
+
+    def history(self, run_id: str | None, key: str) -> list[float]:
+        """Values of metric ``key`` in the order the run logged them."""
+        if run_id is None or self._client is None:
+            return []
+        with self._lock:
+            return self._client.history(run_id, key)
 
     def env(self, run_id: str | None) -> dict[str, str]:
         """Environment for a step process so that ``mlflow.start_run()`` attaches to run_id."""
         if run_id is None:
             return {}
         return {
-            "MLFLOW_TRACKING_URI": self.uri,
+            "MLFLOW_TRACKING_URI": self.server_url or self.uri,
             "MLFLOW_RUN_ID": run_id,
             "MLFLOW_EXPERIMENT_ID": str(self.experiment_id),
         }
@@ -279,3 +292,17 @@ class Tracker:
             return
         self._thread.join()
         self.end(self.parent_id, ok)
+
+
+def _heartbeat(url: str, every: float = 60.0) -> None:
+    """Ping the store's server so it does not stop for idleness while a long step runs."""
+    import time
+    import urllib.request
+
+    while True:
+        time.sleep(every)
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=5):  # noqa: S310 - loopback
+                pass
+        except OSError:
+            return

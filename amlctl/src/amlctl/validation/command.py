@@ -79,6 +79,8 @@ def project_files(root: Path) -> Iterator[tuple[str, Path]]:
         yield "schedule", file
     for file in yamls(where.publish):
         yield "publish", file
+    for file in yamls(where.online):  # online endpoint, its deployment, the model monitor
+        yield kind_of(file), file
 
 
 def kind_of(file: Path) -> str:
@@ -102,6 +104,8 @@ def kind_of(file: Path) -> str:
             return kind
     if "trigger" in data and ("create_job" in data or "create_monitor" in data):
         return "schedule"
+    if "endpoint_name" in data and ("code_configuration" in data or "instance_type" in data):
+        return "online_deployment"
     if "jobs" in data and not data.get("version"):
         return "pipeline"
     if data.get("type") in ("uri_file", "uri_folder", "mltable") and "path" in data:
@@ -115,6 +119,8 @@ def kind_of(file: Path) -> str:
 
 # ($schema fragment, kind), the more specific first
 SCHEMA_KINDS = (
+    ("onlineendpoint", "online_endpoint"),
+    ("onlinedeployment", "online_deployment"),
     ("pipelinejob", "pipeline"),
     ("schedule", "schedule"),
     ("batchendpoint", "publish"),
@@ -198,8 +204,16 @@ def validate_file(
         loader = aml.load_job
     elif kind == "schedule":
         loader = loaders.load_schedule
+    elif kind == "online_endpoint":
+        loader = aml.load_online_endpoint
+    elif kind == "online_deployment":
+        loader = aml.load_online_deployment
     else:
         loader = _publish_loader(file, aml, loaders)
+    if kind == "schedule":
+        unknown = _unknown_monitor_signals(file, relative)
+        if unknown:  # the SDK fails on them with a bare NotImplementedError
+            return unknown
     try:
         loaded = loader(file)
     except Exception as exc:  # the SDK raises marshmallow, azure and plain errors alike
@@ -225,10 +239,52 @@ def validate_file(
                 for p in check_pipeline(relative, job)
                 if p.severity == "error"
             ]
+    elif kind == "online_endpoint":
+        auth_mode = str(getattr(loaded, "auth_mode", "") or "key").lower()
+        if auth_mode not in ONLINE_AUTH_MODES:
+            problems.append(
+                Problem(
+                    relative,
+                    "auth_mode",
+                    f"{auth_mode!r} is not one of {', '.join(ONLINE_AUTH_MODES)}",
+                )
+            )
     elif kind == "publish" and type(loaded).__name__ == "PipelineComponent":
         problems += _sdk_result(relative, client.components.validate(loaded))
         problems += check_pipeline(relative, loaded)
     return problems
+
+
+ONLINE_AUTH_MODES = ("key", "aml_token", "aad_token")
+MONITOR_SIGNALS = (
+    "data_drift",
+    "prediction_drift",
+    "data_quality",
+    "feature_attribution_drift",
+    "model_performance",
+    "custom",
+    "generation_safety_quality",
+    "generation_token_statistics",
+)
+
+
+def _unknown_monitor_signals(file: Path, relative: str) -> list[Problem]:
+    import yaml
+
+    spec = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    monitor = spec.get("create_monitor") if isinstance(spec, dict) else None
+    signals = (monitor or {}).get("monitoring_signals") if isinstance(monitor, dict) else None
+    if not isinstance(signals, dict):
+        return []
+    return [
+        Problem(
+            relative,
+            f"create_monitor.monitoring_signals.{name}.type",
+            f"unknown signal type {signal.get('type')!r} (known: {', '.join(MONITOR_SIGNALS)})",
+        )
+        for name, signal in signals.items()
+        if isinstance(signal, dict) and signal.get("type") not in MONITOR_SIGNALS
+    ]
 
 
 def _refers_to_file(schedule: Path) -> bool:
@@ -283,8 +339,34 @@ def _load_problems(relative: str, exc: Exception) -> list[Problem]:
         ]
         if found:
             return found
+    # Marshmallow's form ("Validation for XSchema failed:" then a nested JSON of field errors)
+    match = re.search(r"failed:\s*(\{.*?\n\})", text, re.DOTALL)
+    if match:
+        try:
+            found = [
+                Problem(relative, path, message)
+                for path, message in _flatten(json.loads(match.group(1)))
+            ]
+        except ValueError:
+            found = []
+        if found:
+            return found
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
     return [Problem(relative, "(load)", first)]
+
+
+def _flatten(tree: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(dotted.field, message) of a marshmallow error tree."""
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _flatten(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(tree, list) and all(isinstance(item, str) for item in tree):
+        yield path or "(file)", " ".join(tree)
+    elif isinstance(tree, list):
+        for item in tree:
+            yield from _flatten(item, path)
+    else:
+        yield path or "(file)", str(tree)
 
 
 def _sdk_result(relative: str, result: Any) -> list[Problem]:

@@ -1,0 +1,335 @@
+"""Step environments: the Python a step's ``python`` and ``pip`` mean.
+
+Azure ML builds a job's environment from a conda file (its ``pip:`` section, on an
+image) or a Docker build context. Locally, ``--env-manager`` chooses:
+
+- ``local``: the environment amlctl runs in;
+- ``uv``: a virtual environment built with uv from the pip requirements, kept in
+  ``.runs/envs/<content hash>/`` and reused while the requirements are unchanged;
+- ``auto`` (default): ``local`` when this environment already has every required
+  package at the pinned version (``azureml-*`` packages only talk to Azure and are not
+  needed), else ``uv``. A template project's own environment matches its venv, so its
+  quickstart builds nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..project import ProjectError
+
+ENV_MANAGERS = ("auto", "local", "uv")
+# conda packages that are part of the image or the toolchain, not Python packages
+CONDA_BUILTINS = {"python", "pip", "setuptools", "wheel", "conda", "ca-certificates", "openssl"}
+# conda-forge packages with no PyPI distribution (system libraries, CUDA, MPI)
+CONDA_ONLY = {
+    "cudatoolkit",
+    "cudnn",
+    "nccl",
+    "openmpi",
+    "mpich",
+    "libgcc-ng",
+    "libstdcxx-ng",
+    "libgfortran-ng",
+    "_libgcc_mutex",
+    "cuda-toolkit",
+    "magma-cuda110",
+    "blas",
+    "openblas",
+    "libblas",
+    "liblapack",
+    "gxx_linux-64",
+    "gcc_linux-64",
+    "r-base",
+}
+AZURE_ONLY = re.compile(r"^azureml[-_]", re.IGNORECASE)
+REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def build_spec(
+    environment: Any, base: Path, folders: list[Path], sources: dict[str, str]
+) -> dict[str, Any]:
+    """{"conda_file": abs path, "context": abs path, "image": str} for a component's environment."""
+    if environment is None:
+        return {}
+    if isinstance(environment, str):  # a named environment: its local definition, if any
+        name = re.sub(r"^azureml:(//)?", "", environment).split(":")[0].split("@")[0]
+        for folder in folders:
+            definition = folder / name / "environment.yml"
+            if definition.is_file():
+                import yaml
+
+                try:
+                    data = yaml.safe_load(definition.read_text()) or {}
+                except yaml.YAMLError:
+                    return {}
+                spec = {"image": data.get("image")}
+                if data.get("conda_file"):
+                    spec["conda_file"] = str((definition.parent / data["conda_file"]).resolve())
+                build = data.get("build") or {}
+                if isinstance(build, dict) and build.get("path"):
+                    spec["context"] = str((definition.parent / build["path"]).resolve())
+                return spec
+        return {"name": environment}
+    spec = {"image": getattr(environment, "image", None)}
+    conda_path = getattr(environment, "_conda_file_path", None)
+    if conda_path:
+        spec["conda_file"] = str(Path(conda_path).resolve())
+    elif getattr(environment, "conda_file", None):
+        spec["conda"] = environment.conda_file
+    build = getattr(environment, "build", None)
+    if build is not None and getattr(build, "path", None):
+        context = Path(str(build.path))
+        env_base = Path(getattr(environment, "base_path", None) or base)
+        spec["context"] = str((env_base / context).resolve())
+        for file in _context_files(Path(spec["context"])):
+            from .graph import file_sha
+
+            sources[str(file)] = file_sha(file)
+    return spec
+
+
+def _context_files(context: Path) -> list[Path]:
+    if not context.is_dir():
+        return []
+    names = ("Dockerfile", "requirements.txt", "conda.yml", "conda.yaml", "environment.yml")
+    return [context / n for n in names if (context / n).is_file()]
+
+
+def requirements(spec: dict[str, Any]) -> tuple[list[str], str | None, list[str]]:
+    """(pip requirements, python version, conda-only packages) of an environment spec."""
+    import yaml
+
+    conda: Any = spec.get("conda")
+    if spec.get("conda_file"):
+        conda = yaml.safe_load(Path(spec["conda_file"]).read_text())
+    pip: list[str] = []
+    python = None
+    conda_only: list[str] = []
+    context = Path(spec["context"]) if spec.get("context") else None
+    if context is not None and conda is None:
+        for name in ("conda.yml", "conda.yaml", "environment.yml"):
+            if (context / name).is_file():
+                conda = yaml.safe_load((context / name).read_text())
+                break
+        if (context / "requirements.txt").is_file():
+            pip += _requirement_lines((context / "requirements.txt").read_text())
+        if (context / "Dockerfile").is_file():
+            pip += _dockerfile_pip(context / "Dockerfile", context)
+    for dependency in (conda or {}).get("dependencies") or []:
+        if isinstance(dependency, dict):
+            pip += [str(x) for x in dependency.get("pip") or [] if not str(x).startswith("-")]
+            continue
+        text = str(dependency).split("::")[-1].strip()
+        match = re.match(r"^([A-Za-z0-9._-]+)\s*(?:=+\s*([^=\s]+))?", text)
+        if not match:
+            continue
+        name, version = match.group(1).lower(), match.group(2)
+        if name == "python":
+            python = version
+        elif name in CONDA_BUILTINS:
+            continue
+        elif name in CONDA_ONLY or name.startswith(("lib", "cuda")):
+            conda_only.append(name)
+        else:  # a conda package also on PyPI under its name (numpy=1.26 -> numpy==1.26.*)
+            pip.append(
+                f"{name}=={version}.*"
+                if version and version.count(".") < 2
+                else f"{name}=={version}"
+                if version
+                else name
+            )
+    return pip, python, conda_only
+
+
+def _requirement_lines(text: str) -> list[str]:
+    lines = []
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not line.startswith("-"):
+            lines.append(line)
+    return lines
+
+
+def _dockerfile_pip(dockerfile: Path, context: Path) -> list[str]:
+    """Packages a Dockerfile installs with `pip install` (files copied from the context)."""
+    found: list[str] = []
+    text = dockerfile.read_text().replace("\\\n", " ")
+    for match in re.finditer(r"pip3?\s+install\s+([^&;\n]+)", text):
+        words = match.group(1).split()
+        skip = False
+        for index, word in enumerate(words):
+            if skip:
+                skip = False
+                continue
+            if word in ("-r", "--requirement") and index + 1 < len(words):
+                file = context / Path(words[index + 1]).name
+                if file.is_file():
+                    found += _requirement_lines(file.read_text())
+                skip = True
+            elif not word.startswith("-"):
+                found.append(word.strip("'\""))
+    return found
+
+
+def _satisfied(requirement: str) -> bool:
+    from importlib import metadata
+
+    match = REQUIREMENT_NAME.match(requirement)
+    if not match:
+        return False
+    name = match.group(1)
+    try:
+        installed = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return False
+    pinned = re.search(r"==\s*([^\s;,]+)", requirement)
+    if not pinned:
+        return True
+    wanted = pinned.group(1)
+    if wanted.endswith(".*"):
+        return installed.startswith(wanted[:-1]) or installed == wanted[:-2]
+    return installed == wanted
+
+
+class Environments:
+    """Resolves each step's environment to a bin folder, building uv environments once."""
+
+    def __init__(self, manager: str, envs_dir: Path, console: Any) -> None:
+        if manager not in ENV_MANAGERS:
+            raise ProjectError(
+                f"--env-manager {manager}: expected one of {', '.join(ENV_MANAGERS)}"
+            )
+        self.manager = manager
+        self.envs_dir = envs_dir
+        self.console = console
+        self._memo: dict[str, tuple[str, str]] = {}
+
+    def key(self, spec: dict[str, Any], where: str) -> str:
+        """What the step runs in, for the cache key ("local" or "uv:<hash>"); builds nothing."""
+        return self._plan(spec, where)[0]
+
+    def bin_dir(self, spec: dict[str, Any], where: str) -> str:
+        """The bin folder of the step's environment, built first when it is a new uv one."""
+        _, plan = self._plan(spec, where)
+        if plan is None:
+            return str(Path(sys.executable).parent)
+        return self._build(*plan, where)
+
+    def _plan(self, spec: dict[str, Any], where: str) -> tuple[str, Any]:
+        memo_key = json.dumps(spec, sort_keys=True, default=str)
+        if memo_key not in self._memo:
+            self._memo[memo_key] = self._resolve(spec, where)
+        return self._memo[memo_key]
+
+    def _resolve(self, spec: dict[str, Any], where: str) -> tuple[str, Any]:
+        local = ("local", None)
+        if self.manager == "local" or not spec or spec.get("name"):
+            return local
+        try:
+            pip, python, conda_only = requirements(spec)
+        except (OSError, ValueError) as exc:
+            raise ProjectError(f"{where}: environment cannot be read: {exc}") from None
+        if self.manager == "auto":
+            # the pinned packages decide: another Python minor version alone (the image's)
+            # does not make a step build an environment
+            needed = [r for r in pip if not AZURE_ONLY.match(r)]
+            if not conda_only and all(_satisfied(r) for r in needed):
+                return local
+        if conda_only:
+            raise ProjectError(
+                f"{where}: conda packages with no PyPI distribution: {', '.join(conda_only)}; "
+                "install them into this environment and run with --env-manager local"
+            )
+        return f"uv:{_env_hash(pip, python)}", (pip, python)
+
+    def _build(self, pip: list[str], python: str | None, where: str) -> str:
+        key = _env_hash(pip, python)
+        folder = self.envs_dir / key
+        bin_dir = folder / ("Scripts" if os.name == "nt" else "bin")
+        if (folder / ".complete").is_file():
+            return str(bin_dir)
+        uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
+        if not Path(uv).exists() and not shutil.which(uv):
+            raise ProjectError(
+                f"{where}: building its environment needs uv (pip install uv), "
+                "or run with --env-manager local"
+            )
+        self.envs_dir.mkdir(parents=True, exist_ok=True)
+        with _locked(self.envs_dir / f"{key}.lock"):
+            if (folder / ".complete").is_file():
+                return str(bin_dir)
+            shutil.rmtree(folder, ignore_errors=True)
+            self.console.line(f"-- building environment {key} for {where} ({len(pip)} packages)")
+            log = self.envs_dir / f"{key}.log"
+            wanted = python if python and _python_available(python) else sys.executable
+            with log.open("w") as out:
+                for interpreter in dict.fromkeys([wanted, sys.executable]):
+                    created = subprocess.run(
+                        [uv, "venv", "--seed", "-q", "--python", interpreter, str(folder)],
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        check=False,
+                        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+                    )
+                    if created.returncode == 0:
+                        break
+                if python and interpreter == sys.executable and not _python_matches(python):
+                    self.console.line(
+                        f"-- {where}: Python {python} is not installed here; its environment "
+                        f"uses Python {sys.version.split()[0]}"
+                    )
+                installed = created.returncode == 0 and (
+                    not pip
+                    or subprocess.run(
+                        [uv, "pip", "install", "-q", "-p", str(bin_dir / "python"), *pip],
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        check=False,
+                    ).returncode
+                    == 0
+                )
+            if not installed:
+                shutil.rmtree(folder, ignore_errors=True)
+                missing = re.findall(r"Because (\S+) was not found", log.read_text())
+                detail = (
+                    f"not on PyPI: {', '.join(sorted(set(missing)))}" if missing else f"see {log}"
+                )
+                raise ProjectError(f"{where}: its environment cannot be built ({detail})")
+            (folder / ".complete").write_text(json.dumps({"pip": pip, "python": python}))
+        return str(bin_dir)
+
+
+def _env_hash(pip: list[str], python: str | None) -> str:
+    return hashlib.sha256(json.dumps([sorted(pip), python]).encode()).hexdigest()[:16]
+
+
+def _python_matches(version: str) -> bool:
+    wanted = version.rstrip(".*").split(".")
+    current = [str(sys.version_info.major), str(sys.version_info.minor)]
+    return current[: len(wanted)] == wanted[:2]
+
+
+def _python_available(version: str) -> bool:
+    return _python_matches(version) or shutil.which(f"python{version}") is not None
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    with path.open("w") as handle:
+        try:
+            import fcntl
+
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except ImportError:  # pragma: no cover - Windows: builds are not shared concurrently
+            pass
+        yield

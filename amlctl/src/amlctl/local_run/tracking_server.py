@@ -1,0 +1,513 @@
+"""The run's MLflow store served over MLflow's REST protocol on a loopback port.
+
+Steps get ``MLFLOW_TRACKING_URI=http://127.0.0.1:PORT``, so a step whose environment has
+another MLflow version than amlctl's (1.x, 2.x or 3.x) logs into the same store through
+the stable REST API and never opens, or migrates, the SQLite file itself. The runner
+talks to it with a few plain HTTP calls (``RestClient``), without importing MLflow.
+
+The server outlives one run (importing MLflow and opening the store cost seconds; a
+re-run should not pay them again) and exits after ``--idle`` seconds without requests.
+Its address is in ``<store>.server.json``; started with::
+
+    python -m amlctl.local_run.tracking_server --store sqlite:///.runs/mlflow.db --idle 900
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+API = "/api/2.0/mlflow/"
+DEFAULT_IDLE_SECONDS = 900
+START_TIMEOUT = 60.0
+
+
+class TrackingError(Exception):
+    pass
+
+
+# -- the server (run as a script; imports MLflow) ---------------------------------------------
+
+
+def _serve(store_uri: str, state_file: Path, idle: float) -> None:
+    import logging
+
+    from mlflow.entities import Metric, Param, RunStatus, RunTag, ViewType
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
+    from mlflow.tracking._tracking_service.utils import _get_store
+    from mlflow.utils.proto_json_utils import message_to_json
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    from mlflow.entities.model_registry import ModelVersionTag, RegisteredModelTag
+    from mlflow.tracking._model_registry.utils import _get_store as _get_registry
+
+    store = _get_store(store_uri)
+    store.search_experiments(max_results=1)  # creates or migrates the store now, once
+    registry = _get_registry(store_uri)
+    last_request = [time.monotonic()]
+
+    def proto(entity: Any) -> dict[str, Any]:
+        return json.loads(message_to_json(entity.to_proto()))
+
+    def tags(raw: Any) -> list[Any]:
+        return [RunTag(t["key"], str(t.get("value", ""))) for t in raw or []]
+
+    def metric(m: dict[str, Any]) -> Any:
+        return Metric(
+            m["key"], float(m["value"]), int(m.get("timestamp") or 0), int(m.get("step") or 0)
+        )
+
+    def run_id(body: dict[str, Any]) -> str:
+        return body.get("run_id") or body.get("run_uuid")
+
+    def experiments_get_by_name(body):
+        found = store.get_experiment_by_name(body["experiment_name"])
+        if found is None:
+            raise MlflowException(
+                f"Could not find experiment with name '{body['experiment_name']}'",
+                error_code=RESOURCE_DOES_NOT_EXIST,
+            )
+        return {"experiment": proto(found)}
+
+    def experiments_get(body):
+        return {"experiment": proto(store.get_experiment(body["experiment_id"]))}
+
+    def experiments_search(body):
+        found = store.search_experiments(
+            view_type=ViewType.ACTIVE_ONLY,
+            max_results=int(body.get("max_results") or 1000),
+            filter_string=body.get("filter"),
+            order_by=body.get("order_by"),
+            page_token=body.get("page_token"),
+        )
+        result: dict[str, Any] = {"experiments": [proto(e) for e in found]}
+        if found.token:
+            token = found.token
+            result["next_page_token"] = token.decode() if isinstance(token, bytes) else token
+        return result
+
+    def runs_create(body):
+        run = store.create_run(
+            experiment_id=str(body.get("experiment_id") or "0"),
+            user_id=body.get("user_id") or "",
+            start_time=int(body.get("start_time") or time.time() * 1000),
+            tags=tags(body.get("tags")),
+            run_name=body.get("run_name"),
+        )
+        return {"run": proto(run)}
+
+    def runs_update(body):
+        info = store.update_run_info(
+            run_id(body),
+            RunStatus.from_string(body.get("status") or "RUNNING"),
+            int(body["end_time"]) if body.get("end_time") else None,
+            body.get("run_name"),
+        )
+        return {"run_info": proto(info)}
+
+    def runs_search(body):
+        found = store.search_runs(
+            [str(e) for e in body.get("experiment_ids") or []],
+            body.get("filter") or "",
+            ViewType.ACTIVE_ONLY,
+            int(body.get("max_results") or 1000),
+            body.get("order_by"),
+            body.get("page_token"),
+        )
+        result: dict[str, Any] = {"runs": [proto(r) for r in found]}
+        if found.token:
+            token = found.token
+            result["next_page_token"] = token.decode() if isinstance(token, bytes) else token
+        return result
+
+    def log_batch(body):
+        store.log_batch(
+            run_id(body),
+            [metric(m) for m in body.get("metrics") or []],
+            [Param(p["key"], str(p.get("value", ""))) for p in body.get("params") or []],
+            tags(body.get("tags")),
+        )
+        return {}
+
+    def history(body):
+        found = store.get_metric_history(run_id(body), body["metric_key"])
+        return {"metrics": [proto(m) for m in found]}
+
+    def paged(key: str, found: Any) -> dict[str, Any]:
+        result: dict[str, Any] = {key: [proto(x) for x in found]}
+        token = getattr(found, "token", None)
+        if token:
+            result["next_page_token"] = token.decode() if isinstance(token, bytes) else token
+        return result
+
+    def model_versions_create(body):
+        version = registry.create_model_version(
+            body["name"],
+            body["source"],
+            run_id=body.get("run_id"),
+            tags=[
+                ModelVersionTag(t["key"], str(t.get("value", ""))) for t in body.get("tags") or []
+            ],
+            run_link=body.get("run_link"),
+            description=body.get("description"),
+            model_id=body.get("model_id"),
+        )
+        return {"model_version": proto(version)}
+
+    routes = {
+        "registered-models/create": lambda b: {
+            "registered_model": proto(
+                registry.create_registered_model(
+                    b["name"],
+                    [
+                        RegisteredModelTag(t["key"], str(t.get("value", "")))
+                        for t in b.get("tags") or []
+                    ],
+                    b.get("description"),
+                )
+            )
+        },
+        "registered-models/get": lambda b: {
+            "registered_model": proto(registry.get_registered_model(b["name"]))
+        },
+        "registered-models/search": lambda b: paged(
+            "registered_models",
+            registry.search_registered_models(
+                b.get("filter"),
+                int(b.get("max_results") or 100),
+                b.get("order_by"),
+                b.get("page_token"),
+            ),
+        ),
+        "registered-models/get-latest-versions": lambda b: paged(
+            "model_versions", registry.get_latest_versions(b["name"], b.get("stages"))
+        ),
+        "registered-models/alias": lambda b: (
+            {"model_version": proto(registry.get_model_version_by_alias(b["name"], b["alias"]))}
+            if "version" not in b
+            else registry.set_registered_model_alias(b["name"], b["alias"], b["version"]) or {}
+        ),
+        "model-versions/create": model_versions_create,
+        "model-versions/get": lambda b: {
+            "model_version": proto(registry.get_model_version(b["name"], b["version"]))
+        },
+        "model-versions/search": lambda b: paged(
+            "model_versions",
+            registry.search_model_versions(
+                b.get("filter"),
+                int(b.get("max_results") or 10000),
+                b.get("order_by"),
+                b.get("page_token"),
+            ),
+        ),
+        "model-versions/set-tag": lambda b: (
+            registry.set_model_version_tag(
+                b["name"], b["version"], ModelVersionTag(b["key"], str(b["value"]))
+            )
+            or {}
+        ),
+        "experiments/get-by-name": experiments_get_by_name,
+        "experiments/get": experiments_get,
+        "experiments/create": lambda b: {
+            "experiment_id": store.create_experiment(
+                b["name"], b.get("artifact_location"), tags=tags(b.get("tags")) or None
+            )
+        },
+        "experiments/search": experiments_search,
+        "experiments/list": experiments_search,
+        "runs/create": runs_create,
+        "runs/get": lambda b: {"run": proto(store.get_run(run_id(b)))},
+        "runs/update": runs_update,
+        "runs/search": runs_search,
+        "runs/log-metric": lambda b: store.log_metric(run_id(b), metric(b)) or {},
+        "runs/log-parameter": lambda b: (
+            store.log_param(run_id(b), Param(b["key"], str(b.get("value", "")))) or {}
+        ),
+        "runs/set-tag": lambda b: store.set_tag(run_id(b), RunTag(b["key"], str(b["value"]))) or {},
+        "runs/delete-tag": lambda b: store.delete_tag(run_id(b), b["key"]) or {},
+        "runs/log-batch": log_batch,
+        "runs/delete": lambda b: store.delete_run(run_id(b)) or {},
+        "runs/log-inputs": lambda b: {},  # dataset lineage: not kept locally
+        "metrics/get-history": history,
+    }
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # quiet
+            pass
+
+        def _reply(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _handle(self) -> None:
+            last_request[0] = time.monotonic()
+            parsed = urllib.parse.urlparse(self.path)
+            if parsed.path == "/health":
+                self._reply(200, {"store": store_uri})
+                return
+            route = parsed.path.split(API, 1)[-1] if API in parsed.path else None
+            handler = routes.get(route or "")
+            length = int(self.headers.get("Content-Length") or 0)
+            body: dict[str, Any] = {}
+            if length:
+                body = json.loads(self.rfile.read(length) or b"{}")
+            for key, values in urllib.parse.parse_qs(parsed.query).items():
+                body.setdefault(key, values if key in ("experiment_ids",) else values[-1])
+            if handler is None:
+                self._reply(
+                    404,
+                    {
+                        "error_code": "ENDPOINT_NOT_FOUND",
+                        "message": f"{parsed.path} is not served by amlctl's local tracking",
+                    },
+                )
+                return
+            try:
+                self._reply(200, handler(body))
+            except MlflowException as exc:
+                self._reply(exc.get_http_status_code(), json.loads(exc.serialize_as_json()))
+            except Exception as exc:  # a bad request must not stop the server
+                self._reply(400, {"error_code": "BAD_REQUEST", "message": str(exc)})
+
+        do_GET = do_POST = do_PATCH = do_DELETE = _handle
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    state = {
+        "pid": os.getpid(),
+        "port": server.server_address[1],
+        "store": store_uri,
+        "code": _code_version(),
+    }
+    tmp = state_file.with_name(f"{state_file.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(state))
+    tmp.replace(state_file)
+
+    def watch_idle() -> None:
+        while time.monotonic() - last_request[0] < idle:
+            time.sleep(min(5.0, idle / 4))
+        server.shutdown()
+
+    threading.Thread(target=watch_idle, daemon=True).start()
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        with contextlib.suppress(OSError):
+            if json.loads(state_file.read_text()).get("pid") == os.getpid():
+                state_file.unlink()
+
+
+# -- the runner's side (no MLflow import) -----------------------------------------------------
+
+
+def state_file_for(store_uri: str, runs_dir: Path) -> Path:
+    if store_uri.startswith("sqlite:///"):
+        return Path(store_uri[len("sqlite:///") :] + ".server.json")
+    import hashlib
+
+    return runs_dir / f"tracking-{hashlib.sha256(store_uri.encode()).hexdigest()[:12]}.json"
+
+
+def _code_version() -> str:
+    """This file's content hash: a server started by another amlctl version is not reused."""
+    import hashlib
+
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def running_server(state_file: Path) -> str | None:
+    """The URL of a live server for this store, if one of this amlctl version runs."""
+    try:
+        state = json.loads(state_file.read_text())
+        os.kill(int(state["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    if state.get("code") != _code_version():
+        return None
+    url = f"http://127.0.0.1:{state['port']}"
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=2) as response:  # noqa: S310
+            if response.status == 200:
+                return url
+    except (OSError, urllib.error.URLError):
+        return None
+    return None
+
+
+def ensure_server(store_uri: str, runs_dir: Path) -> str:
+    """The URL of the store's server, started (detached) when none runs."""
+    state_file = state_file_for(store_uri, runs_dir)
+    url = running_server(state_file)
+    if url:
+        return url
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    lock = state_file.with_name(state_file.name + ".lock")
+    with lock.open("w") as handle:
+        try:
+            import fcntl
+
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except ImportError:  # pragma: no cover
+            pass
+        url = running_server(state_file)
+        if url:
+            return url
+        idle = os.environ.get("AMLCTL_TRACKING_IDLE_SECONDS", str(DEFAULT_IDLE_SECONDS))
+        log = state_file.with_name(state_file.name.replace(".json", ".log"))
+        with log.open("a") as out:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    __name__,
+                    "--store",
+                    store_uri,
+                    "--state",
+                    str(state_file),
+                    "--idle",
+                    idle,
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # outlives this run; stops itself when idle
+                env={k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_RUN")},
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise TrackingError(f"the tracking server stopped; see {log}")
+            url = running_server(state_file)
+            if url:
+                return url
+            time.sleep(0.05)
+        raise TrackingError(f"the tracking server did not start in {START_TIMEOUT:g} s; see {log}")
+
+
+class RestClient:
+    """The MLflow client calls the runner makes, over MLflow's REST API."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+    def call(self, route: str, body: dict[str, Any] | None = None, method: str = "POST") -> Any:
+        data = None
+        url = f"{self.url}{API}{route}"
+        if method == "GET":
+            url += "?" + urllib.parse.urlencode(body or {})
+        else:
+            data = json.dumps(body or {}).encode()
+        request = urllib.request.Request(  # noqa: S310 - loopback or the user's tracking URI
+            url, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                return json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")
+            raise TrackingError(f"{route}: HTTP {exc.code} {detail[:200]}") from None
+        except OSError as exc:  # refused, reset, timed out: the server is gone
+            raise TrackingError(f"{route}: {self.url} does not answer ({exc})") from None
+
+    def experiment_id(self, name: str, artifact_location: str | None) -> str:
+        try:
+            found = self.call("experiments/get-by-name", {"experiment_name": name}, "GET")
+            return found["experiment"]["experiment_id"]
+        except TrackingError as exc:
+            if "RESOURCE_DOES_NOT_EXIST" not in str(exc):
+                raise
+        body = {"name": name}
+        if artifact_location:
+            body["artifact_location"] = artifact_location
+        return self.call("experiments/create", body)["experiment_id"]
+
+    def create_run(self, experiment_id: str, name: str, tags: dict[str, str]) -> str:
+        body = {
+            "experiment_id": experiment_id,
+            "run_name": name,
+            "start_time": int(time.time() * 1000),
+            "tags": [{"key": k, "value": str(v)} for k, v in tags.items() if v is not None],
+        }
+        return self.call("runs/create", body)["run"]["info"]["run_id"]
+
+    def set_terminated(self, run_id: str, status: str) -> None:
+        self.call(
+            "runs/update",
+            {"run_id": run_id, "status": status, "end_time": int(time.time() * 1000)},
+        )
+
+    def log_batch(self, run_id: str, metrics=None, params=None, tags=None) -> None:
+        now = int(time.time() * 1000)
+        self.call(
+            "runs/log-batch",
+            {
+                "run_id": run_id,
+                "metrics": [
+                    {"key": k, "value": float(v), "timestamp": now, "step": 0}
+                    for k, v in (metrics or {}).items()
+                ],
+                "params": [{"key": k, "value": str(v)} for k, v in (params or {}).items()],
+                "tags": [{"key": k, "value": str(v)} for k, v in (tags or {}).items()],
+            },
+        )
+
+    def run_metrics(self, run_id: str) -> dict[str, float]:
+        run = self.call("runs/get", {"run_id": run_id}, "GET")["run"]
+        return {m["key"]: float(m["value"]) for m in run.get("data", {}).get("metrics", [])}
+
+    def search_runs(
+        self, experiment_ids: list[str], filter_string: str, max_results: int = 1000
+    ) -> list[dict[str, Any]]:
+        found = self.call(
+            "runs/search",
+            {"experiment_ids": experiment_ids, "filter": filter_string, "max_results": max_results},
+        )
+        return found.get("runs") or []
+
+    def find_run(self, experiment_ids: list[str], filter_string: str) -> str | None:
+        found = self.call(
+            "runs/search",
+            {"experiment_ids": experiment_ids, "filter": filter_string, "max_results": 1},
+        )
+        runs = found.get("runs") or []
+        return runs[0]["info"]["run_id"] if runs else None
+
+    def history(self, run_id: str, key: str) -> list[float]:
+        found = self.call("metrics/get-history", {"run_id": run_id, "metric_key": key}, "GET")
+        points = found.get("metrics") or []
+        points.sort(key=lambda m: (int(m.get("step") or 0), int(m.get("timestamp") or 0)))
+        return [float(m["value"]) for m in points]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Serve an MLflow store over REST on loopback.")
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--state", required=True, type=Path)
+    parser.add_argument("--idle", type=float, default=DEFAULT_IDLE_SECONDS)
+    args = parser.parse_args(argv)
+    _serve(args.store, args.state, args.idle)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Real-time serving: the local inference server (`serve`) and its helpers."""

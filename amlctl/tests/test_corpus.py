@@ -1,0 +1,338 @@
+"""Every pipeline of tests/corpus/ (in the style of the public Azure ML examples) runs unchanged.
+
+Each test copies one corpus folder, runs its pipeline.yml with `run --local` (the only
+changes allowed are `--set` options, as a user would give) and checks the outputs that
+Azure ML would produce. amlctl/README.md lists the corpus.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from amlctl.local_run import command as run_command
+from amlctl.project import ProjectError
+
+CORPUS = Path(__file__).parent / "corpus"
+
+
+@pytest.fixture(autouse=True)
+def shared_tracking(tmp_path_factory, monkeypatch):
+    """One MLflow store for the session (creating one costs seconds)."""
+    store = tmp_path_factory.getbasetemp() / "corpus-mlflow"
+    store.mkdir(exist_ok=True)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+    monkeypatch.setenv("AMLCTL_TRACKING_IDLE_SECONDS", "120")  # the store's server stops soon
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+
+
+def run_corpus(name: str, tmp_path: Path, *overrides: str, **options):
+    """(exit code, console output, folder of the copy) of corpus/<name>/pipeline.yml."""
+    folder = tmp_path / name
+    shutil.copytree(CORPUS / name, folder)
+    (folder / ".git").mkdir()  # a repository of its own: .runs/ goes here
+    stream = io.StringIO()
+    code = run_command.run_pipeline(
+        folder / "pipeline.yml", list(overrides), stream=stream, **options
+    )
+    return code, stream.getvalue(), folder
+
+
+def output(folder: Path, step: str, name: str) -> Path:
+    return folder / ".runs" / "latest" / step / "outputs" / name
+
+
+def test_every_corpus_folder_has_a_test():
+    names = {p.name for p in CORPUS.iterdir() if (p / "pipeline.yml").is_file()}
+    tested = {
+        name.removeprefix("test_").replace("_", "-")
+        for name in globals()
+        if name.startswith("test_") and "corpus" not in name
+    }
+    assert len(names) >= 15
+    assert names <= tested, f"corpus folders without a test: {sorted(names - tested)}"
+
+
+def test_hello_pipeline(tmp_path):
+    code, out, _ = run_corpus("hello-pipeline", tmp_path)
+    assert code == 0, out
+    assert "[hello_job] hello" in out and "[world_job] world" in out
+
+
+def test_hello_pipeline_io(tmp_path):
+    code, out, folder = run_corpus("hello-pipeline-io", tmp_path)
+    assert code == 0, out
+    assert (output(folder, "world_job", "shout") / "shout.txt").read_text() == "WORLD\n"
+
+
+def test_hello_pipeline_settings(tmp_path):
+    code, out, folder = run_corpus("hello-pipeline-settings", tmp_path)
+    assert code == 0, out
+    lines = (output(folder, "hello_job", "message") / "message.txt").read_text().splitlines()
+    assert lines[0].startswith("hello, world from ") and lines[0] != "hello, world from "
+    assert lines[1] == "hello"
+
+
+def test_hello_pipeline_abc(tmp_path):
+    code, out, folder = run_corpus("hello-pipeline-abc", tmp_path)
+    assert code == 0, out
+    trail = (output(folder, "c", "component_out_path") / "trail.txt").read_text()
+    assert trail == "A:1;B:2;C:10;"
+
+
+def test_job_artifacts(tmp_path):
+    code, out, folder = run_corpus("job-artifacts", tmp_path)
+    assert code == 0, out
+    assert (output(folder, "read", "copy") / "copy.txt").read_text() == (
+        "hello from True\nprogress.log\n"
+    )
+    artifacts = output(folder, "hello", "artifacts")
+    assert sorted(p.name for p in artifacts.iterdir()) == ["logs", "outputs"]
+    assert not (artifacts / "scratch.txt").exists()  # the working directory is not kept
+
+
+def test_shell_command(tmp_path, monkeypatch):
+    code, out, folder = run_corpus("shell-command", tmp_path, "count=4")
+    assert code == 0, out
+    result = output(folder, "shell", "out")
+    assert (result / "lines.txt").read_text().split() == ["line-4", "line-3", "line-2", "line-1"]
+    assert (result / "count.txt").read_text().strip() == "4"
+    assert (result / "dirs.txt").read_text() == "outputs and logs exist\n"
+    import sys
+
+    # python and pip in the command are the step environment's, not the first on PATH
+    assert (result / "python.txt").read_text().strip() == sys.prefix
+    assert sys.prefix in (result / "pip.txt").read_text()
+
+
+def test_amlignore_snapshot(tmp_path):
+    code, out, folder = run_corpus("amlignore-snapshot", tmp_path)
+    assert code == 0, out
+    listing = (output(folder, "list", "listing") / "snapshot.txt").read_text().split()
+    # .amlignore wins over .gitignore: data/ and notebooks are left out, keep.ipynb is in
+    assert listing == [".amlignore", ".gitignore", "keep.ipynb", "list.py"]
+    source = folder / "src"
+    assert (source / "list.py").read_text().startswith('"""Lists')  # source untouched
+    assert not (source / "state.txt").exists()
+    # what the job wrote to its working directory does not change the next run's key
+    code, out, _ = run_command_again(folder)
+    assert code == 0 and "-- cached   list" in out, out
+
+
+def run_command_again(folder: Path, *overrides: str):
+    stream = io.StringIO()
+    code = run_command.run_pipeline(folder / "pipeline.yml", list(overrides), stream=stream)
+    return code, stream.getvalue(), folder
+
+
+def test_taxi_regression(tmp_path):
+    code, out, folder = run_corpus("taxi-regression", tmp_path)
+    assert code == 0, out
+    report = json.loads((output(folder, "score_job", "score_report") / "score.json").read_text())
+    assert report["r2"] > 0.95 and report["rows"] == 23  # 113 clean rows, 20 % held out
+
+
+def test_pipeline_component(tmp_path):
+    code, out, folder = run_corpus("pipeline-component", tmp_path)
+    assert code == 0, out
+    for step in ("train_job", "score_job"):
+        for node in ("train_and_evaluate_model1", "train_and_evaluate_model2"):
+            assert f"{node}/{step}  done" in out
+    reports = (output(folder, "compare", "best") / "reports.txt").read_text().splitlines()
+    first, second = (json.loads(line) for line in reports)
+    assert first["model"] == {"rows": 120, "epochs": 20, "lr": 1.8}
+    assert second["model"] == {"rows": 120, "epochs": 10, "lr": 0.1}  # the component's default
+    # an inner step's input is overridden through the pipeline-component node
+    code, out, _ = run_command_again(
+        folder, "jobs.train_and_evaluate_model2.inputs.training_max_epochs=3"
+    )
+    assert code == 0, out
+    assert "-- cached   train_and_evaluate_model1/train_job" in out
+    reports = (output(folder, "compare", "best") / "reports.txt").read_text().splitlines()
+    assert json.loads(reports[1])["model"]["epochs"] == 3
+
+
+def test_pipeline_component_nested(tmp_path):
+    code, out, folder = run_corpus("pipeline-component-nested", tmp_path)
+    assert code == 0, out
+    assert (output(folder, "last", "number_out") / "n.txt").read_text() == "141"
+    inner = output(folder, "four_times/twice_b/second", "number_out") / "n.txt"
+    assert inner.read_text() == "41"
+    # a step three levels down, overridden by its full YAML path
+    code, out, _ = run_command_again(
+        folder, "jobs.four_times.jobs.twice_b.jobs.first.inputs.add=1000"
+    )
+    assert code == 0, out
+    assert "-- cached   four_times/twice_a/second" in out
+    assert (output(folder, "last", "number_out") / "n.txt").read_text() == "1131"
+
+
+def test_remote_data(tmp_path):
+    with pytest.raises(ProjectError) as caught:
+        run_corpus("remote-data", tmp_path)
+    lines = str(caught.value).splitlines()
+    assert lines == [
+        "inputs.titanic.path: wasbs://datasets@azuremlexamples.blob.core.windows.net/titanic/ "
+        "cannot be read offline; give a local copy with --set titanic=PATH",
+        "jobs.count_rows.inputs.lookup.path: "
+        "https://azuremlexamples.blob.core.windows.net/datasets/iris.csv cannot be read "
+        "offline; give a local copy with --set jobs.count_rows.inputs.lookup=PATH",
+    ]
+    folder = tmp_path / "remote-data"
+    assert not (folder / ".runs" / "latest").exists()  # nothing ran
+    code, out, _ = run_command_again(
+        folder,
+        f"titanic={folder / 'local-copy'}",
+        f"jobs.count_rows.inputs.lookup={folder / 'local-copy' / 'iris.csv'}",
+    )
+    assert code == 0, out
+    assert (output(folder, "count_rows", "counts") / "counts.txt").read_text() == (
+        "data=3 lookup=1\n"
+    )
+
+
+def test_distributed_pytorch(tmp_path):
+    code, out, folder = run_corpus("distributed-pytorch", tmp_path)
+    assert code == 0, out
+    ranks = output(folder, "hello_ranks", "ranks")
+    seen = [json.loads((ranks / f"rank-{r}.json").read_text()) for r in range(4)]
+    assert [s["WORLD_SIZE"] for s in seen] == ["4"] * 4
+    assert [s["LOCAL_RANK"] for s in seen] == ["0", "1", "0", "1"]
+    assert [s["NODE_RANK"] for s in seen] == ["0", "0", "1", "1"]
+    assert {s["MASTER_ADDR"] for s in seen} == {"127.0.0.1"}
+    assert len({s["MASTER_PORT"] for s in seen}) == 1
+    outputs = output(folder, "hello_ranks", "artifacts") / "outputs"
+    assert sorted(p.name for p in outputs.iterdir()) == [f"rank-{r}.txt" for r in range(4)]
+
+
+def test_distributed_tensorflow(tmp_path):
+    code, out, folder = run_corpus("distributed-tensorflow", tmp_path)
+    assert code == 0, out
+    configs = output(folder, "tf_workers", "configs")
+    assert sorted(p.name for p in configs.iterdir()) == [
+        "ps-0.json",
+        "worker-0.json",
+        "worker-1.json",
+    ]
+    config = json.loads((configs / "worker-1.json").read_text())
+    assert config["task"] == {"type": "worker", "index": 1}
+    assert len(config["cluster"]["worker"]) == 2 and len(config["cluster"]["ps"]) == 1
+
+
+def test_distributed_mpi(tmp_path):
+    code, out, folder = run_corpus("distributed-mpi", tmp_path)
+    assert code == 0, out
+    ranks = output(folder, "mpi_ranks", "ranks")
+    assert [(ranks / f"rank-{r}.txt").read_text() for r in range(3)] == [
+        "0 3 0",
+        "1 3 1",
+        "2 3 2",
+    ]
+
+
+def test_conda_env(tmp_path):
+    """The conda file's pip section becomes a uv environment, cached by its content."""
+    code, out, folder = run_corpus("conda-env", tmp_path)
+    assert code == 0, out
+    assert "-- building environment" in out  # tabulate is not in the runner's environment
+    report = output(folder, "report", "report")
+    assert (report / "table.txt").read_text().splitlines()[-1] == "Version: 0.9.0"
+    assert (report / "prefix.txt").read_text().startswith(str(folder / ".runs" / "envs"))
+    code, out, _ = run_command_again(folder)
+    assert code == 0 and "building environment" not in out and "-- cached   report" in out
+
+
+def test_docker_context(tmp_path):
+    code, out, folder = run_corpus("docker-context", tmp_path)
+    assert code == 0, out
+    assert (output(folder, "check", "out") / "six.txt").read_text() == "1.16.0"
+
+
+def test_sweep_early_termination(tmp_path):
+    code, out, folder = run_corpus("sweep-early-termination", tmp_path)
+    assert code == 0, out
+    trials = json.loads((folder / ".runs" / "latest" / "sweep_step" / "trials.json").read_text())
+    status = {t["parameters"]["learning_rate"]: t["status"] for t in trials}
+    assert status == {0.5: "completed", 0.3: "completed", 0.001: "early_terminated"}
+    assert (output(folder, "report", "report") / "best.txt").read_text().startswith("lr=0.5 ")
+
+
+def test_sweep_failed_trials(tmp_path):
+    code, out, folder = run_corpus("sweep-failed-trials", tmp_path)
+    assert code == 0, out
+    assert "[tune] 4 trials: 2 completed, 2 failed" in out
+    trials = json.loads((folder / ".runs" / "latest" / "tune" / "trials.json").read_text())
+    failed = [t for t in trials if t["status"] == "failed"]
+    assert [t["parameters"]["batch_size"] for t in failed] == [1, 3]
+    assert all("loss diverged" in "\n".join(t["log_tail"]) for t in failed)
+    assert (output(folder, "tune", "out") / "loss.txt").read_text() == "0.25"
+
+
+def test_parallel_files(tmp_path):
+    code, out, folder = run_corpus("parallel-files", tmp_path)
+    assert code == 0, out
+    rows = [line.split(",") for line in output(folder, "count_words", "counts").read_text().split()]
+    assert [r[0] for r in rows] == [f"doc{i}.txt" for i in range(1, 8)]
+    assert "7 items in 4 mini-batches, 2 worker processes" in out  # 2 instances x 1
+    assert out.count("init() done in worker") == 2  # once per worker, not per mini-batch
+    assert len({r[2] for r in rows}) <= 2
+    assert "DEBUG" in out  # logging_level
+
+
+def test_parallel_mltable_partitions(tmp_path):
+    code, out, folder = run_corpus("parallel-mltable-partitions", tmp_path)
+    assert code == 0, out
+    rows = (output(folder, "forecast", "forecasts") / "parallel_run_step.txt").read_text()
+    assert rows.splitlines() == [
+        "north apples 26.0",
+        "north pears 31.0",
+        "south apples 16.0",
+        "south pears 21.0",
+    ]
+    assert "16 items in 4 mini-batches" in out
+
+
+def test_mlflow_older_client(tmp_path):
+    """A step with MLflow 2.x logs into the run's (MLflow 3) store over REST, not the file."""
+    import os
+    import re
+
+    from mlflow.tracking import MlflowClient
+
+    code, out, folder = run_corpus("mlflow-older-client", tmp_path)
+    assert code == 0, out
+    assert (output(folder, "legacy_logging", "out") / "version.txt").read_text() == "2.16.2"
+    parent = re.search(r"MLflow run (\w+) at", out).group(1)
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    experiment = client.get_run(parent).info.experiment_id
+    (child,) = client.search_runs(
+        [experiment], filter_string=f"tags.mlflow.parentRunId = '{parent}'"
+    )
+    assert child.data.params == {"client": "2.16.2"}
+    history = client.get_metric_history(child.info.run_id, "accuracy")
+    assert [m.value for m in sorted(history, key=lambda m: m.step)] == [0.5, 0.7, 0.9]
+
+
+def test_readme_lists_every_corpus_pipeline():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    listed = set(re.findall(r"^\| `([\w-]+)` \| ", readme, flags=re.MULTILINE))
+    names = {p.name for p in CORPUS.iterdir() if (p / "pipeline.yml").is_file()}
+    assert names <= listed, f"not in README.md: {sorted(names - listed)}"
+
+
+def test_every_corpus_pipeline_passes_validate(capsys):
+    """The corpus is valid Azure ML YAML: azure-ai-ml loads it and `validate` finds nothing."""
+    from amlctl import cli
+
+    files = sorted(
+        str(p / "pipeline.yml") for p in CORPUS.iterdir() if (p / "pipeline.yml").is_file()
+    )
+    code = cli.main(["validate", *files])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"{len(files)} files checked" in out and "0 errors, 0 warnings" in out

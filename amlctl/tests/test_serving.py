@@ -1,0 +1,100 @@
+"""`serve`: which model it serves, and one clear line for each thing that is missing.
+
+The server itself is exercised by the generated project's deploy/online/scoring/tests
+(real azmlinfsrv over loopback HTTP); here the tool's side: the local registry lookup, the
+command's checks, and the loopback launcher.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from amlctl.cli import guarded
+from amlctl.serving import local
+
+
+def register_versions(project, name: str, count: int) -> list[str]:
+    """`count` versions of a small sklearn model in the project's local MLflow registry."""
+    import mlflow
+    import mlflow.sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    store = project / ".runs" / "mlflow.db"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{store}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    experiment = mlflow.MlflowClient(uri).create_experiment(
+        "serve-test", artifact_location=str(project / ".runs" / "artifacts")
+    )
+    runs = []
+    for n in range(count):
+        with mlflow.start_run(experiment_id=experiment) as run:
+            model = LogisticRegression().fit([[0.0, n], [1.0, n + 1]], [0, 1])
+            mlflow.sklearn.log_model(
+                model,
+                name="model",
+                registered_model_name=name,
+                serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_PICKLE,
+            )
+            runs.append(run.info.run_id)
+    return runs
+
+
+def test_the_latest_registered_version_is_served(project):
+    register_versions(project, "fixture-model", 3)
+
+    version, folder = local.latest_local_model(project, "fixture-model")
+
+    assert version == "3"
+    assert (folder / "MLmodel").is_file()
+
+
+def test_no_local_registry_is_one_clear_error(project, capsys):
+    args = SimpleNamespace(port=5001, workers=1, model=None, model_name="fixture-model")
+    assert guarded(local.main, args) == 2
+    err = capsys.readouterr().err
+    assert "no local model registry" in err and "run --local" in err
+    assert "Traceback" not in err
+
+
+def test_a_model_never_registered_is_named(project, capsys):
+    register_versions(project, "other-model", 1)
+    args = SimpleNamespace(port=5001, workers=1, model=None, model_name="fixture-model")
+    assert guarded(local.main, args) == 2
+    assert "model 'fixture-model' has no registered version" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [({"port": 0}, "--port 0 is not a TCP port"), ({"workers": 0}, "--workers 0")],
+)
+def test_bad_arguments_are_refused(project, capsys, changes, message):
+    args = SimpleNamespace(port=5001, workers=1, model=None, model_name="x", **{})
+    for key, value in changes.items():
+        setattr(args, key, value)
+    assert guarded(local.main, args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_folder_that_is_no_model_is_refused(project, tmp_path, capsys):
+    args = SimpleNamespace(port=5001, workers=1, model=tmp_path, model_name=None)
+    assert guarded(local.main, args) == 2
+    assert "is not an MLflow model folder" in capsys.readouterr().err
+
+
+def test_the_model_name_comes_from_the_training_pipeline(project):
+    training = project / "pipelines" / "training.yml"
+    training.write_text(
+        training.read_text().replace("inputs:\n", "inputs:\n  model_name: fixture-model\n", 1)
+    )
+    assert local.default_model_name(project) == "fixture-model"
+
+
+def test_the_server_is_started_through_the_loopback_launcher():
+    command = local.server_command(local.Path("score.py"), local.Path("model"), 5009, 2)
+    assert command[1:3] == ["-m", "amlctl.serving._launch"]
+    assert command[command.index("--port") + 1] == "5009"
+    assert command[command.index("--worker_count") + 1] == "2"
