@@ -31,11 +31,19 @@ def graph_of(path: Path) -> dict:
     """The local runner's graph of a pipeline file, without what names the file itself."""
     from amlctl.local_run.graph import load_pipeline
 
+    import yaml
+
     graph = load_pipeline(path).to_json()
     for key in ("path", "sources"):
         graph.pop(key)
     for step in graph["steps"].values():
-        step["component"].pop("source")
+        component = step["component"]
+        component.pop("source")
+        # an environment names its conda file (YAML) or holds its content (built in Python)
+        build = component.get("environment_build") or {}
+        if isinstance(build.get("conda_file"), str):
+            conda = yaml.safe_load(Path(build.pop("conda_file")).read_text(encoding="utf-8"))
+            build["conda"] = conda
     return graph
 
 

@@ -12,6 +12,11 @@ from pathlib import Path
 from mldesigner import Input, Output, command_component
 
 PROJECT = Path(__file__).resolve().parents[3]
+IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
+CONDA = PROJECT / "environments" / "sklearn" / "conda.yml"
+# The environment matters where the component is built (pipelines, tests, submit). Where the
+# step runs (`mldesigner execute` in a copy of src/), the project's folders are not there.
+ENVIRONMENT = {"image": IMAGE, "conda_file": str(CONDA)} if CONDA.is_file() else {"image": IMAGE}
 
 
 @command_component(
@@ -23,10 +28,7 @@ PROJECT = Path(__file__).resolve().parents[3]
         "them into train/test.csv with a fixed seed (stratified for classification)."
     ),
     is_deterministic=True,
-    environment={
-        "image": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest",
-        "conda_file": str(PROJECT / "environments" / "sklearn" / "conda.yml"),
-    },
+    environment=ENVIRONMENT,
 )
 def prep_data(
     raw_data: Input(
