@@ -29,9 +29,8 @@ class OfflineCredential:
 
 def graph_of(path: Path) -> dict:
     """The local runner's graph of a pipeline file, without what names the file itself."""
-    from amlctl.local_run.graph import load_pipeline
-
     import yaml
+    from amlctl.local_run.graph import load_pipeline
 
     graph = load_pipeline(path).to_json()
     for key in ("path", "sources"):
