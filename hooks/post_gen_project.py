@@ -25,6 +25,10 @@ LAYOUT: dict[tuple[str, object], tuple[str, ...]] = {
     ),
     ("ml_task", "classification"): ("data/sample/diabetes.csv",),
     ("ml_task", "regression"): ("data/sample/breast_cancer.csv",),
+    ("component_style", "yaml"): (
+        "components/prep_data/src/component.py",
+        "components/prep_data/tests/test_component.py",
+    ),
     ("hyperparameter_sweep", False): ("pipelines/training-sweep.yml",),
     ("batch_scoring", False): (
         "pipelines/batch-scoring.yml",

@@ -34,6 +34,7 @@ AZURE_REGIONS = frozenset(
 CHOICES = {
     "environments": ("dev-and-prod", "dev-only"),
     "ml_task": ("classification", "regression"),
+    "component_style": ("yaml", "python"),
     "python_version": ("3.13", "3.12", "3.11"),
 }
 BOOLEANS = (

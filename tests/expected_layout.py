@@ -21,6 +21,11 @@ README.md
 pyproject.toml
 benchmarks/bench_local_run.py
 components/conftest.py
+components/data_quality_gate/.amlignore
+components/data_quality_gate/component.yml
+components/data_quality_gate/src/.amlignore
+components/data_quality_gate/src/check_data.sh
+components/data_quality_gate/tests/test_data_quality_gate.py
 config/dev.yml
 data/make_sample.py
 data/sample-data.yml
@@ -43,10 +48,12 @@ pipelines/README.md
 pipelines/publish/batch-endpoint.yml
 pipelines/publish/training-component.yml
 pipelines/publish/training-deployment.yml
+pipelines/training.py
 pipelines/training.yml
 requirements/deploy.in
 requirements/deploy.txt
 tests/test_definitions.py
+tests/test_pipelines.py
 tests/test_sample_data.py
 """
 
@@ -67,6 +74,11 @@ def expected_files(answers: dict) -> set[str]:
     files = set(ALWAYS.split())
     for name in ("prep_data", "train", "evaluate", "register_model"):
         files |= component(name)
+    if answers["component_style"] == "python":  # prep_data as a decorated Python function
+        files |= {
+            "components/prep_data/src/component.py",
+            "components/prep_data/tests/test_component.py",
+        }
     if answers["environments"] == "dev-and-prod":
         files |= {"config/prod.yml", "infra/params/prod.parameters.json"}
     files.add(

@@ -31,6 +31,7 @@ MATRIX: dict[str, dict[str, object]] = {
         "project_name": "Everything Enabled",
         "environments": "dev-and-prod",
         "ml_task": "classification",
+        "component_style": "python",
         "python_version": "3.12",
         "gpu_cluster": True,
         "hyperparameter_sweep": True,

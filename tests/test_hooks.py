@@ -33,6 +33,7 @@ def rendered_defaults(**changes) -> dict:
         "gpu_vm_size": "Standard_NC4as_T4_v3",
         "gpu_max_nodes": "2",
         "ml_task": "classification",
+        "component_style": "yaml",
         "hyperparameter_sweep": True,
         "batch_scoring": True,
         "schedule": True,
@@ -180,12 +181,16 @@ def test_layout_removes_per_option():
     assert "components/spark_features" in removed
     assert "pipelines/training-automl.yml" in removed
     assert post_gen.paths_to_remove(rendered_defaults()) == [
+        "components/prep_data/src/component.py",  # component_style yaml: no Python function
+        "components/prep_data/tests/test_component.py",
         "components/spark_features",
         "components/to_mltable",
         "data/sample/diabetes.csv",
         "pipelines/training-automl.yml",
     ]
-    everything = post_gen.paths_to_remove(rendered_defaults(spark_step=True, automl=True))
+    everything = post_gen.paths_to_remove(
+        rendered_defaults(spark_step=True, automl=True, component_style="python")
+    )
     assert everything == ["data/sample/diabetes.csv"]
 
 

@@ -22,7 +22,7 @@ from fakes.template import template_project
 from amlctl.cli import main as cli_main
 from amlctl.local_run import automl, spark
 from amlctl.local_run import command as run_command
-from amlctl.local_run.graph import load_pipeline
+from amlctl.local_run.loader import load_pipeline
 from amlctl.project import ProjectError
 
 

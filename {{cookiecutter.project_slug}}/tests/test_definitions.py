@@ -26,6 +26,13 @@ COMMAND_COMPONENTS = [
 SPARK_COMPONENTS = [
     path for path in COMPONENTS if "type: spark" in path.read_text(encoding="utf-8")
 ]
+# Components whose command runs a Python script with argparse (not a shell script, and not a
+# Python function run by `mldesigner execute`, which tests/test_component.py covers).
+SCRIPT_COMPONENTS = [
+    path
+    for path in COMMAND_COMPONENTS
+    if yaml.safe_load(path.read_text())["command"].startswith("python ")
+]
 PIPELINE_JOBS = sorted(PROJECT.glob("pipelines/*.yml"))
 SCHEDULES = sorted(PROJECT.glob("pipelines/schedules/*.yml"))
 PUBLISH = PROJECT / "pipelines" / "publish"
@@ -66,8 +73,9 @@ def read_yaml(path: Path) -> dict:
 def test_the_training_definitions_are_present():
     """The files every project has, whatever its options."""
     names = {path.parent.name for path in COMPONENTS}
-    assert {"prep_data", "train", "evaluate", "register_model"} <= names
+    assert {"prep_data", "data_quality_gate", "train", "evaluate", "register_model"} <= names
     assert PROJECT / "pipelines" / "training.yml" in PIPELINE_JOBS
+    assert (PROJECT / "pipelines" / "training.py").is_file()
     for name in ("training-component.yml", "batch-endpoint.yml", "training-deployment.yml"):
         assert (PUBLISH / name).is_file()
 
@@ -84,10 +92,23 @@ def test_component_loads_and_validates(path, ml_client):
     assert component.is_deterministic is expected_deterministic
 
 
+def program_of(command: str) -> str:
+    """The file of src/ a command runs: `python x.py`, `bash x.sh`, `mldesigner --source x.py`."""
+    argv = shlex.split(command)
+    if argv[0] == "mldesigner":
+        return argv[argv.index("--source") + 1]
+    assert argv[0] in ("python", "bash"), argv[0]
+    return argv[1]
+
+
 @pytest.mark.parametrize("path", COMPONENTS, ids=ids(COMPONENTS))
 def test_component_folder_is_complete(path):
     name = path.parent.name
-    assert (path.parent / "src" / f"{name}.py").is_file()
+    spec = read_yaml(path)
+    program = (
+        spec["task"]["entry_script"] if spec["type"] == "parallel" else program_of(spec["command"])
+    )
+    assert (path.parent / "src" / program).is_file(), program
     assert (path.parent / "tests" / f"test_{name}.py").is_file()
     for ignore in (path.parent / ".amlignore", path.parent / "src" / ".amlignore"):
         assert "tests/" in ignore.read_text().splitlines()
@@ -143,7 +164,7 @@ def placeholder(kind: str, name: str, spec: dict) -> str:
     return PLACEHOLDERS.get(declaration["type"], f"/inputs/{name}")
 
 
-@pytest.mark.parametrize("path", COMMAND_COMPONENTS, ids=ids(COMMAND_COMPONENTS))
+@pytest.mark.parametrize("path", SCRIPT_COMPONENTS, ids=ids(SCRIPT_COMPONENTS))
 def test_command_line_is_accepted_by_the_script(path):
     """Fill every input and output expression with a placeholder; the script must parse it."""
     spec = read_yaml(path)

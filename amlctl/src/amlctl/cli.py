@@ -20,7 +20,7 @@ PROG = "amlctl"
 # name -> (module relative to this package, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "new": (".create", "Create a project from the Azure ML project template."),
-    "validate": (".validation.command", "Validate every Azure ML YAML offline."),
+    "validate": (".validation.command", "Validate Azure ML YAML and Python pipelines offline."),
     "run": (".local_run.command", "Run a pipeline on this machine (--local)."),
     "check-infra": (".checks.infra", "Parse, scan and cross-check the Bicep in infra/."),
     "check-workflows": (".checks.workflows", "Lint the GitHub Actions workflows."),

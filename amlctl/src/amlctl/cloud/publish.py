@@ -2,7 +2,8 @@
 
 This is the SDK v2 form of publishing a pipeline (v1 `pipeline.publish()` + REST endpoint):
 - <publish>/training-component.yml -> pipeline component at its content version,
-  its steps pointing at the registered component versions;
+  its steps pointing at the registered component versions (or, with `publish PIPELINE`,
+  a pipeline job file, YAML or Python, published as that pipeline component);
 - <publish>/batch-endpoint.yml -> batch endpoint;
 - <publish>/training-deployment.yml -> pipeline-component deployment, made default;
 - <schedules>/*.yml -> schedules
@@ -80,16 +81,27 @@ def publish_project(
     echo: Callable[[str], None] = print,
     cpu_cluster: str | None = None,
     endpoint_name: str | None = None,
+    pipeline: Path | None = None,
 ) -> list[Outcome]:
     """Read every definition first (a mistake in any file changes nothing), then write."""
-    publication = read_publication(root, cpu_cluster=cpu_cluster, endpoint_name=endpoint_name)
+    publication = read_publication(
+        root, cpu_cluster=cpu_cluster, endpoint_name=endpoint_name, pipeline=pipeline
+    )
     return write_publication(root, ml_client, publication, echo)
 
 
 def read_publication(
-    root: Path, cpu_cluster: str | None = None, endpoint_name: str | None = None
+    root: Path,
+    cpu_cluster: str | None = None,
+    endpoint_name: str | None = None,
+    pipeline: Path | None = None,
 ) -> Publication:
-    """Phase 1: the pipeline component, endpoint, deployment and schedules, with their tags."""
+    """Phase 1: the pipeline component, endpoint, deployment and schedules, with their tags.
+
+    ``pipeline`` publishes another pipeline file (a YAML or Python pipeline job) as the
+    pipeline component, under the name training-component.yml gives it.
+    """
+    from ..pipeline_source import pipeline_component_definition, sdk_origin
     from .assets import Asset, discover, load_entity, point_jobs_at_components, read_yaml
     from .versions import content_version
 
@@ -99,20 +111,27 @@ def read_publication(
         "endpoint": where.publish / "batch-endpoint.yml",
         "deployment": where.publish / "training-deployment.yml",
     }
-    for path in paths.values():
+    required = [paths["endpoint"], paths["deployment"]]
+    if pipeline is None:
+        required.insert(0, paths["component"])
+    for path in required:
         if not path.is_file():
             raise ProjectError(f"{path.relative_to(root)} is missing: nothing to publish")
     assets = discover(root)
     components = [asset for asset in assets if asset.kind == "component"]
-    pipeline_definition = point_jobs_at_components(
-        read_yaml(paths["component"]), paths["component"], components
-    )
-    pipeline_version = content_version(pipeline_definition)
-    pipeline = Asset(
+    code_folders: list[Path] = []
+    if pipeline is None:
+        raw, origin = read_yaml(paths["component"]), paths["component"]
+    else:
+        name = read_yaml(paths["component"]).get("name") if paths["component"].is_file() else None
+        raw, origin, code_folders = pipeline_component_definition(pipeline, name)
+    pipeline_definition = point_jobs_at_components(raw, origin, components)
+    pipeline_version = content_version(pipeline_definition, code_folders)
+    pipeline_asset = Asset(
         "component",
         pipeline_definition.get("name") or "training_pipeline",
         pipeline_version,
-        paths["component"],
+        sdk_origin(origin),
         {**pipeline_definition, "version": pipeline_version},
     )
     endpoint_definition = read_yaml(paths["endpoint"])
@@ -121,7 +140,7 @@ def read_publication(
         endpoint_definition["name"] = endpoint_name
     endpoint_definition = _tagged(endpoint_definition, content_version(endpoint_definition))
     deployment_definition = read_yaml(paths["deployment"])
-    deployment_definition["component"] = pipeline.reference
+    deployment_definition["component"] = pipeline_asset.reference
     deployment_definition["endpoint_name"] = endpoint_definition.get("name")
     deployment_settings = deployment_definition.get("settings") or {}
     if cpu_cluster and deployment_settings.get("default_compute"):
@@ -140,8 +159,8 @@ def read_publication(
         definition = _tagged(definition, content_version(definition, folders, extra))
         schedules.append(load_entity("schedule", path, definition))
     return Publication(
-        pipeline=pipeline,
-        pipeline_entity=pipeline.load(),
+        pipeline=pipeline_asset,
+        pipeline_entity=pipeline_asset.load(),
         endpoint=load_entity("batch_endpoint", paths["endpoint"], endpoint_definition),
         deployment=load_entity("batch_deployment", paths["deployment"], deployment_definition),
         schedules=schedules,
@@ -232,6 +251,13 @@ def ensure_tagged(
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "pipeline",
+        nargs="?",
+        type=Path,
+        help="pipeline to publish instead of <publish>/training-component.yml: a pipeline job "
+        "file, YAML or Python (FILE.py[:NAME]), e.g. pipelines/training.py",
+    )
     parser.add_argument("--env", default="dev", help="environment (config/<env>.yml), default dev")
 
 
@@ -249,6 +275,7 @@ def main(args: argparse.Namespace, ml_client: Any = None) -> int:
             ml_client,
             cpu_cluster=settings.cpu_cluster,
             endpoint_name=settings.batch_endpoint,
+            pipeline=getattr(args, "pipeline", None),
         )
     print(format_table(outcomes))
     return 0

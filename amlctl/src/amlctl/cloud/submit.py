@@ -22,6 +22,9 @@ POLL_SECONDS = 15.0
 
 
 def pipeline_file(root: Path, pipeline: str) -> Path:
+    """The pipeline file (YAML, or Python as FILE.py[:NAME]) a name or path stands for."""
+    from ..pipeline_source import parse
+
     candidates = [
         Path.cwd() / pipeline,
         root / pipeline,
@@ -29,9 +32,12 @@ def pipeline_file(root: Path, pipeline: str) -> Path:
         layout(root).pipelines / f"{pipeline}.yml",
     ]
     for path in candidates:
-        if path.is_file():
+        if parse(path).path.is_file():
             return path
-    known = ", ".join(sorted(path.stem for path in layout(root).pipelines.glob("*.yml")))
+    folder = layout(root).pipelines
+    names = [path.stem for path in folder.glob("*.yml")]
+    names += [path.name for path in folder.glob("*.py")]  # Python pipelines by file name
+    known = ", ".join(sorted(names))
     raise ProjectError(f"no pipeline {pipeline!r} in pipelines/ (pipelines: {known or 'none'})")
 
 
@@ -42,12 +48,14 @@ def build_job(
     experiment: str | None,
     cpu_cluster: str | None = None,
 ) -> Any:
+    from ..pipeline_source import pipeline_definition, sdk_origin
     from ..source import run_tags
-    from .assets import discover, point_inputs_at_data, point_jobs_at_components, read_yaml
+    from .assets import discover, point_inputs_at_data, point_jobs_at_components
 
     assets = discover(root)
     components = [asset for asset in assets if asset.kind == "component"]
-    definition = point_jobs_at_components(read_yaml(path), path, components)
+    raw, path = pipeline_definition(path)  # a Python pipeline is built into its definition
+    definition = point_jobs_at_components(raw, path, components)
     definition = point_inputs_at_data(definition, path, [a for a in assets if a.kind == "data"])
     inputs = dict(definition.get("inputs") or {})
     overrides = parse_overrides(set_pairs, inputs, str(path.relative_to(root)))
@@ -66,10 +74,10 @@ def build_job(
         definition["settings"] = {**job_settings, "default_compute": f"azureml:{cpu_cluster}"}
     definition["experiment_name"] = experiment or definition.get("experiment_name") or path.stem
     definition["tags"] = {**(definition.get("tags") or {}), **run_tags(root)}
-    return load_job_entity(path, definition)
+    return load_job_entity(path, definition, sdk_origin(path))
 
 
-def load_job_entity(path: Path, definition: dict[str, Any]) -> Any:
+def load_job_entity(path: Path, definition: dict[str, Any], origin: Path | None = None) -> Any:
     import io
 
     import yaml
@@ -79,7 +87,8 @@ def load_job_entity(path: Path, definition: dict[str, Any]) -> Any:
 
     quiet_azure_ml()
     try:
-        return load_job(source=io.StringIO(yaml.safe_dump(definition)), relative_origin=str(path))
+        text = io.StringIO(yaml.safe_dump(definition))
+        return load_job(source=text, relative_origin=str(origin or path))
     except Exception as exc:
         if type(exc).__module__.startswith(("azure.", "marshmallow")):
             raise ProjectError(f"{path}: {exc}") from exc

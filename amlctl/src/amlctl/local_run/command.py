@@ -26,7 +26,10 @@ METRICS_FILE = "metrics.json"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "pipeline", type=Path, help="pipeline job YAML, e.g. pipelines/training.yml"
+        "pipeline",
+        type=Path,
+        help="pipeline job YAML or Python pipeline file, e.g. pipelines/training.yml, "
+        "pipelines/training.py or pipelines/training.py:training",
     )
     parser.add_argument(
         "--local",
@@ -80,21 +83,23 @@ def run_pipeline(
 ) -> int:
     """Run the pipeline; returns the exit code (0 when every step succeeded)."""
     from ..cli import PROG
+    from ..pipeline_source import parse
     from ..source import git_commit
     from .executor import Console, Runner
     from .loader import load_pipeline
     from .tracking import Tracker, default_tracking_uri
 
     pipeline_file = Path(pipeline_file)
-    if not pipeline_file.is_file():
-        raise ProjectError(f"pipeline file not found: {pipeline_file}")
-    root = work_root(pipeline_file.resolve().parent)
+    if not parse(pipeline_file).path.is_file():
+        raise ProjectError(f"pipeline file not found: {parse(pipeline_file).path}")
+    root = work_root(parse(pipeline_file).path.resolve().parent)
     default_runs = layout(root).runs if is_project(root) else root / ".runs"
     runs_dir = (runs_dir or default_runs).resolve()
     tracker = Tracker(default_tracking_uri(runs_dir), runs_dir / "tracking.json")
     if force:
         tracker.prefetch()  # every step will run: open MLflow while the graph loads
     pipeline = load_pipeline(pipeline_file, runs_dir / "graphs", on_rebuild=tracker.prefetch)
+    check_programs(pipeline)
     pipeline_pairs, node_pairs = split_node_overrides(list(overrides))
     values = pipeline_values(pipeline.inputs, pipeline_pairs)
     apply_node_overrides(pipeline, node_pairs, node_value)
@@ -133,6 +138,42 @@ def preflight(pipeline: Any) -> None:
     steps = list(pipeline.steps.values())
     spark.preflight(steps)
     automl.preflight(steps)
+
+
+def check_programs(pipeline: Any) -> None:
+    """Every step's program exists on this machine, checked before any step starts.
+
+    A component need not be Python (``bash gate.sh``, ``Rscript fit.R``): its program must be
+    on PATH or in its code folder, else the run stops here with one line naming it.
+    """
+    import shlex
+    import shutil
+
+    missing = []
+    for step in pipeline.steps.values():
+        component = step.component
+        if component.kind != "command":
+            continue
+        try:
+            words = shlex.split(component.command)
+        except ValueError:
+            continue  # resolve_command reports a malformed command when the step runs
+        words = [w for w in words if not ("=" in w and w.split("=", 1)[0].isidentifier())][:1]
+        if not words or words[0] in ("python", "python3") or "$" in words[0]:
+            continue
+        program = words[0]
+        if "/" in program:
+            found, where = (Path(component.code_dir) / program).is_file(), component.code_dir
+        else:
+            found, where = shutil.which(program) is not None, "PATH"
+        if not found:
+            missing.append(
+                f"jobs.{step.name}: program '{program}' is not installed on this machine "
+                f"(not found in {where}); install it, or run the pipeline in Azure ML with "
+                "`submit`"
+            )
+    if missing:
+        raise ProjectError("\n".join(missing))
 
 
 def pipeline_values(declared: dict[str, dict[str, Any]], overrides: Any) -> dict[str, Any]:

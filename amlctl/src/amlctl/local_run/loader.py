@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from ..pipeline_source import load_pipeline_job, parse
 from ..project import ProjectError, quiet_azure_ml
 from . import state
 from .cache import file_sha
@@ -27,7 +28,7 @@ def load_pipeline(
     ``on_rebuild`` is called before the (slow) load through azure-ai-ml.
     """
     path = path.resolve()
-    if not path.is_file():
+    if not parse(path).path.is_file():
         raise ProjectError(f"pipeline file not found: {path}")
     cached = None
     if cache_dir is not None:
@@ -72,16 +73,18 @@ def _sdk_version() -> str:
             file_sha(here / name).encode()
             for name in ("graph.py", "expand.py", "envs.py", "loader.py")
         )
+        + file_sha(here.parent / "pipeline_source.py").encode()  # builds Python pipelines
     ).hexdigest()
     return f"{sdk}+{code[:12]}"
 
 
-def _build(path: Path) -> Pipeline:
+def _build(spec: Path) -> Pipeline:
     quiet_azure_ml()
-    from azure.ai.ml import load_job
-
+    path = parse(spec).path  # a Python pipeline may be named FILE.py:function
     try:
-        job = load_job(path)
+        job, sources = load_pipeline_job(spec)
+    except ProjectError:
+        raise
     except Exception as exc:  # the SDK raises many unrelated types for a bad file
         from ..validation.references import reference_problems
 
@@ -94,7 +97,6 @@ def _build(path: Path) -> Pipeline:
         ) from exc
     if getattr(job, "type", None) != "pipeline":
         raise ProjectError(f"{path.name}: not a pipeline job (type: {getattr(job, 'type', '?')})")
-    sources = {str(path): file_sha(path)}
     base = path.parent
     data_assets = _local_data_assets(base, sources)
     inputs: dict[str, dict[str, Any]] = {}
@@ -103,7 +105,7 @@ def _build(path: Path) -> Pipeline:
     steps = expand_jobs(job.jobs, inputs, base, data_assets, sources, path.name)
     settings = job.settings
     pipeline = Pipeline(
-        path=str(path),
+        path=str(spec),
         name=job.display_name or path.stem,
         experiment=job.experiment_name or path.stem,
         inputs=inputs,

@@ -28,7 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         nargs="*",
         type=Path,
         metavar="FILE",
-        help="Azure ML YAML files to validate, anywhere (default: every file of the project)",
+        help="Azure ML YAML files or Python pipeline files (FILE.py[:NAME]) to validate, "
+        "anywhere (default: every file of the project)",
     )
     parser.add_argument(
         "--root", type=Path, default=None, help="project folder (default: found from the cwd)"
@@ -72,6 +73,8 @@ def project_files(root: Path) -> Iterator[tuple[str, Path]]:
         yield "component", file
     for file in yamls(where.pipelines):
         yield "pipeline", file
+    for file in yamls(where.pipelines, "*.py"):  # @dsl.pipeline files
+        yield "pipeline", file
     for file in yamls(where.schedules):
         yield "schedule", file
     for file in yamls(where.publish):
@@ -83,6 +86,11 @@ def project_files(root: Path) -> Iterator[tuple[str, Path]]:
 def kind_of(file: Path) -> str:
     """What an Azure ML YAML file defines, from its ``$schema`` or, without one, its keys."""
     import yaml
+
+    from ..pipeline_source import parse
+
+    if parse(file).is_python:
+        return "pipeline"
 
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
@@ -127,7 +135,9 @@ SCHEMA_KINDS = (
 
 def validate_files(files: list[Path]) -> tuple[list[Problem], int]:
     """Problems of the given files, wherever they are, each read as what it defines."""
-    missing = [str(file) for file in files if not file.is_file()]
+    from ..pipeline_source import parse
+
+    missing = [str(parse(file).path) for file in files if not parse(file).path.is_file()]
     if missing:
         raise ProjectError(f"no such file: {', '.join(missing)}")
     return _validate([(kind_of(file), file.resolve()) for file in files], Path.cwd().resolve())
@@ -166,18 +176,25 @@ def _validate(files: list[tuple[str, Path]], root: Path) -> tuple[list[Problem],
 def validate_file(
     kind: str, file: Path, relative: str, aml: Any, loaders: Any, client: Any
 ) -> list[Problem]:
-    syntax = _yaml_problem(file, relative)
-    if syntax:
-        return [syntax]
+    from ..pipeline_source import load_pipeline_job, parse
     from .bindings import check_local_paths, check_pipeline
     from .references import reference_problems
 
-    missing = reference_problems(file)
+    python = parse(file).is_python
+    syntax = None if python else _yaml_problem(file, relative)
+    if syntax:
+        return [syntax]
+    missing = [] if python else reference_problems(file)
     if missing:  # the SDK would answer with pages of nested schema errors
         return [Problem(relative, where, message) for where, message in missing]
-
     loader: Callable[[Path], Any]
-    if kind == "environment":
+    if python:
+        try:
+            loaded = load_pipeline_job(file)[0]
+        except ProjectError as exc:  # raised on import, no such function, cannot be built...
+            return [Problem(relative, "(load)", str(exc))]
+        loader = lambda _file: loaded  # noqa: E731
+    elif kind == "environment":
         loader = aml.load_environment
     elif kind == "data":
         loader = aml.load_data
