@@ -254,7 +254,7 @@ def test_syntax_error_reports_file_line_and_column(project: Path):
     problems = check.check_bicep(project / "infra", project)
     syntax = [p for p in problems if "syntax error" in p.message]
     assert len(syntax) == 1
-    assert syntax[0].path == "infra/modules/storage.bicep"
+    assert syntax[0].file == "infra/modules/storage.bicep"
     assert syntax[0].line == len(lines) + 1
     assert syntax[0].column is not None
     assert str(syntax[0]).startswith(f"infra/modules/storage.bicep:{len(lines) + 1}:")

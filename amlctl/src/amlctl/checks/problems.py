@@ -1,29 +1,14 @@
-"""What a check reports, and how checks find the command-line tools they run."""
+"""How checks find the command-line tools they run, and where a finding is (see ..problems)."""
 
 from __future__ import annotations
 
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
+from ..problems import Problem
 
-@dataclass(frozen=True)
-class Problem:
-    """One finding, printed as ``file:line:col: message`` (line and column when known)."""
-
-    path: str
-    message: str
-    line: int | None = None
-    column: int | None = None
-
-    def __str__(self) -> str:
-        where = self.path
-        if self.line is not None:
-            where += f":{self.line}"
-            if self.column is not None:
-                where += f":{self.column}"
-        return f"{where}: {self.message}"
+__all__ = ["Problem", "find_tool", "line_of", "relative"]
 
 
 def find_tool(name: str) -> str | None:

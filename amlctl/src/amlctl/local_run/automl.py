@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import re
 import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..expressions import PARENT_OUTPUT
 from ..project import ProjectError
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ STANDIN = Path(__file__).resolve().parent / "standins" / "automl_search.py"
 SUMMARY_FILE = "automl_standin.json"  # written beside the MLflow model in best_model
 DATA_INPUTS = ("training_data", "validation_data", "test_data")
 LOCAL_TASKS = ("classification", "regression")
-PARENT_OUTPUT = re.compile(r"^\$\{\{\s*parent\.outputs\.([\w-]+)\s*\}\}$")
 
 
 def _text(value: Any) -> str | None:
@@ -101,7 +100,7 @@ def automl_step(name: str, node: Any, bind: Callable[[Any], Binding | None]) -> 
     outputs: dict[str, str | None] = {}
     for output_name, raw in (getattr(node, "outputs", None) or {}).items():
         target = getattr(raw, "_data", raw)
-        match = PARENT_OUTPUT.match(str(target)) if isinstance(target, str) else None
+        match = PARENT_OUTPUT.fullmatch(str(target)) if isinstance(target, str) else None
         outputs[output_name] = match.group(1) if match else None
     outputs.setdefault("best_model", None)
     component = Component(

@@ -13,11 +13,11 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from ..expressions import PARENT_OUTPUT
 from ..project import ProjectError
 from .graph import (
     LOCAL_NODE_TYPES,
     NOT_LOCAL,
-    PARENT_OUTPUT,
     PATH_TYPES_GRAPH,
     Binding,
     Step,
@@ -116,7 +116,7 @@ class _Expansion:
             outputs[DEFAULT_OUTPUT] = None
         for output_name, raw in (node._job_outputs or {}).items():
             target = _attr(raw, "path") if not isinstance(raw, str) else raw
-            match = PARENT_OUTPUT.match(str(target)) if target else None
+            match = PARENT_OUTPUT.fullmatch(str(target)) if target else None
             if match and prefix:  # bound to the enclosing pipeline component's output
                 self.aliases[f"{prefix[:-1]}.{match.group(1)}"] = f"{full}.{output_name}"
             outputs[output_name] = match.group(1) if match and not prefix else None
@@ -150,7 +150,7 @@ class _Expansion:
         prefix = full.rsplit("/", 1)[0] + "/" if "/" in full else ""
         for output_name, raw in (node._job_outputs or {}).items():
             target = _attr(raw, "path") if not isinstance(raw, str) else raw
-            match = PARENT_OUTPUT.match(str(target)) if target else None
+            match = PARENT_OUTPUT.fullmatch(str(target)) if target else None
             if match and prefix:
                 self.aliases[f"{prefix[:-1]}.{match.group(1)}"] = f"{full}.{output_name}"
         self.jobs(component.jobs, inner_scope, full + "/", inner_base)

@@ -13,12 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..expressions import PARENT_INPUT, STEP_OUTPUT
 from ..project import ProjectError, layout, project_root
 from .cache import file_sha
 
-PARENT_INPUT = re.compile(r"^\$\{\{\s*parent\.inputs\.([\w.-]+)\s*\}\}$")
-STEP_OUTPUT = re.compile(r"^\$\{\{\s*parent\.jobs\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}$")
-PARENT_OUTPUT = re.compile(r"^\$\{\{\s*parent\.outputs\.([\w-]+)\s*\}\}$")
 ASSET_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(?:@[\w.-]+|:[\w.-]+)$")
 ASSET_REFERENCE = re.compile(r"^azureml:(?://)?([^:@/]+)(?:[:@](.+))?$")
 LOCAL_NODE_TYPES = ("command", "sweep", "parallel", "spark", "automl")
@@ -221,10 +219,10 @@ def _binding(raw: Any, base: Path, data_assets: dict[str, Path]) -> Binding | No
     if not isinstance(raw, str | int | float | bool) and hasattr(raw, "_data_binding"):
         raw = raw._data_binding()
     if isinstance(raw, str):
-        match = PARENT_INPUT.match(raw.strip())
+        match = PARENT_INPUT.fullmatch(raw.strip())
         if match:
             return Binding("parent", match.group(1))
-        match = STEP_OUTPUT.match(raw.strip())
+        match = STEP_OUTPUT.fullmatch(raw.strip())
         if match:
             return Binding("step", f"{match.group(1)}.{match.group(2)}")
         return Binding("literal", value=raw)

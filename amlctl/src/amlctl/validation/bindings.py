@@ -8,32 +8,17 @@ declarations and, for sweep nodes, the ``azure.ai.ml.sweep`` search space object
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..expressions import ANY_BINDING, PARENT_INPUT, PARENT_OUTPUT, STEP_OUTPUT
+from ..problems import Problem
 from .limits import limit_problem
 
-PARENT_INPUT = re.compile(r"\$\{\{\s*parent\.inputs\.([\w.-]+)\s*\}\}")
-STEP_OUTPUT = re.compile(r"\$\{\{\s*parent\.jobs\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}")
-PARENT_OUTPUT = re.compile(r"\$\{\{\s*parent\.outputs\.([\w-]+)\s*\}\}")
-ANY_BINDING = re.compile(r"\$\{\{.*?\}\}")
 NUMERIC_DISTRIBUTIONS = {
     "uniform", "quniform", "loguniform", "qloguniform",
     "normal", "qnormal", "lognormal", "qlognormal", "randint",
 }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    path: str
-    message: str
-    severity: str = "error"  # "error" or "warning"
-
-    def __str__(self) -> str:
-        label = "warning: " if self.severity == "warning" else ""
-        return f"{self.file}: {self.path}: {label}{self.message}"
 
 
 def describe(value: Any) -> str:
@@ -123,7 +108,7 @@ def check_pipeline(file: str, job: Any) -> list[Problem]:
     used_inputs: set[str] = set()
 
     def error(path: str, message: str) -> None:
-        problems.append(Problem(file, path, message))
+        problems.append(Problem(file, message, field=path))
 
     for node_name, node in nodes.items():
         component = _component_of(node)
@@ -202,7 +187,12 @@ def check_pipeline(file: str, job: Any) -> list[Problem]:
     for name in pipeline_inputs:
         if name not in used_inputs:
             problems.append(
-                Problem(file, f"inputs.{name}", "pipeline input is not used by any job", "warning")
+                Problem(
+                    file,
+                    "pipeline input is not used by any job",
+                    field=f"inputs.{name}",
+                    severity="warning",
+                )
             )
     return problems
 
@@ -256,7 +246,7 @@ def check_local_paths(file: str, base: Path, job: Any) -> list[Problem]:
         if not isinstance(path, str) or ANY_BINDING.search(path) or not _is_local(path, base):
             return
         if not (base / path).exists():
-            problems.append(Problem(file, where, f"local path {path} does not exist"))
+            problems.append(Problem(file, f"local path {path} does not exist", field=where))
 
     for name, pipeline_input in dict(getattr(job, "inputs", None) or {}).items():
         check(f"inputs.{name}", getattr(pipeline_input, "_data", pipeline_input))
@@ -304,13 +294,13 @@ def _check_step_output(
     file: str, where: str, nodes: dict[str, Any], step: str, output: str
 ) -> list[Problem]:
     if step not in nodes:
-        return [Problem(file, where, _missing("job", step, nodes))]
+        return [Problem(file, _missing("job", step, nodes), field=where)]
     component = _component_of(nodes[step])
     if component is None or isinstance(component, str):
         return []
     outputs = dict(getattr(component, "outputs", None) or {})
     if output not in outputs:
-        return [Problem(file, where, _missing(f"output of job {step}", output, outputs))]
+        return [Problem(file, _missing(f"output of job {step}", output, outputs), field=where)]
     return []
 
 
@@ -322,14 +312,16 @@ def _check_distribution(file: str, where: str, distribution: Any, spec: Any) -> 
         for index, value in enumerate(getattr(distribution, "values", None) or []):
             why = type_error(declared, value, getattr(spec, "enum", None))
             if why:
-                problems.append(Problem(file, f"{where}.values[{index}]", why))
+                problems.append(Problem(file, why, field=f"{where}.values[{index}]"))
     elif kind in NUMERIC_DISTRIBUTIONS:
         if declared not in ("number", "integer"):
             problems.append(
-                Problem(file, where, f"{kind} samples numbers, but the input is {declared}")
+                Problem(file, f"{kind} samples numbers, but the input is {declared}", field=where)
             )
         for field in ("min_value", "max_value", "mu", "sigma", "q", "upper"):
             value = getattr(distribution, field, None)
             if value is not None and type_error("number", value):
-                problems.append(Problem(file, f"{where}.{field}", type_error("number", value)))
+                problems.append(
+                    Problem(file, type_error("number", value), field=f"{where}.{field}")
+                )
     return problems

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..problems import Problem
 from ..project import ProjectError, layout, project_root
-from .bindings import Problem
 
 OFFLINE_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
 
@@ -166,10 +166,10 @@ def _validate(files: list[tuple[str, Path]], root: Path) -> tuple[list[Problem],
         try:
             problems.extend(validate_file(kind, file, relative, aml, loaders, client))
         except Exception as exc:  # an SDK failure on one file must not hide the others
-            problems.append(Problem(relative, "(validate)", f"{type(exc).__name__}: {exc}"))
+            problems.append(Problem(relative, f"{type(exc).__name__}: {exc}", field="(validate)"))
     unique: dict[tuple[str, str, str], Problem] = {}
     for problem in problems:  # the SDK and our checks may both report a field: keep the first
-        unique.setdefault((problem.file, problem.path, problem.severity), problem)
+        unique.setdefault((problem.file, problem.field, problem.severity), problem)
     return list(unique.values()), len(files)
 
 
@@ -186,13 +186,13 @@ def validate_file(
         return [syntax]
     missing = [] if python else reference_problems(file)
     if missing:  # the SDK would answer with pages of nested schema errors
-        return [Problem(relative, where, message) for where, message in missing]
+        return [Problem(relative, message, field=where) for where, message in missing]
     loader: Callable[[Path], Any]
     if python:
         try:
             loaded = load_pipeline_job(file)[0]
         except ProjectError as exc:  # raised on import, no such function, cannot be built...
-            return [Problem(relative, "(load)", str(exc))]
+            return [Problem(relative, str(exc), field="(load)")]
         loader = lambda _file: loaded  # noqa: E731
     elif kind == "environment":
         loader = aml.load_environment
@@ -225,7 +225,7 @@ def validate_file(
             problems += check_pipeline(relative, loaded)
     elif kind == "pipeline":
         if getattr(loaded, "type", None) != "pipeline":
-            return [Problem(relative, "type", f"expected a pipeline job, got {loaded.type}")]
+            return [Problem(relative, f"expected a pipeline job, got {loaded.type}", field="type")]
         problems += _sdk_result(relative, client.jobs.validate(loaded))
         problems += check_pipeline(relative, loaded)
         problems += check_local_paths(relative, file.parent, loaded)
@@ -235,7 +235,7 @@ def validate_file(
         job = getattr(loaded, "create_job", None)
         if job is not None and not isinstance(job, str) and getattr(job, "type", "") == "pipeline":
             problems += [
-                Problem(p.file, f"create_job.{p.path}", p.message, p.severity)
+                Problem(p.file, p.message, field=f"create_job.{p.field}", severity=p.severity)
                 for p in check_pipeline(relative, job)
                 if p.severity == "error"
             ]
@@ -245,8 +245,8 @@ def validate_file(
             problems.append(
                 Problem(
                     relative,
-                    "auth_mode",
                     f"{auth_mode!r} is not one of {', '.join(ONLINE_AUTH_MODES)}",
+                    field="auth_mode",
                 )
             )
     elif kind == "publish" and type(loaded).__name__ == "PipelineComponent":
@@ -279,8 +279,8 @@ def _unknown_monitor_signals(file: Path, relative: str) -> list[Problem]:
     return [
         Problem(
             relative,
-            f"create_monitor.monitoring_signals.{name}.type",
             f"unknown signal type {signal.get('type')!r} (known: {', '.join(MONITOR_SIGNALS)})",
+            field=f"create_monitor.monitoring_signals.{name}.type",
         )
         for name, signal in signals.items()
         if isinstance(signal, dict) and signal.get("type") not in MONITOR_SIGNALS
@@ -316,11 +316,11 @@ def _yaml_problem(file: Path, relative: str) -> Problem | None:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(file)"
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        return Problem(relative, where, f"YAML syntax error: {reason}")
+        return Problem(relative, f"YAML syntax error: {reason}", field=where)
     except (OSError, UnicodeDecodeError) as exc:
-        return Problem(relative, "(file)", f"cannot read: {exc}")
+        return Problem(relative, f"cannot read: {exc}", field="(file)")
     if not isinstance(spec, dict):
-        return Problem(relative, "(file)", "expected a YAML mapping")
+        return Problem(relative, "expected a YAML mapping", field="(file)")
     return None
 
 
@@ -334,7 +334,7 @@ def _load_problems(relative: str, exc: Exception) -> list[Problem]:
         except ValueError:
             errors = []
         found = [
-            Problem(relative, str(e.get("path") or "(file)"), str(e.get("message")).strip())
+            Problem(relative, str(e.get("message")).strip(), field=str(e.get("path") or "(file)"))
             for e in errors
         ]
         if found:
@@ -344,7 +344,7 @@ def _load_problems(relative: str, exc: Exception) -> list[Problem]:
     if match:
         try:
             found = [
-                Problem(relative, path, message)
+                Problem(relative, message, field=path)
                 for path, message in _flatten(json.loads(match.group(1)))
             ]
         except ValueError:
@@ -352,7 +352,7 @@ def _load_problems(relative: str, exc: Exception) -> list[Problem]:
         if found:
             return found
     first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
-    return [Problem(relative, "(load)", first)]
+    return [Problem(relative, first, field="(load)")]
 
 
 def _flatten(tree: Any, path: str = "") -> Iterator[tuple[str, str]]:
@@ -371,4 +371,4 @@ def _flatten(tree: Any, path: str = "") -> Iterator[tuple[str, str]]:
 
 def _sdk_result(relative: str, result: Any) -> list[Problem]:
     messages = getattr(result, "error_messages", None) or {}
-    return [Problem(relative, str(path), str(message)) for path, message in messages.items()]
+    return [Problem(relative, str(message), field=str(path)) for path, message in messages.items()]
