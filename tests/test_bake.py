@@ -167,7 +167,9 @@ def test_python_and_yaml_training_pipelines_run_alike(baked):
         if line.startswith("-- ") and len(line.split()) > 2
     }
     # every deterministic step is reused; register_model (not deterministic) always runs
+    spark = {"spark_features": "cached"} if baked.answers.get("spark_step") else {}
     assert states == {
+        **spark,
         "prep_data": "cached",
         "data_quality_gate": "cached",
         "train": "cached",

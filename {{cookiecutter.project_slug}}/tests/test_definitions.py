@@ -105,9 +105,12 @@ def program_of(command: str) -> str:
 def test_component_folder_is_complete(path):
     name = path.parent.name
     spec = read_yaml(path)
-    program = (
-        spec["task"]["entry_script"] if spec["type"] == "parallel" else program_of(spec["command"])
-    )
+    if spec["type"] == "parallel":
+        program = spec["task"]["entry_script"]
+    elif spec["type"] == "spark":
+        program = spec["entry"]["file"]
+    else:
+        program = program_of(spec["command"])
     assert (path.parent / "src" / program).is_file(), program
     assert (path.parent / "tests" / f"test_{name}.py").is_file()
     for ignore in (path.parent / ".amlignore", path.parent / "src" / ".amlignore"):

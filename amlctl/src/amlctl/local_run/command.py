@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,19 @@ def preflight(pipeline: Any) -> None:
     automl.preflight(steps)
 
 
+def _shell_knows(word: str) -> bool:
+    """A bash builtin or keyword (`export`, `cd`, `set`, `if`): run by bash, not a program."""
+    import subprocess
+
+    bash = shutil.which("bash")
+    if bash is None:
+        return False
+    done = subprocess.run(
+        [bash, "-c", 'type -t -- "$1"', "bash", word], capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip() in ("builtin", "keyword")
+
+
 def check_programs(pipeline: Any) -> None:
     """Every step's program exists on this machine, checked before any step starts.
 
@@ -147,7 +161,6 @@ def check_programs(pipeline: Any) -> None:
     on PATH or in its code folder, else the run stops here with one line naming it.
     """
     import shlex
-    import shutil
 
     missing = []
     for step in pipeline.steps.values():
@@ -165,7 +178,8 @@ def check_programs(pipeline: Any) -> None:
         if "/" in program:
             found, where = (Path(component.code_dir) / program).is_file(), component.code_dir
         else:
-            found, where = shutil.which(program) is not None, "PATH"
+            found = shutil.which(program) is not None or _shell_knows(program)
+            where = "PATH"
         if not found:
             missing.append(
                 f"jobs.{step.name}: program '{program}' is not installed on this machine "
