@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .inputs import literal_type
 from .project import ProjectError
 
 LITERAL_TYPES = ("integer", "number", "boolean", "string")
@@ -36,13 +37,7 @@ def input_type(spec: Any) -> str:
         if spec.get("type"):
             return str(spec["type"])
         return "uri_folder" if "path" in spec else "string"
-    if isinstance(spec, bool):
-        return "boolean"
-    if isinstance(spec, int):
-        return "integer"
-    if isinstance(spec, float):
-        return "number"
-    return "string"
+    return literal_type(spec)
 
 
 def parse_overrides(pairs: Iterable[str] | None, declared: Mapping[str, Any], what: str) -> dict:

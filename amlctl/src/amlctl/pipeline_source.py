@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .inputs import literal_type
+from .local_run.cache import file_sha
 from .project import ProjectError, quiet_azure_ml, work_root
 
 PYTHON_SUFFIXES = (".py",)
@@ -71,10 +73,6 @@ def sdk_origin(path: Path) -> Path:
     if path.suffix not in PYTHON_SUFFIXES:
         return path
     return path.with_name(f"{path.name}.definition.yml")
-
-
-def file_sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _shown(path: Path) -> str:
@@ -155,7 +153,7 @@ def pipeline_component_definition(
         elif isinstance(value, dict):
             inputs[input_name] = value
         else:
-            inputs[input_name] = {"type": _literal_type(value), "default": value}
+            inputs[input_name] = {"type": literal_type(value), "default": value}
     component_name = name or definition.get("name") or origin.stem.replace("-", "_")
     code_folders = []
     for node in (definition.get("jobs") or {}).values():
@@ -178,16 +176,6 @@ def pipeline_component_definition(
         "jobs": definition.get("jobs") or {},
     }
     return component, origin, code_folders
-
-
-def _literal_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    return "string"
 
 
 def load_definition(definition: dict[str, Any], origin: Path) -> Any:

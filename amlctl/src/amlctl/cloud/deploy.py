@@ -32,7 +32,15 @@ from typing import Any
 
 from ..project import ProjectError, layout, project_root
 from .errors import describing, report
-from .register import CREATED, UNCHANGED, Outcome, ensure_asset, format_table, is_not_found
+from .register import (
+    CREATED,
+    UNCHANGED,
+    Outcome,
+    ensure_asset,
+    format_table,
+    get_or_none,
+    wait,
+)
 
 TRAFFIC_STEPS = (10, 100)
 ONLINE_ENDPOINT = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
@@ -195,19 +203,6 @@ def latest_model_version(ml_client: Any, name: str, wanted: str | None = None) -
     return max(versions, key=lambda v: (v.isdigit(), int(v) if v.isdigit() else 0, v))
 
 
-def _wait(poller: Any) -> Any:
-    return poller.result() if hasattr(poller, "result") else poller
-
-
-def _get_or_none(get: Callable[[], Any]) -> Any:
-    try:
-        return get()
-    except Exception as exc:
-        if is_not_found(exc):
-            return None
-        raise
-
-
 def smoke_test(ml_client: Any, endpoint: str, deployment: str, request: Path) -> None:
     """POST the sample request to one deployment; raise unless it answers with predictions."""
     rows = len(json.loads(request.read_text(encoding="utf-8"))["data"])
@@ -250,18 +245,18 @@ def deploy(
         if outcomes[-1].status != UNCHANGED:
             echo(f"  {outcomes[-1].status}: environment {rollout.environment.reference}")
 
-    endpoint = _get_or_none(lambda: ml_client.online_endpoints.get(name=name))
+    endpoint = get_or_none(lambda: ml_client.online_endpoints.get(name=name))
     if endpoint is None:
         echo(f"  created: online endpoint {name}")
-        endpoint = _wait(ml_client.online_endpoints.begin_create_or_update(rollout.endpoint))
+        endpoint = wait(ml_client.online_endpoints.begin_create_or_update(rollout.endpoint))
         outcomes.append(Outcome("online endpoint", name, "-", CREATED))
     elif _current_tag(endpoint) != _current_tag(rollout.endpoint):
         echo(f"  updated: online endpoint {name}")
         rollout.endpoint.traffic = getattr(endpoint, "traffic", None) or {}
-        endpoint = _wait(ml_client.online_endpoints.begin_create_or_update(rollout.endpoint))
+        endpoint = wait(ml_client.online_endpoints.begin_create_or_update(rollout.endpoint))
         outcomes.append(Outcome("online endpoint", name, "-", UPDATED))
     traffic = {key: int(value) for key, value in (getattr(endpoint, "traffic", None) or {}).items()}
-    existing = _get_or_none(lambda: ml_client.online_deployments.get(name=new, endpoint_name=name))
+    existing = get_or_none(lambda: ml_client.online_deployments.get(name=new, endpoint_name=name))
     if existing is not None and traffic.get(new) == 100:
         outcomes.append(Outcome("online deployment", new, version, UNCHANGED))
     else:
@@ -294,7 +289,7 @@ def _roll_out(
     try:
         echo(f"  creating deployment {new} ({rollout.model_name}:{version}) at 0 % traffic")
         deployment = load_entity("online_deployment", rollout.deployment_origin, definition)
-        _wait(ml_client.online_deployments.begin_create_or_update(deployment))
+        wait(ml_client.online_deployments.begin_create_or_update(deployment))
         outcomes.append(Outcome("online deployment", new, version, CREATED))
         step = "smoke test"
         smoke_test(ml_client, name, new, rollout.sample_request)
@@ -307,7 +302,7 @@ def _roll_out(
             for other in traffic:
                 split.setdefault(other, 0)
             endpoint.traffic = split
-            _wait(ml_client.online_endpoints.begin_create_or_update(endpoint))
+            wait(ml_client.online_endpoints.begin_create_or_update(endpoint))
             echo(f"  traffic: {', '.join(f'{k} {v} %' for k, v in split.items())}")
             outcomes.append(Outcome("traffic", name, f"{new} {share} %", SHIFTED))
             smoke_test(ml_client, name, new, rollout.sample_request)
@@ -321,7 +316,7 @@ def _roll_out(
     for deployment in traffic:
         if deployment != new:
             echo(f"  deleting previous deployment {deployment}")
-            _wait(ml_client.online_deployments.begin_delete(name=deployment, endpoint_name=name))
+            wait(ml_client.online_deployments.begin_delete(name=deployment, endpoint_name=name))
             outcomes.append(Outcome("online deployment", deployment, "-", DELETED))
     return outcomes
 
@@ -351,12 +346,12 @@ def _roll_back(
     live = {k: int(v) for k, v in (getattr(current, "traffic", None) or {}).items() if int(v)}
     if live != {k: v for k, v in restored.items() if v}:
         current.traffic = restored
-        _wait(ml_client.online_endpoints.begin_create_or_update(current))
-    deployed = _get_or_none(
+        wait(ml_client.online_endpoints.begin_create_or_update(current))
+    deployed = get_or_none(
         lambda: ml_client.online_deployments.get(name=new, endpoint_name=endpoint.name)
     )
     if deployed is not None:
-        _wait(ml_client.online_deployments.begin_delete(name=new, endpoint_name=endpoint.name))
+        wait(ml_client.online_deployments.begin_delete(name=new, endpoint_name=endpoint.name))
 
 
 def _ensure_monitor(

@@ -24,7 +24,15 @@ from typing import Any
 
 from ..project import ProjectError, layout, project_root
 from .errors import describing, report
-from .register import CREATED, UNCHANGED, Outcome, ensure_asset, format_table
+from .register import (
+    CREATED,
+    UNCHANGED,
+    Outcome,
+    ensure_asset,
+    format_table,
+    get_or_none,
+    wait,
+)
 
 UPDATED = "updated"
 
@@ -41,27 +49,12 @@ def _current_tag(entity: Any) -> str | None:
     return (getattr(entity, "tags", None) or {}).get(CONTENT_TAG)
 
 
-def _get_or_none(get: Callable[[], Any]) -> Any:
-    from .register import is_not_found
-
-    try:
-        return get()
-    except Exception as exc:
-        if is_not_found(exc):
-            return None
-        raise
-
-
 def default_deployment(endpoint: Any) -> str | None:
     """The endpoint's default deployment (defaults is a dict or a REST model)."""
     defaults = getattr(endpoint, "defaults", None)
     if isinstance(defaults, dict):
         return defaults.get("deployment_name") or defaults.get("deploymentName")
     return getattr(defaults, "deployment_name", None)
-
-
-def _wait(poller: Any) -> Any:
-    return poller.result() if hasattr(poller, "result") else poller
 
 
 @dataclass
@@ -213,7 +206,7 @@ def write_publication(
     if default_deployment(current) != deployment.name:
         current.defaults = {"deployment_name": deployment.name}
         echo(f"  default deployment of {endpoint_name}: {deployment.name}")
-        _wait(ml_client.batch_endpoints.begin_create_or_update(current))
+        wait(ml_client.batch_endpoints.begin_create_or_update(current))
         outcomes.append(Outcome("default deployment", endpoint_name, deployment.name, UPDATED))
 
     for schedule in publication.schedules:
@@ -239,14 +232,14 @@ def ensure_tagged(
 ) -> Outcome:
     """Write `desired` only if the workspace lacks it or holds other content (its tag differs)."""
     wanted = _current_tag(desired)
-    existing = _get_or_none(get)
+    existing = get_or_none(get)
     if existing is not None and _current_tag(existing) == wanted:
         return Outcome(kind, desired.name, wanted, UNCHANGED)
     status = CREATED if existing is None else UPDATED
     if before_write is not None:
         before_write(existing)
     echo(f"  {status}: {kind} {desired.name} ({wanted})")
-    _wait(begin_create_or_update(desired))
+    wait(begin_create_or_update(desired))
     return Outcome(kind, desired.name, wanted, status)
 
 

@@ -38,6 +38,21 @@ def is_not_found(exc: Exception) -> bool:
     return inner is not None and inner is not exc and is_not_found(inner)
 
 
+def get_or_none(get: Callable[[], Any]) -> Any:
+    """What ``get()`` returns, or None when the workspace answers 404."""
+    try:
+        return get()
+    except Exception as exc:
+        if is_not_found(exc):
+            return None
+        raise
+
+
+def wait(poller: Any) -> Any:
+    """The result of a long-running operation (the fakes return the entity itself)."""
+    return poller.result() if hasattr(poller, "result") else poller
+
+
 def exists(get: Callable[[], Any]) -> bool:
     try:
         get()

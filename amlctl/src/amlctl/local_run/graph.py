@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..expressions import PARENT_INPUT, STEP_OUTPUT
+from ..inputs import literal_type
 from ..project import ProjectError, layout, project_root
 from .cache import file_sha
 
@@ -147,17 +148,7 @@ def _pipeline_input(
             return {"type": kind, "value": None, "remote": str(path_value)}
     if isinstance(raw, dict):  # {type: number, default: 1}
         return {"type": raw.get("type", "string"), "value": raw.get("default")}
-    return {"type": _literal_type(raw), "value": raw}
-
-
-def _literal_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    return "string"
+    return {"type": literal_type(raw), "value": raw}
 
 
 def _attr(obj: Any, name: str) -> Any:
