@@ -59,9 +59,12 @@ class BicepFile:
     diagnostics: list[Any] = field(default_factory=list)
 
 
-def _split_lines(tokens: list[Token]) -> list[list[Token]]:
-    """Top-level statements: token runs separated by newlines outside brackets."""
-    statements: list[list[Token]] = []
+def _split_top_level(tokens: list[Token], commas: bool = False) -> list[list[Token]]:
+    """Token runs separated, outside brackets, by newlines (and by commas when ``commas``).
+
+    Statements of a file are split on newlines; the items of an array on newlines or commas.
+    """
+    parts: list[list[Token]] = []
     current: list[Token] = []
     depth = 0
     for token in tokens:
@@ -69,15 +72,16 @@ def _split_lines(tokens: list[Token]) -> list[list[Token]]:
             depth += 1
         elif token.kind == "op" and token.text in (")", "]", "}"):
             depth = max(0, depth - 1)
-        if token.kind == "newline" and depth == 0:
-            if current:
-                statements.append(current)
+        comma = commas and token.kind == "op" and token.text == ","
+        if depth == 0 and (token.kind == "newline" or comma):
+            if _strip(current):
+                parts.append(current)
             current = []
             continue
         current.append(token)
-    if current:
-        statements.append(current)
-    return statements
+    if _strip(current):
+        parts.append(current)
+    return parts
 
 
 def _matching(tokens: list[Token], start: int) -> int:
@@ -164,7 +168,12 @@ def parse_value(tokens: list[Token]) -> Value:
             colon = _top_level(inner, ":")
             body = inner[colon + 1 :] if colon is not None else []
             return Value("array", [_loop_body(body)], offset, whole)
-        return Value("array", [parse_value(item) for item in _items(inner)], offset, whole)
+        return Value(
+            "array",
+            [parse_value(item) for item in _split_top_level(inner, commas=True)],
+            offset,
+            whole,
+        )
     if first.kind in ("string-left", "multiline-left") and tokens[-1].kind in (
         "string-right",
         "multiline-right",
@@ -180,30 +189,9 @@ def _loop_body(tokens: list[Token]) -> Value:
     return parse_value(tokens)
 
 
-def _items(tokens: list[Token]) -> list[list[Token]]:
-    """Array items: separated by newlines or commas outside brackets."""
-    items: list[list[Token]] = []
-    current: list[Token] = []
-    depth = 0
-    for token in tokens:
-        if token.kind == "op" and token.text in OPEN:
-            depth += 1
-        elif token.kind == "op" and token.text in (")", "]", "}"):
-            depth -= 1
-        if depth == 0 and (token.kind == "newline" or (token.kind == "op" and token.text == ",")):
-            if _strip(current):
-                items.append(current)
-            current = []
-            continue
-        current.append(token)
-    if _strip(current):
-        items.append(current)
-    return items
-
-
 def _object(tokens: list[Token]) -> dict[str, Value]:
     properties: dict[str, Value] = {}
-    for item in _items(tokens):
+    for item in _split_top_level(tokens, commas=True):
         item = _strip(item)
         if not item or item[0].text == "@":
             continue  # a decorator line
@@ -251,7 +239,7 @@ def read(text: str) -> BicepFile:
     """The declarations of one Bicep file (lexical errors are in ``diagnostics``)."""
     lexed = lex(text)
     found = BicepFile(text, diagnostics=list(lexed.diagnostics))
-    for statement in _split_lines(lexed.tokens):
+    for statement in _split_top_level(lexed.tokens):
         while statement and statement[0].text == "@":  # decorators on their own line
             statement = statement[_matching(statement, 2) + 1 :] if len(statement) > 2 else []
         if len(statement) < 3 or statement[0].kind != "ident":
