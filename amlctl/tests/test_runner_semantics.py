@@ -374,3 +374,25 @@ def test_tracking_server_serves_the_store_is_reused_and_stops_when_idle(tmp_path
     assert not state.exists(), "the tracking server did not stop after 2 idle seconds"
     with pytest.raises(TrackingError):
         client.call("experiments/search", {"max_results": 1})
+
+
+def test_steps_send_no_mlflow_telemetry_unless_told_to(tmp_path, monkeypatch):
+    """MLflow 3's telemetry thread races a step's requests offline; local runs turn it off."""
+    pipeline = """
+    type: pipeline
+    jobs:
+      quiet:
+        command: echo "telemetry off=$MLFLOW_DISABLE_TELEMETRY"
+        environment: azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest
+      told:
+        command: echo "telemetry off=$MLFLOW_DISABLE_TELEMETRY"
+        environment: azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest
+        environment_variables:
+          MLFLOW_DISABLE_TELEMETRY: "false"
+    """
+    monkeypatch.delenv("MLFLOW_DISABLE_TELEMETRY", raising=False)
+    root = write(tmp_path / "repo", {"telemetry.yml": pipeline})
+    code, out = run(root / "telemetry.yml")
+    assert code == 0, out
+    assert "[quiet] telemetry off=true" in out
+    assert "[told] telemetry off=false" in out

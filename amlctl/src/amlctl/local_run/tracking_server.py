@@ -411,10 +411,10 @@ def ensure_server(
     requests sent from then on wait for the store and are answered.
     """
     state_file = state_file_for(store_uri, runs_dir)
-    status = server_status(state_file)
-    process = None
     log = state_file.with_name(state_file.name.replace(".json", ".log"))
     deadline = time.monotonic() + START_TIMEOUT
+    status = server_status(state_file)
+    process = None
     if status is None:
         state_file.parent.mkdir(parents=True, exist_ok=True)
         lock = state_file.with_name(state_file.name + ".lock")
@@ -428,27 +428,28 @@ def ensure_server(
             status = server_status(state_file)
             if status is None:
                 process = _start(store_uri, state_file, log)
-            while status is None and time.monotonic() < deadline:
-                if process is not None and process.poll() is not None:
-                    raise TrackingError(f"the tracking server stopped; see {log}")
-                time.sleep(0.02)
-                status = server_status(state_file)
-    if status is None:
-        raise TrackingError(f"the tracking server did not start in {START_TIMEOUT:g} s; see {log}")
+                status = _wait(state_file, process, log, deadline, ready=False)
     url, ready = status
     if on_address:
         on_address(url)
-    while not ready and time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
+    if not ready:
+        _wait(state_file, process, log, deadline, ready=True)
+    return url
+
+
+def _wait(
+    state_file: Path, process: Any, log: Path, deadline: float, ready: bool
+) -> tuple[str, bool]:
+    """The server's status once it listens (or, with ``ready``, once its store is open)."""
+    while time.monotonic() < deadline:
+        status = server_status(state_file)
+        if status is not None and (status[1] or not ready):
+            return status
+        gone = process is not None and process.poll() is not None
+        if gone or (ready and status is None):  # a listening server does not just vanish
             raise TrackingError(f"the tracking server stopped; see {log}")
         time.sleep(0.02)
-        status = server_status(state_file)
-        if status is None:
-            raise TrackingError(f"the tracking server stopped; see {log}")
-        ready = status[1]
-    if not ready:
-        raise TrackingError(f"the tracking server did not start in {START_TIMEOUT:g} s; see {log}")
-    return url
+    raise TrackingError(f"the tracking server did not start in {START_TIMEOUT:g} s; see {log}")
 
 
 def _start(store_uri: str, state_file: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -470,7 +471,10 @@ def _start(store_uri: str, state_file: Path, log: Path) -> subprocess.Popen[byte
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # outlives this run; stops itself when idle
-            env={k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_RUN")},
+            env={
+                "MLFLOW_DISABLE_TELEMETRY": "true",  # see executor.NO_TELEMETRY
+                **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_RUN")},
+            },
         )
 
 
