@@ -131,6 +131,13 @@ def test_first_step_of_a_new_store_starts_before_the_store_is_open(tmp_path, mon
     assert "MLFLOW_RUN_ID given: False" in out  # the step made its own run ...
     assert "experiment: logged" in out  # ... in the pipeline's experiment, found by name
     assert child_runs(out) == {"logged": {"value": 42.0}}  # ... linked to the pipeline's run
+    from mlflow import MlflowClient
+
+    made_by_the_step = MlflowClient(os.environ["MLFLOW_TRACKING_URI"]).get_experiment_by_name(
+        "logged"
+    )
+    artifacts = (project / ".runs" / "mlartifacts").as_uri()
+    assert made_by_the_step.artifact_location.startswith(artifacts)  # not ./mlruns of the cwd
 
 
 def test_every_run_writes_where_its_time_went(tmp_path):

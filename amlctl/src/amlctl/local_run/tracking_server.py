@@ -9,7 +9,8 @@ The server outlives one run (importing MLflow and opening the store cost seconds
 re-run should not pay them again) and exits after ``--idle`` seconds without requests.
 Its address is in ``<store>.server.json``; started with::
 
-    python -m amlctl.local_run.tracking_server --store sqlite:///.runs/mlflow.db --idle 900
+    python -m amlctl.local_run.tracking_server --store sqlite:///.runs/mlflow.db --idle 900 \
+        --artifacts file:///path/to/.runs/mlartifacts
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class TrackingError(Exception):
 # -- the server (run as a script; imports MLflow) ---------------------------------------------
 
 
-def _routes(store_uri: str) -> tuple[dict[str, Any], type[Exception]]:
+def _routes(store_uri: str, artifacts: str) -> tuple[dict[str, Any], type[Exception]]:
     """The REST routes over the store (imports MLflow and opens, or makes, the store)."""
     import logging
 
@@ -61,7 +62,9 @@ def _routes(store_uri: str) -> tuple[dict[str, Any], type[Exception]]:
         from .mlflow_schema import create_store
 
         create_store(Path(store_uri[len("sqlite:///") :]))
-    store = _get_store(store_uri)
+    # experiments made without an artifact location (a step's MLflow making the run's
+    # experiment by name) keep their artifacts here, not in ./mlruns of the server's cwd
+    store = _get_store(store_uri, artifacts)
     store.search_experiments(max_results=1)  # creates or migrates the store now, once
     registry = _get_registry(store_uri)
     creating = threading.Lock()
@@ -262,7 +265,7 @@ def _routes(store_uri: str) -> tuple[dict[str, Any], type[Exception]]:
     return routes, MlflowException
 
 
-def _serve(store_uri: str, state_file: Path, idle: float) -> None:
+def _serve(store_uri: str, state_file: Path, idle: float, artifacts: str) -> None:
     """Listen at once, open the store, then answer; requests that come early wait for it.
 
     The address is published before MLflow is imported, so a run's first step can be
@@ -339,7 +342,7 @@ def _serve(store_uri: str, state_file: Path, idle: float) -> None:
         target=server.serve_forever, kwargs={"poll_interval": 0.5}, daemon=True
     ).start()
     try:
-        app["routes"], app["mlflow_error"] = _routes(store_uri)
+        app["routes"], app["mlflow_error"] = _routes(store_uri, artifacts)
     except Exception as exc:  # answered to the requests that wait, then the server stops
         app["error"] = f"the MLflow store {store_uri} cannot be opened: {exc}"
         print(app["error"], file=sys.stderr, flush=True)
@@ -427,7 +430,7 @@ def ensure_server(
                 pass
             status = server_status(state_file)
             if status is None:
-                process = _start(store_uri, state_file, log)
+                process = _start(store_uri, state_file, log, runs_dir)
                 status = _wait(state_file, process, log, deadline, ready=False)
     url, ready = status
     if on_address:
@@ -452,7 +455,7 @@ def _wait(
     raise TrackingError(f"the tracking server did not start in {START_TIMEOUT:g} s; see {log}")
 
 
-def _start(store_uri: str, state_file: Path, log: Path) -> subprocess.Popen[bytes]:
+def _start(store_uri: str, state_file: Path, log: Path, runs_dir: Path) -> subprocess.Popen[bytes]:
     idle = os.environ.get("AMLCTL_TRACKING_IDLE_SECONDS", str(DEFAULT_IDLE_SECONDS))
     with log.open("a") as out:
         return subprocess.Popen(
@@ -466,6 +469,8 @@ def _start(store_uri: str, state_file: Path, log: Path) -> subprocess.Popen[byte
                 str(state_file),
                 "--idle",
                 idle,
+                "--artifacts",
+                (runs_dir.resolve() / "mlartifacts").as_uri(),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -578,8 +583,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", required=True)
     parser.add_argument("--state", required=True, type=Path)
     parser.add_argument("--idle", type=float, default=DEFAULT_IDLE_SECONDS)
+    parser.add_argument(
+        "--artifacts", required=True, help="artifact root of experiments made without one"
+    )
     args = parser.parse_args(argv)
-    _serve(args.store, args.state, args.idle)
+    _serve(args.store, args.state, args.idle, args.artifacts)
     return 0
 
 
