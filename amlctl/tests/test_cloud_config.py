@@ -101,7 +101,7 @@ def test_the_registry_alone_is_read_without_the_other_settings(project):
     (project / "config" / "prod.yml").write_text("registry: mlr-fixture\n")
 
     assert registry_setting("prod", project, environ={})[0] == "mlr-fixture"
-    with pytest.raises(ProjectError, match="subscription_id = '' from config/prod.yml"):
+    with pytest.raises(ProjectError, match=r"subscription_id = '' from config/prod\.yml"):
         load_settings("prod", project, environ={})
     (project / "config" / "prod.yml").write_text("registry: bad name!\n")
     with pytest.raises(ProjectError, match=r"registry = 'bad name!' from config/prod\.yml"):

@@ -555,3 +555,42 @@ def test_a_refused_registry_names_the_role_promote_needs(prod, service, capsys):
         "aaaa) may not perform Microsoft.MachineLearningServices/registries/assets/read; it "
         "needs AzureML Registry User on the registry"
     )
+
+
+def test_prod_deploy_rolls_out_a_promoted_version_by_name(prod, capsys):
+    make_online(prod)
+    with (prod / "config" / "prod.yml").open("a") as config:
+        config.write("online_endpoint: fixture-online-prod\n")
+    dev, registry = promoted(prod, "1", "2")
+    first = promote.model_content_version(dev.models.get_quietly(MODEL, "1"))
+    workspace = FakeMLClient()
+
+    args = SimpleNamespace(env="prod", model_version=first)
+    assert guarded(deploy.main, args, ml_client=workspace, registry_client=registry) == 0
+    (deployment,) = workspace.online_deployments.store.values()
+    assert str(deployment.model).endswith(f"/models/{MODEL}/versions/{first}")
+
+    args = SimpleNamespace(env="prod", model_version="1")  # a dev version, not a registry one
+    assert guarded(deploy.main, args, ml_client=workspace, registry_client=registry) == 2
+    err = capsys.readouterr().err
+    assert f"version '1' of model '{MODEL}' is not in Azure ML registry '{REGISTRY}'" in err
+
+
+def test_a_pipeline_asking_for_the_latest_model_gets_the_registrys_in_prod():
+    """batch-scoring.yml reads `azureml:<model>@latest`: in prod, the latest promoted one."""
+    from fakes.template import template_project
+
+    root = template_project()
+    plain = submit.build_job(root, root / "pipelines" / "batch-scoring.yml", [], None)
+    job = submit.build_job(
+        root, root / "pipelines" / "batch-scoring.yml", [], None, registry=REGISTRY
+    )
+
+    model = "azure-ml-project-model"
+    # dev: the latest of its own workspace (the SDK drops the azureml: prefix)
+    assert plain.inputs["model"].path in (f"azureml:{model}@latest", f"{model}@latest")
+    assert job.inputs["model"].path == (
+        f"azureml://registries/{REGISTRY}/models/{model}/labels/latest"
+    )
+    (score,) = job.jobs.values()
+    assert str(score.component).startswith(f"azureml://registries/{REGISTRY}/components/score/")

@@ -9,7 +9,6 @@ so that a missing registry or a refused call is one line saying what to fix.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,16 +33,6 @@ class RegistryAccess:
         from .assets import registry_reference
 
         return registry_reference(self.name, kind, name, version)
-
-
-@contextlib.contextmanager
-def _nothing() -> Iterator[None]:
-    yield
-
-
-def errors_of(access: RegistryAccess | None) -> contextlib.AbstractContextManager[None]:
-    """``access.errors()``, or nothing to translate without a registry."""
-    return access.errors() if access is not None else _nothing()
 
 
 def open_registry(
