@@ -439,17 +439,22 @@ def component_body(scope: str, asset) -> dict:
     }
 
 
-def script_dev(server, project) -> None:
-    """Dev has the project's environment and components, and model version 1."""
+def script_assets(server, project, scope: str) -> None:
+    """The workspace or registry at ``scope`` holds the project's environment and components."""
     for asset in discover(project):
         if asset.kind == "environment":
-            body = environment_body(WORKSPACE, asset)
+            body = environment_body(scope, asset)
         elif asset.kind == "component":
-            body = component_body(WORKSPACE, asset)
+            body = component_body(scope, asset)
         else:
             continue
-        where = f"{WORKSPACE}/{asset.kind}s/{asset.name}/versions/{asset.version}"
+        where = f"{scope}/{asset.kind}s/{asset.name}/versions/{asset.version}"
         server.add("GET", where, (200, body))
+
+
+def script_dev(server, project) -> None:
+    """Dev has the project's environment and components, and model version 1."""
+    script_assets(server, project, WORKSPACE)
     server.add("GET", f"{WORKSPACE}/models/{MODEL}/versions/1", (200, model_body(WORKSPACE, "1")))
     listed = {"value": [model_body(WORKSPACE, "1")]}
     server.add("GET", f"{WORKSPACE}/models/{MODEL}/versions\\?", (200, listed))
@@ -457,17 +462,9 @@ def script_dev(server, project) -> None:
 
 def script_registry(server, project, model_responses) -> str:
     """The registry holds the environment and components; the model answers as given."""
-    for asset in discover(project):
-        if asset.kind == "environment":
-            body = environment_body(IN_REGISTRY, asset)
-        elif asset.kind == "component":
-            body = component_body(IN_REGISTRY, asset)
-        else:
-            continue
-        where = f"{IN_REGISTRY}/{asset.kind}s/{asset.name}/versions/{asset.version}"
-        server.add("GET", where, (200, body))
     from types import SimpleNamespace as Model
 
+    script_assets(server, project, IN_REGISTRY)
     content = promote.model_content_version(Model(name=MODEL, type="mlflow_model", path=MODEL_PATH))
     server.add("GET", f"{IN_REGISTRY}/models/{MODEL}/versions/{content}", *model_responses)
     return content

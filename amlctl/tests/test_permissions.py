@@ -223,32 +223,27 @@ def test_an_unreadable_assignable_list_is_reported(project: Path):
     assert any("no readable `var assignableRoles` of role ids for dev" in p for p in found), found
 
 
-def test_without_the_promote_role_dev_cannot_write_to_the_registry(project: Path):
-    remove_resource(project / "infra" / "modules" / "ml-registry.bicep", "promote")
+@pytest.mark.parametrize(
+    "symbol, problem",
+    [
+        (  # dev's CI identity cannot promote
+            "promote",
+            "dev ci identity (allowInfraDeployment=true): no role grants the action "
+            f"{permissions.MLR}/assets/write on the mlRegistry in prod",
+        ),
+        (  # prod's jobs cannot run the promoted components
+            "useAssets",
+            "prod compute identity (allowInfraDeployment=true): no role grants the action "
+            f"{permissions.MLR}/assets/read on the mlRegistry",
+        ),
+    ],
+)
+def test_removing_a_registry_role_fails(project: Path, symbol, problem):
+    remove_resource(project / "infra" / "modules" / "ml-registry.bicep", symbol)
 
     found = permissions.prove(project, CLI)
 
-    assert any(
-        problem.startswith(
-            "dev ci identity (allowInfraDeployment=true): no role grants the "
-            f"action {permissions.MLR}/assets/write on the mlRegistry in prod"
-        )
-        for problem in found
-    ), found
-
-
-def test_without_its_registry_role_prod_compute_cannot_run_promoted_components(project: Path):
-    remove_resource(project / "infra" / "modules" / "ml-registry.bicep", "useAssets")
-
-    found = permissions.prove(project, CLI)
-
-    assert any(
-        problem.startswith(
-            "prod compute identity (allowInfraDeployment=true): no role grants "
-            f"the action {permissions.MLR}/assets/read on the mlRegistry"
-        )
-        for problem in found
-    ), found
+    assert any(found_problem.startswith(problem) for found_problem in found), found
 
 
 @pytest.mark.parametrize(
