@@ -26,7 +26,16 @@ from typing import Any
 
 from ..project import ProjectError, project_root
 from .errors import describing, report
-from .register import CREATED, UNCHANGED, WOULD_CREATE, Outcome, format_table, get_or_none, wait
+from .register import (
+    CREATED,
+    OPERATIONS,
+    UNCHANGED,
+    WOULD_CREATE,
+    Outcome,
+    format_table,
+    get_or_none,
+    wait,
+)
 from .registry import PROMOTER_ROLE, RegistryAccess, open_registry
 
 
@@ -58,8 +67,10 @@ def plan(
     registry: RegistryAccess,
     model_name: str,
     model_version: str | None = None,
+    source: str = "dev",
 ) -> list[Copy]:
-    """Phase 1: what dev has and what the registry lacks, looked up before any write."""
+    """Phase 1: what the ``source`` workspace has and what the registry lacks, looked up
+    before any write."""
     from .assets import discover_components, discover_environments, registry_component
     from .deploy import latest_model_version
 
@@ -71,14 +82,16 @@ def plan(
         f"{asset.kind} {asset.name}:{asset.version}"
         for asset in [*environments, *components]
         if get_or_none(
-            lambda a=asset: getattr(dev_client, f"{a.kind}s").get(name=a.name, version=a.version)
+            lambda a=asset: getattr(dev_client, OPERATIONS[a.kind]).get(
+                name=a.name, version=a.version
+            )
         )
         is None
     ]
     if missing:
         raise ProjectError(
-            f"not in the dev workspace: {', '.join(missing)}; run `amlctl register --env dev` "
-            "first (promote copies only what dev has)"
+            f"not in the {source} workspace: {', '.join(missing)}; run `amlctl register --env "
+            f"{source}` first (promote copies only what {source} has)"
         )
 
     def present(group: str, name: str, version: str) -> bool:
@@ -130,7 +143,7 @@ def plan(
                     share_with_version=content,
                     registry_name=registry.name,
                 ),
-                note=f"dev version {version}",
+                note=f"{source} version {version}",
             )
         )
     return copies
@@ -144,9 +157,10 @@ def promote(
     model_version: str | None = None,
     dry_run: bool = False,
     echo: Callable[[str], None] = print,
+    source: str = "dev",
 ) -> list[Outcome]:
     """Copy into the registry what it lacks: environments, then components, then the model."""
-    copies = plan(root, dev_client, registry, model_name, model_version)
+    copies = plan(root, dev_client, registry, model_name, model_version, source)
     outcomes = []
     with registry.errors():
         for copy in copies:
@@ -209,7 +223,13 @@ def main(args: argparse.Namespace, ml_client: Any = None, registry_client: Any =
         dev_client = ml_client or clients.ml_client(settings)
         access = open_registry(registry, source, PROMOTER_ROLE, client=registry_client)
         outcomes = promote(
-            root, dev_client, access, model_name, args.model_version, dry_run=args.dry_run
+            root,
+            dev_client,
+            access,
+            model_name,
+            args.model_version,
+            dry_run=args.dry_run,
+            source=args.source,
         )
     print(format_table(outcomes))
     return 0
