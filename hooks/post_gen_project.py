@@ -47,7 +47,7 @@ LAYOUT: dict[tuple[str, object], tuple[str, ...]] = {
     ),
     ("online_endpoint", False): (
         ".github/workflows/deploy-online.yml",
-        "benchmarks/bench_online.py",
+        "benchmarks",
         "data/sample-table.yml",
         "data/sample/MLTable",
         "deploy",

@@ -1,16 +1,22 @@
-"""Create a virtual environment and install into it, with nothing but Python and pip.
+"""Create virtual environments and install into them, with nothing but Python and pip.
 
-uv is installed into the new environment first (one small wheel from PyPI) and then
-does the heavy installs, several times faster than pip; if it cannot be installed,
-pip does everything.
+uv does the installs, several times faster than pip. It is fetched once with pip into
+`build/uv` (one small wheel from PyPI), and makes the environments itself, which skips
+installing pip into each (``seed`` adds pip, for environments a person will use). If uv
+cannot be fetched, the standard library's venv and pip do everything.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import venv
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+UV_VERSION = "0.13.9"
+UV_HOME = ROOT / "build" / "uv"
 
 
 def bin_dir(root: Path) -> Path:
@@ -21,28 +27,45 @@ def python_of(root: Path) -> Path:
     return bin_dir(root) / ("python.exe" if os.name == "nt" else "python")
 
 
-def run(*command: object, cwd: Path | None = None) -> None:
+def run(*command: object, cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
     print("$", " ".join(str(part) for part in command), flush=True)
-    subprocess.run([str(part) for part in command], cwd=cwd, check=True)
+    subprocess.run([str(part) for part in command], cwd=cwd, env=env, check=True)
 
 
-def ensure_venv(root: Path) -> Path:
-    """A virtual environment at `root` with uv in it (when PyPI has it); returns its python."""
+def uv() -> Path | None:
+    """uv, fetched into build/uv with this Python's pip the first time; None if it cannot be."""
+    binary = bin_dir(UV_HOME) / ("uv.exe" if os.name == "nt" else "uv")
+    if not binary.exists():
+        fetch = [sys.executable, "-m", "pip", "install", "-q", "--target", str(UV_HOME)]
+        subprocess.run([*fetch, f"uv=={UV_VERSION}"], check=False)
+    return binary if binary.exists() else None
+
+
+def ensure_venv(root: Path, seed: bool = True) -> Path:
+    """A virtual environment at `root` (with pip when `seed`); returns its python."""
     python = python_of(root)
-    if not python.exists():
+    if python.exists():
+        return python
+    tool = uv()
+    if tool is not None:
+        run(tool, "venv", "-q", *(["--seed"] if seed else []), "-p", sys.executable, root)
+    else:
         venv.EnvBuilder(with_pip=True, clear=True).create(root)
-    if not (bin_dir(root) / "uv").exists():
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "uv==0.13.9"], check=False)
     return python
 
 
-def install(root: Path, *requirements: str) -> None:
-    """pip-install `requirements` (arguments as pip takes them) into the environment at `root`."""
+def install(root: Path, *requirements: str, compile_bytecode: bool = True) -> None:
+    """Install `requirements` (arguments as pip takes them) into the environment at `root`.
+
+    ``compile_bytecode`` compiles every installed module now, as pip does by default (imports
+    stay fast even where PYTHONDONTWRITEBYTECODE is set); without it Python compiles, and
+    caches, only what is imported, when it is first imported.
+    """
     python = python_of(root)
-    uv = bin_dir(root) / ("uv.exe" if os.name == "nt" else "uv")
-    if uv.exists():
-        # --compile-bytecode: what pip does by default; imports stay fast even where
-        # PYTHONDONTWRITEBYTECODE is set
-        run(uv, "pip", "install", "-q", "--compile-bytecode", "-p", python, *requirements)
+    tool = uv()
+    if tool is not None:
+        compiled = ["--compile-bytecode"] if compile_bytecode else []
+        run(tool, "pip", "install", "-q", *compiled, "-p", python, *requirements)
     else:
-        run(python, "-m", "pip", "install", "-q", *requirements)
+        compiled = [] if compile_bytecode else ["--no-compile"]
+        run(python, "-m", "pip", "install", "-q", *compiled, *requirements)

@@ -19,7 +19,6 @@ ALWAYS = """
 .pre-commit-config.yaml
 README.md
 pyproject.toml
-benchmarks/bench_local_run.py
 components/conftest.py
 components/data_quality_gate/.amlignore
 components/data_quality_gate/component.yml

@@ -35,3 +35,39 @@ def test_readme_gives_exactly_two_commands_and_ci_runs_the_test_one():
         assert (ROOT / command.split()[1]).is_file()
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "scripts/test.py" in ci
+
+
+def test_first_command_bakes_a_project_and_trains_it(tmp_path):
+    """The README's first command, as a user runs it: bake, install, train; then its figures."""
+    import subprocess
+
+    output = tmp_path / "quickstart"
+    done = subprocess.run(
+        [sys.executable, "scripts/quickstart.py", "--output", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "metrics of evaluate:" in done.stdout
+    assert re.search(r"^  metrics\.accuracy +0\.\d{4}$", done.stdout, flags=re.M)
+    timings = json.loads((output / "quickstart-timings.json").read_text())
+    assert list(timings["phases"]) == [
+        "tool environment (cookiecutter, uv)",
+        "bake with the default answers",
+        "project environment (pinned packages)",
+        "run the training pipeline",
+    ]
+    steps = {p["name"].strip(): p["note"] for p in timings["run"]["phases"]}
+    assert steps["graph load"] == "built through azure-ai-ml"
+    for step in ("prep_data", "data_quality_gate", "train", "evaluate", "register_model"):
+        assert steps[step] == "done"
+    assert "where the quickstart's time went" in done.stdout
+    (project,) = (path for path in output.iterdir() if path.is_dir())
+    state = project / ".runs" / "mlflow.db.server.json"
+    if state.exists():  # the run's tracking server would stop by itself when idle
+        import os
+
+        os.kill(json.loads(state.read_text())["pid"], 15)

@@ -100,6 +100,6 @@ def test_the_tool_builds_a_wheel_with_its_console_script(tmp_path):
     assert wheel.name.startswith(f"amlctl-{amlctl.__version__}-")
     names = zipfile.ZipFile(wheel).namelist()
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "amlctl = amlctl.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "amlctl = amlctl.cli:entry" in zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "amlctl/local_run/executor.py" in names
     assert not any(Path(n).parts[0] == "tests" for n in names)

@@ -51,3 +51,24 @@ def test_help_does_not_import_heavy_sdks(argv):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert "HEAVY []" in done.stdout, done.stdout + done.stderr
+
+
+def test_public_api_resolves_lazily():
+    code = (
+        "import sys, amlctl\n"
+        "heavy = [m for m in ('azure.ai.ml', 'mlflow') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+        "from amlctl import load_pipeline, load_pipeline_job, running_server\n"
+        "print('API', load_pipeline.__module__, load_pipeline_job.__module__, "
+        "running_server.__module__)\n"
+        "try:\n"
+        "    amlctl.no_such_name\n"
+        "except AttributeError as exc:\n"
+        "    print('MISSING', exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert "HEAVY []" in done.stdout, done.stdout + done.stderr
+    assert "API amlctl.local_run.loader amlctl.pipeline_source amlctl.serving.local" in done.stdout
+    assert "MISSING module 'amlctl' has no attribute 'no_such_name'" in done.stdout

@@ -691,8 +691,13 @@ def test_parallel_error_threshold_minus_one_ignores_failures(tmp_path):
 # -- the real training pipeline (end to end; takes up to a minute) --------------------------
 
 
-def test_end_to_end_training_pipeline(tmp_path):
+def test_end_to_end_training_pipeline(tmp_path, monkeypatch):
     """Runs pipelines/training.yml of this project on a copy, then again from the cache."""
+    from mlflow import MlflowClient
+    from mlflow.pyfunc import load_model
+
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"  # its own registry: version 1 is this run's
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
     if not (PROJECT / "pipelines" / "training.yml").is_file():
         pytest.skip("pipelines/training.yml is not part of this project")
     project = tmp_path / "project"
@@ -720,3 +725,11 @@ def test_end_to_end_training_pipeline(tmp_path):
     assert again.count("-- cached") == len(pipeline.steps) - len(not_reusable) >= 3
     assert time.monotonic() - started < first / 2
     assert os.path.isdir(project / ".runs" / "latest" / "evaluate" / "outputs" / "evaluation")
+    # registered once, over MLflow's REST API; the unchanged model is not registered again
+    name = re.search(r"\[register_model\] registered (\S+) version 1$", out, re.M).group(1)
+    unchanged = f"not registered: unchanged: {name} version 1 holds this model already"
+    assert f"[register_model] {unchanged}" in again
+    versions = MlflowClient(store, registry_uri=store).search_model_versions(f"name='{name}'")
+    assert [str(v.version) for v in versions] == ["1"]
+    assert set(versions[0].tags) >= {"score", "reason", "model_sha256"}
+    assert len(load_model(f"models:/{name}/1").metadata.signature.inputs.inputs) > 0

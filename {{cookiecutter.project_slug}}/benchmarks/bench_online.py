@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(load(args.client, body, args.requests, args.concurrency)))
         return 0
 
-    from amlctl.serving.local import running_server
+    from amlctl import running_server
 
     with tempfile.TemporaryDirectory(prefix="bench-online-") as scratch:
         model = args.model or train_model(Path(scratch))

@@ -30,7 +30,7 @@ class OfflineCredential:
 def graph_of(path: Path) -> dict:
     """The local runner's graph of a pipeline file, without what names the file itself."""
     import yaml
-    from amlctl.local_run.loader import load_pipeline
+    from amlctl import load_pipeline
 
     graph = load_pipeline(path).to_json()
     for key in ("path", "sources"):
@@ -85,7 +85,7 @@ def test_the_data_quality_gate_sits_between_prep_data_and_train(graphs):
 
 
 def test_python_pipeline_job_validates_offline():
-    from amlctl.pipeline_source import load_pipeline_job
+    from amlctl import load_pipeline_job
     from azure.ai.ml import MLClient
 
     job, sources = load_pipeline_job(PIPELINES / "training.py")

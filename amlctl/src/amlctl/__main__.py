@@ -1,7 +1,5 @@
 """Allow ``python -m amlctl``."""
 
-import sys
+from .cli import entry
 
-from .cli import main
-
-sys.exit(main())
+entry()

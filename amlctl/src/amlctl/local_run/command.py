@@ -55,6 +55,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "(default: local when it already has every required package, else uv)",
     )
     parser.add_argument(
+        "--timings",
+        action="store_true",
+        help="print where the run's time went (graph load, tracking store, each step, summary); "
+        "every run also writes it to .runs/<run>/timings.json",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=DEFAULT_WORKERS,
@@ -69,6 +75,7 @@ def main(args: argparse.Namespace) -> int:
         force=args.force_rerun,
         workers=args.workers,
         env_manager=args.env_manager,
+        show_timings=args.timings,
     )
 
 
@@ -81,6 +88,7 @@ def run_pipeline(
     runs_dir: Path | None = None,
     stream: Any = None,
     env_manager: str = "auto",
+    show_timings: bool = False,
 ) -> int:
     """Run the pipeline; returns the exit code (0 when every step succeeded)."""
     from ..cli import PROG
@@ -88,7 +96,10 @@ def run_pipeline(
     from ..source import git_commit
     from .executor import Console, Runner
     from .loader import load_pipeline
+    from .timings import Timings, table
     from .tracking import Tracker, default_tracking_uri
+
+    timings = Timings()
 
     pipeline_file = Path(pipeline_file)
     if not parse(pipeline_file).path.is_file():
@@ -99,7 +110,14 @@ def run_pipeline(
     tracker = Tracker(default_tracking_uri(runs_dir), runs_dir / "tracking.json")
     if force:
         tracker.prefetch()  # every step will run: open MLflow while the graph loads
-    pipeline = load_pipeline(pipeline_file, runs_dir / "graphs", on_rebuild=tracker.prefetch)
+    rebuilt: list[bool] = []
+
+    def on_rebuild() -> None:
+        rebuilt.append(True)
+        tracker.prefetch()
+
+    pipeline = load_pipeline(pipeline_file, runs_dir / "graphs", on_rebuild=on_rebuild)
+    timings.lap("graph load", "built through azure-ai-ml" if rebuilt else "from .runs/graphs")
     check_programs(pipeline)
     pipeline_pairs, node_pairs = split_node_overrides(list(overrides))
     values = pipeline_values(pipeline.inputs, pipeline_pairs)
@@ -122,13 +140,21 @@ def run_pipeline(
         workers=workers,
         console=console,
         resume_hint=resume,
+        timings=timings,
     )
     from .envs import Environments
 
     runner.envs = Environments(env_manager, runs_dir / "envs", console)
+    timings.lap("checks before the first step")
     code = runner.run()
     if code == 0:
         print_metrics(runner, console)
+    timings.lap("summary")
+    timings.write(runner.run_dir)
+    if show_timings:
+        console.line("")
+        for line in table(timings.to_json()):
+            console.line(line)
     return code
 
 

@@ -22,6 +22,7 @@ from .graph import Pipeline, Step
 from .processes import REAPER
 from .resolve import display, resolve_command
 from .steps import Console, StepFailed, run_process, tail
+from .timings import Timings
 from .tracking import SESSION_TAG, Tracker
 from .workdir import snapshot_hash
 
@@ -81,6 +82,7 @@ class Runner:
         workers: int = 2,
         console: Console | None = None,
         resume_hint: str = "",
+        timings: Timings | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.runs_dir = runs_dir
@@ -91,6 +93,7 @@ class Runner:
         self.workers = max(1, workers)
         self.console = console or Console()
         self.resume_hint = resume_hint
+        self.timings = timings or Timings()
         self.hasher = Hasher(runs_dir / "hashes.json")
         self.store = Store(runs_dir, self.hasher)
         # MLflow runs carry the session, so a later run can end those a killed runner left
@@ -98,6 +101,7 @@ class Runner:
         self.run_id = time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + os.urandom(2).hex()
         self.run_dir = runs_dir / self.run_id
         self.results: dict[str, StepResult] = {}
+        self.walls: dict[str, float] = {}  # step -> wall seconds, cache lookups included
 
     # -- scheduling ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -141,12 +145,28 @@ class Runner:
                 for future in finished:
                     name = running.pop(future)
                     self.results[name] = future.result()
+        self.timings.lap(f"steps ({self.workers} at a time)")
+        for name in order:
+            result = self.results.get(name)
+            if result is not None:
+                wall = self.walls.get(name, result.seconds)
+                self.timings.add(f"  {name}", wall, result.state, background=True)
         self.hasher.save()
         ok = all(r.ok for r in self.results.values())
         self._record_reused()
         self.tracker.finish(ok)
+        self._record_tracking()
         self._summary(time.monotonic() - started)
         return 0 if ok else 1
+
+    def _record_tracking(self) -> None:
+        """The tracking store's line of timings.json: started in the background, if at all."""
+        tracker = self.tracker
+        if tracker.connect_seconds is None:
+            self.timings.add("tracking store", 0.0, "not needed (nothing ran)", background=True)
+            return
+        note = f"{tracker.connect_note}; steps waited {tracker.waited:.2f} s for it"
+        self.timings.add("tracking store", tracker.connect_seconds, note, background=True)
 
     def check_bindings(self) -> None:
         """Every required component input is bound (checked before anything starts)."""
@@ -211,6 +231,12 @@ class Runner:
 
     def _guarded(self, name: str) -> StepResult:
         started = time.monotonic()
+        try:
+            return self._guarded_step(name, started)
+        finally:
+            self.walls[name] = time.monotonic() - started
+
+    def _guarded_step(self, name: str, started: float) -> StepResult:
         try:
             result = self._execute(self.pipeline.steps[name])
         except StepFailed as exc:

@@ -8,6 +8,7 @@ import re
 import shlex
 import shutil
 import sys
+import threading
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,8 @@ def shim_dir(runs_dir: Path, bin_dir: str) -> Path:
         "pip3": f'exec {quoted} -m pip "$@"',
     }
     for name, body in scripts.items():  # pip last: its presence marks a complete folder
-        tmp = folder / f".{name}.{os.getpid()}"
+        # unique per writer: two steps of one run (threads of one process) may write at once
+        tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}"
         tmp.write_text(f"#!/bin/sh\n{body}\n")
         tmp.chmod(0o755)
         tmp.replace(folder / name)

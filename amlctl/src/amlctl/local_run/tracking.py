@@ -6,10 +6,12 @@ version log through the same stable protocol. The server is found (or started) i
 background thread, and only when a step actually executes, so a run served entirely
 from the cache never waits for it.
 
-A step gets its child run through MLFLOW_RUN_ID. A step that starts while MLflow is
-still loading does not wait for it when the experiment id is known from an earlier
-run: its own ``mlflow.start_run()`` creates the run (MLFLOW_EXPERIMENT_ID, tags from
-MLFLOW_RUN_CONTEXT), and ``settle`` links that run to the parent afterwards.
+A step gets its child run through MLFLOW_RUN_ID. A step that starts while the store
+is still opening does not wait for it: its own ``mlflow.start_run()`` creates the run
+(MLFLOW_EXPERIMENT_ID when an earlier run learnt the id, else MLFLOW_EXPERIMENT_NAME on
+a new store; tags from MLFLOW_RUN_CONTEXT) through the server, which listens before its
+store is open and answers once it is, and ``settle`` links that run to the parent
+afterwards. A new store is made from MLflow's schema kept as SQL (mlflow_schema.py).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,9 +56,16 @@ class Tracker:
         self.experiment_id: str | None = None
         self._client: Any = None
         self.server_url: str | None = None
+        self.early_url: str | None = None  # our server's address while its store opens
+        self._listening_event = threading.Event()  # set once early_url is known, or never will be
         self._error: BaseException | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        # for timings.json: when the store was asked for, how long it took, steps' waits
+        self._asked_at = 0.0
+        self.connect_seconds: float | None = None
+        self.connect_note = ""
+        self.waited = 0.0
 
     def describe(self, experiment: str, run_name: str, tags: dict[str, str]) -> None:
         """Name the experiment and parent run (before the first child run is created)."""
@@ -120,14 +130,19 @@ class Tracker:
         token = f"{local_run}/{step}"
         tags = {STEP_TAG: token, "local_run.step": step}
         known = self._remembered().get(self._store_key())
-        url = self.server_url or (self._live_server() if defer and known else None)
-        if defer and known and url and not self.ready:
+        if defer and not known and self._thread is not None and not self.ready:
+            self._listening_event.wait(10)  # a new server listens within a fraction of a second
+        url = (
+            self.server_url or self.early_url or (self._live_server() if defer and known else None)
+        )
+        if defer and url and not self.ready and (known or self.early_url):
             context = {**self.tags, **tags, "mlflow.runName": step}  # parent: set by settle()
-            env = {
-                "MLFLOW_TRACKING_URI": url,
-                "MLFLOW_EXPERIMENT_ID": str(known),
-                "MLFLOW_RUN_CONTEXT": json.dumps(context),
-            }
+            env = {"MLFLOW_TRACKING_URI": url, "MLFLOW_RUN_CONTEXT": json.dumps(context)}
+            if known:
+                env["MLFLOW_EXPERIMENT_ID"] = str(known)
+            else:  # a new store: the step's MLflow finds the experiment by name (or makes it)
+                env["MLFLOW_EXPERIMENT_NAME"] = self.experiment
+                threading.Thread(target=self._ready, args=(False,), daemon=True).start()
             return ChildRun(step, token, None, env)
         run_id = self.start_child(step, **tags)
         return ChildRun(step, token, run_id, self.env(run_id))
@@ -155,6 +170,7 @@ class Tracker:
         """Start importing MLflow and opening the store in the background."""
         with self._lock:
             if self._thread is None:
+                self._asked_at = time.monotonic()
                 self._thread = threading.Thread(target=self._connect, daemon=True)
                 self._thread.start()
 
@@ -183,9 +199,17 @@ class Tracker:
             with self._store_lock():
                 self._set_aside_damaged_store()
                 if self.uri.startswith(("http://", "https://")):  # the user's own server
-                    url = self.uri
+                    url, self.connect_note = self.uri, "the user's tracking server"
                 else:
-                    url = ensure_server(self.uri, self._runs_dir())
+                    sqlite = self.uri.startswith("sqlite:///")
+                    new = sqlite and not Path(self.uri[len("sqlite:///") :]).is_file()
+                    running = self._live_server() is not None
+                    url = ensure_server(self.uri, self._runs_dir(), self._listening)
+                    self.connect_note = (
+                        "its server was running"
+                        if running
+                        else f"server started, {'new' if new else 'existing'} store"
+                    )
             client = RestClient(url)
             client.call("experiments/search", {"max_results": 1})
             self.server_url = url
@@ -194,11 +218,22 @@ class Tracker:
             self._client = client
         except Exception as exc:  # tracking must never stop a run
             self._error = exc
+        self._listening_event.set()
+        self.connect_seconds = time.monotonic() - self._asked_at
 
-    def _ready(self) -> Any:
+    def _listening(self, url: str) -> None:
+        self.early_url = url
+        self._listening_event.set()
+
+    def _ready(self, count_wait: bool = True) -> Any:
+        """The client once the store is open, with the experiment and parent run made."""
         self.prefetch()
-        if self._thread is not None:
+        if self._thread is not None and self._thread.is_alive():
+            waiting = time.monotonic()
             self._thread.join()
+            if count_wait:  # a step (not a background thread) waited for the store
+                with self._lock:
+                    self.waited += time.monotonic() - waiting
         client = self._client
         if client is None:
             return None
@@ -296,7 +331,6 @@ class Tracker:
 
 def _heartbeat(url: str, every: float = 60.0) -> None:
     """Ping the store's server so it does not stop for idleness while a long step runs."""
-    import time
     import urllib.request
 
     while True:

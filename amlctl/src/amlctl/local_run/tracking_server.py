@@ -25,6 +25,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,8 @@ class TrackingError(Exception):
 # -- the server (run as a script; imports MLflow) ---------------------------------------------
 
 
-def _serve(store_uri: str, state_file: Path, idle: float) -> None:
+def _routes(store_uri: str) -> tuple[dict[str, Any], type[Exception]]:
+    """The REST routes over the store (imports MLflow and opens, or makes, the store)."""
     import logging
 
     from mlflow.entities import Metric, Param, RunStatus, RunTag, ViewType
@@ -55,10 +57,14 @@ def _serve(store_uri: str, state_file: Path, idle: float) -> None:
     from mlflow.entities.model_registry import ModelVersionTag, RegisteredModelTag
     from mlflow.tracking._model_registry.utils import _get_store as _get_registry
 
+    if store_uri.startswith("sqlite:///"):  # a new store from the kept schema: no migrations
+        from .mlflow_schema import create_store
+
+        create_store(Path(store_uri[len("sqlite:///") :]))
     store = _get_store(store_uri)
     store.search_experiments(max_results=1)  # creates or migrates the store now, once
     registry = _get_registry(store_uri)
-    last_request = [time.monotonic()]
+    creating = threading.Lock()
 
     def proto(entity: Any) -> dict[str, Any]:
         return json.loads(message_to_json(entity.to_proto()))
@@ -99,6 +105,18 @@ def _serve(store_uri: str, state_file: Path, idle: float) -> None:
             token = found.token
             result["next_page_token"] = token.decode() if isinstance(token, bytes) else token
         return result
+
+    def experiments_create(body):
+        # A run's experiment may be created by the runner and by a step's MLflow at once:
+        # creating one that exists (and is active) gives its id, not an error.
+        with creating:
+            found = store.get_experiment_by_name(body["name"])
+            if found is not None and found.lifecycle_stage == "active":
+                return {"experiment_id": found.experiment_id}
+            created = store.create_experiment(
+                body["name"], body.get("artifact_location"), tags=tags(body.get("tags")) or None
+            )
+        return {"experiment_id": created}
 
     def runs_create(body):
         run = store.create_run(
@@ -222,11 +240,7 @@ def _serve(store_uri: str, state_file: Path, idle: float) -> None:
         ),
         "experiments/get-by-name": experiments_get_by_name,
         "experiments/get": experiments_get,
-        "experiments/create": lambda b: {
-            "experiment_id": store.create_experiment(
-                b["name"], b.get("artifact_location"), tags=tags(b.get("tags")) or None
-            )
-        },
+        "experiments/create": experiments_create,
         "experiments/search": experiments_search,
         "experiments/list": experiments_search,
         "runs/create": runs_create,
@@ -244,6 +258,19 @@ def _serve(store_uri: str, state_file: Path, idle: float) -> None:
         "runs/log-inputs": lambda b: {},  # dataset lineage: not kept locally
         "metrics/get-history": history,
     }
+
+    return routes, MlflowException
+
+
+def _serve(store_uri: str, state_file: Path, idle: float) -> None:
+    """Listen at once, open the store, then answer; requests that come early wait for it.
+
+    The address is published before MLflow is imported, so a run's first step can be
+    pointed at the server while the store opens.
+    """
+    ready = threading.Event()
+    app: dict[str, Any] = {}
+    last_request = [time.monotonic()]
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -263,16 +290,22 @@ def _serve(store_uri: str, state_file: Path, idle: float) -> None:
             last_request[0] = time.monotonic()
             parsed = urllib.parse.urlparse(self.path)
             if parsed.path == "/health":
-                self._reply(200, {"store": store_uri})
+                self._reply(200, {"store": store_uri, "ready": ready.is_set()})
                 return
-            route = parsed.path.split(API, 1)[-1] if API in parsed.path else None
-            handler = routes.get(route or "")
             length = int(self.headers.get("Content-Length") or 0)
             body: dict[str, Any] = {}
             if length:
                 body = json.loads(self.rfile.read(length) or b"{}")
+            ready.wait()
+            if "error" in app:
+                self._reply(500, {"error_code": "INTERNAL_ERROR", "message": app["error"]})
+                return
+            route = parsed.path.split(API, 1)[-1] if API in parsed.path else None
+            handler = app["routes"].get(route or "")
             for key, values in urllib.parse.parse_qs(parsed.query).items():
-                body.setdefault(key, values if key in ("experiment_ids",) else values[-1])
+                body.setdefault(
+                    key, values if key in ("experiment_ids", "order_by") else values[-1]
+                )
             if handler is None:
                 self._reply(
                     404,
@@ -284,7 +317,7 @@ def _serve(store_uri: str, state_file: Path, idle: float) -> None:
                 return
             try:
                 self._reply(200, handler(body))
-            except MlflowException as exc:
+            except app["mlflow_error"] as exc:
                 self._reply(exc.get_http_status_code(), json.loads(exc.serialize_as_json()))
             except Exception as exc:  # a bad request must not stop the server
                 self._reply(400, {"error_code": "BAD_REQUEST", "message": str(exc)})
@@ -302,16 +335,22 @@ def _serve(store_uri: str, state_file: Path, idle: float) -> None:
     tmp = state_file.with_name(f"{state_file.name}.{os.getpid()}")
     tmp.write_text(json.dumps(state))
     tmp.replace(state_file)
-
-    def watch_idle() -> None:
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.5}, daemon=True
+    ).start()
+    try:
+        app["routes"], app["mlflow_error"] = _routes(store_uri)
+    except Exception as exc:  # answered to the requests that wait, then the server stops
+        app["error"] = f"the MLflow store {store_uri} cannot be opened: {exc}"
+        print(app["error"], file=sys.stderr, flush=True)
+        idle = 0.5
+    finally:
+        ready.set()
+    try:
         while time.monotonic() - last_request[0] < idle:
             time.sleep(min(5.0, idle / 4))
-        server.shutdown()
-
-    threading.Thread(target=watch_idle, daemon=True).start()
-    try:
-        server.serve_forever(poll_interval=0.5)
     finally:
+        server.shutdown()
         with contextlib.suppress(OSError):
             if json.loads(state_file.read_text()).get("pid") == os.getpid():
                 state_file.unlink()
@@ -335,12 +374,15 @@ def _code_version() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 
-def running_server(state_file: Path) -> str | None:
-    """The URL of a live server for this store, if one of this amlctl version runs."""
+def server_status(state_file: Path) -> tuple[str, bool] | None:
+    """(URL, ready) of a live server for this store of this amlctl version, else None.
+
+    A server answers as soon as it listens; it is ready once its store is open.
+    """
     try:
         state = json.loads(state_file.read_text())
         os.kill(int(state["pid"]), 0)
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):
         return None
     if state.get("code") != _code_version():
         return None
@@ -348,60 +390,88 @@ def running_server(state_file: Path) -> str | None:
     try:
         with urllib.request.urlopen(f"{url}/health", timeout=2) as response:  # noqa: S310
             if response.status == 200:
-                return url
-    except (OSError, urllib.error.URLError):
+                return url, bool(json.loads(response.read() or b"{}").get("ready", True))
+    except (OSError, ValueError, urllib.error.URLError):
         return None
     return None
 
 
-def ensure_server(store_uri: str, runs_dir: Path) -> str:
-    """The URL of the store's server, started (detached) when none runs."""
-    state_file = state_file_for(store_uri, runs_dir)
-    url = running_server(state_file)
-    if url:
-        return url
-    state_file.parent.mkdir(parents=True, exist_ok=True)
-    lock = state_file.with_name(state_file.name + ".lock")
-    with lock.open("w") as handle:
-        try:
-            import fcntl
+def running_server(state_file: Path) -> str | None:
+    """The URL of a live and ready server for this store, if one of this amlctl version runs."""
+    status = server_status(state_file)
+    return status[0] if status and status[1] else None
 
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        except ImportError:  # pragma: no cover
-            pass
-        url = running_server(state_file)
-        if url:
-            return url
-        idle = os.environ.get("AMLCTL_TRACKING_IDLE_SECONDS", str(DEFAULT_IDLE_SECONDS))
-        log = state_file.with_name(state_file.name.replace(".json", ".log"))
-        with log.open("a") as out:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    __name__,
-                    "--store",
-                    store_uri,
-                    "--state",
-                    str(state_file),
-                    "--idle",
-                    idle,
-                ],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # outlives this run; stops itself when idle
-                env={k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_RUN")},
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise TrackingError(f"the tracking server stopped; see {log}")
-            url = running_server(state_file)
-            if url:
-                return url
-            time.sleep(0.05)
+
+def ensure_server(
+    store_uri: str, runs_dir: Path, on_address: Callable[[str], None] | None = None
+) -> str:
+    """The URL of the store's server, started (detached) when none runs; returns when ready.
+
+    ``on_address(url)`` is called as soon as the server listens, before its store is open:
+    requests sent from then on wait for the store and are answered.
+    """
+    state_file = state_file_for(store_uri, runs_dir)
+    status = server_status(state_file)
+    process = None
+    log = state_file.with_name(state_file.name.replace(".json", ".log"))
+    deadline = time.monotonic() + START_TIMEOUT
+    if status is None:
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        lock = state_file.with_name(state_file.name + ".lock")
+        with lock.open("w") as handle:
+            try:
+                import fcntl
+
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            except ImportError:  # pragma: no cover
+                pass
+            status = server_status(state_file)
+            if status is None:
+                process = _start(store_uri, state_file, log)
+            while status is None and time.monotonic() < deadline:
+                if process is not None and process.poll() is not None:
+                    raise TrackingError(f"the tracking server stopped; see {log}")
+                time.sleep(0.02)
+                status = server_status(state_file)
+    if status is None:
         raise TrackingError(f"the tracking server did not start in {START_TIMEOUT:g} s; see {log}")
+    url, ready = status
+    if on_address:
+        on_address(url)
+    while not ready and time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise TrackingError(f"the tracking server stopped; see {log}")
+        time.sleep(0.02)
+        status = server_status(state_file)
+        if status is None:
+            raise TrackingError(f"the tracking server stopped; see {log}")
+        ready = status[1]
+    if not ready:
+        raise TrackingError(f"the tracking server did not start in {START_TIMEOUT:g} s; see {log}")
+    return url
+
+
+def _start(store_uri: str, state_file: Path, log: Path) -> subprocess.Popen[bytes]:
+    idle = os.environ.get("AMLCTL_TRACKING_IDLE_SECONDS", str(DEFAULT_IDLE_SECONDS))
+    with log.open("a") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                __name__,
+                "--store",
+                store_uri,
+                "--state",
+                str(state_file),
+                "--idle",
+                idle,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives this run; stops itself when idle
+            env={k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_RUN")},
+        )
 
 
 class RestClient:

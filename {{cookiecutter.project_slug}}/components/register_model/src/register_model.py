@@ -1,21 +1,46 @@
 """Register a promoted model in the MLflow model registry of the configured tracking store.
 
 In an Azure ML job MLflow's tracking URI points at the workspace, so the model lands in the
-workspace registry; in a local run it points at the local store (e.g. sqlite:///...mlflow.db)
-and the model lands in that store's registry, which needs no network.
+workspace registry; in a local run it points at the local store (amlctl's loopback MLflow
+server, or e.g. sqlite:///...mlflow.db) and the model lands in that store's registry, which
+needs no network.
+
+Every version carries the model's content digest (tag model_sha256), so the same model is
+never registered twice. The step always runs (it is not deterministic), and a re-run with
+an unchanged model costs a fraction of a second: with a plain MLflow server, such as the
+local runner's, the registry is read and written over MLflow's REST API, without
+importing MLflow (about 1.5 s of this step otherwise). Anything else (the Azure ML
+workspace, a server that needs a sign-in) goes through the MLflow client.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
+import shutil
 import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 DECISION_FILE = "decision.json"
 METRICS_FILE = "metrics.json"
 REGISTRATION_FILE = "registration.json"
+DIGEST_TAG = "model_sha256"
+# MLflow client settings that a plain REST call would not honour: sign-in, TLS, proxies
+MLFLOW_CLIENT_SETTINGS = (
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_INSECURE_TLS",
+    "MLFLOW_TRACKING_SERVER_CERT_PATH",
+    "MLFLOW_TRACKING_CLIENT_CERT_PATH",
+    "MLFLOW_REGISTRY_URI",
+)
 
 
 def parse_bool(text: str) -> bool:
@@ -50,37 +75,146 @@ def read_decision(evaluation: Path) -> dict:
     return decision
 
 
-def registered_score(model_name: str) -> tuple[str, float] | None:
-    """Version and recorded score of the latest registered version of `model_name`, if any."""
-    from mlflow import MlflowClient
+def model_digest(model: Path) -> str:
+    """SHA-256 over the model folder's files (relative names and bytes), in name order."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in model.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(model).as_posix().encode() + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
-    versions = MlflowClient().search_model_versions(f"name='{model_name}'")
-    if not versions:
-        return None
-    latest = max(versions, key=lambda version: int(version.version))
-    score = (latest.tags or {}).get("score")
-    return None if score is None else (str(latest.version), float(score))
+
+class MlflowRegistry:
+    """The registry through the MLflow client (Azure ML workspaces, any MLflow store)."""
+
+    def latest(self, model_name: str) -> dict | None:
+        """{"version", "tags"} of the newest version of `model_name`, if any."""
+        from mlflow import MlflowClient
+
+        versions = MlflowClient().search_model_versions(f"name='{model_name}'")
+        if not versions:
+            return None
+        latest = max(versions, key=lambda version: int(version.version))
+        return {"version": str(latest.version), "tags": dict(latest.tags or {})}
+
+    def register(self, model: Path, model_name: str, score: float, tags: dict) -> dict:
+        """Log the model folder to this step's run and register it from there."""
+        import mlflow
+
+        with mlflow.start_run() as run:
+            mlflow.log_artifacts(str(model), artifact_path="model")
+            mlflow.log_metric("registered_score", score)
+            version = mlflow.register_model(f"runs:/{run.info.run_id}/model", model_name, tags=tags)
+        return {"version": str(version.version), "run_id": run.info.run_id}
 
 
-def register(model: Path, model_name: str, decision: dict) -> dict:
-    """Log the model folder to this step's run and register it from there."""
-    import mlflow
+class RestRegistry:
+    """The registry of a plain MLflow server, over MLflow's REST API (no MLflow import).
 
+    Registering needs this step's run (MLFLOW_RUN_ID) and artifacts kept on this machine
+    (a file: artifact location), as with the local runner; else the MLflow client does it.
+    """
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri.rstrip("/")
+
+    def call(self, route: str, body: dict, method: str = "POST") -> dict:
+        url = f"{self.uri}/api/2.0/mlflow/{route}"
+        data = None
+        if method == "GET":
+            url += "?" + urllib.parse.urlencode(body, doseq=True)
+        else:
+            data = json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - the configured MLflow server
+            url, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+            return json.loads(response.read() or b"{}")
+
+    def latest(self, model_name: str) -> dict | None:
+        query = {
+            "filter": f"name='{model_name}'",
+            "max_results": 1,
+            "order_by": ["version_number DESC"],
+        }
+        found = self.call("model-versions/search", query, "GET").get("model_versions") or []
+        if not found:
+            return None
+        latest = found[0]
+        tags = {tag["key"]: tag.get("value", "") for tag in latest.get("tags") or []}
+        return {"version": str(latest["version"]), "tags": tags}
+
+    def artifact_dir(self) -> Path | None:
+        """This step's run's artifact folder, when the run is known and its artifacts local."""
+        run_id = os.environ.get("MLFLOW_RUN_ID")
+        if not run_id:
+            return None
+        run = self.call("runs/get", {"run_id": run_id}, "GET")["run"]
+        parsed = urllib.parse.urlparse(run["info"].get("artifact_uri") or "")
+        if parsed.scheme != "file":
+            return None
+        return Path(urllib.request.url2pathname(parsed.path))
+
+    def register(self, model: Path, model_name: str, score: float, tags: dict) -> dict:
+        artifacts = self.artifact_dir()
+        if artifacts is None:
+            return MlflowRegistry().register(model, model_name, score, tags)
+        run_id = os.environ["MLFLOW_RUN_ID"]
+        shutil.copytree(model, artifacts / "model", dirs_exist_ok=True)
+        now = int(time.time() * 1000)
+        metric = {"key": "registered_score", "value": score, "timestamp": now, "step": 0}
+        self.call("runs/log-batch", {"run_id": run_id, "metrics": [metric]})
+        try:
+            self.call("registered-models/create", {"name": model_name})
+        except urllib.error.HTTPError as exc:
+            if exc.code != 400 or b"RESOURCE_ALREADY_EXISTS" not in exc.read():
+                raise
+        created = self.call(
+            "model-versions/create",
+            {
+                "name": model_name,
+                "source": (artifacts / "model").as_uri(),
+                "run_id": run_id,
+                "tags": [{"key": k, "value": str(v)} for k, v in tags.items()],
+            },
+        )
+        return {"version": str(created["model_version"]["version"]), "run_id": run_id}
+
+
+def model_registry() -> MlflowRegistry | RestRegistry:
+    uri = os.environ.get("MLFLOW_TRACKING_URI", "")
+    plain = urllib.parse.urlparse(uri).scheme in ("http", "https")
+    if plain and not any(os.environ.get(name) for name in MLFLOW_CLIENT_SETTINGS):
+        return RestRegistry(uri)
+    return MlflowRegistry()
+
+
+def decide(model: Path, model_name: str, decision: dict, must_beat_registered: bool) -> dict:
+    """Register the model unless its latest version holds it already or scores as well."""
     if not (model / "MLmodel").is_file():
         raise FileNotFoundError(f"{model} is not an MLflow model folder (no MLmodel file)")
-    with mlflow.start_run() as run:
-        mlflow.log_artifacts(str(model), artifact_path="model")
-        mlflow.log_metric("registered_score", decision["score"])
-        version = mlflow.register_model(
-            f"runs:/{run.info.run_id}/model",
-            model_name,
-            tags={"score": str(decision["score"]), "reason": decision["reason"]},
+    registry = model_registry()
+    digest = model_digest(model)
+    latest = registry.latest(model_name)
+    if latest is not None and latest["tags"].get(DIGEST_TAG) == digest:
+        reason = f"unchanged: {model_name} version {latest['version']} holds this model already"
+        return {"registered": False, "name": model_name, "reason": reason}
+    recorded = (latest or {}).get("tags", {}).get("score")
+    if must_beat_registered and recorded is not None and decision["score"] <= float(recorded):
+        reason = (
+            f"score {decision['score']:.4f} does not beat {float(recorded):.4f} of registered "
+            f"{model_name} version {latest['version']}"
         )
+        return {"registered": False, "name": model_name, "reason": reason}
+    tags = {"score": str(decision["score"]), "reason": decision["reason"], DIGEST_TAG: digest}
+    done = registry.register(model, model_name, decision["score"], tags)
     return {
         "registered": True,
-        "name": version.name,
-        "version": str(version.version),
-        "run_id": run.info.run_id,
+        "name": model_name,
+        "version": done["version"],
+        "run_id": done["run_id"],
         "score": decision["score"],
         "reason": decision["reason"],
     }
@@ -99,16 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     else:
-        current = registered_score(args.model_name) if args.must_beat_registered else None
-        if current is not None and decision["score"] <= current[1]:
-            version, score = current
-            reason = (
-                f"score {decision['score']:.4f} does not beat {score:.4f} of registered "
-                f"{args.model_name} version {version}"
-            )
-            result = {"registered": False, "name": args.model_name, "reason": reason}
-        else:
-            result = register(args.model, args.model_name, decision)
+        result = decide(args.model, args.model_name, decision, args.must_beat_registered)
     args.registration.mkdir(parents=True, exist_ok=True)
     (args.registration / REGISTRATION_FILE).write_text(json.dumps(result, indent=2) + "\n")
     if result["registered"]:

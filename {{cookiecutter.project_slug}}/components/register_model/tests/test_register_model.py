@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -34,6 +35,13 @@ def model(tmp_path):
     return path
 
 
+def retrained(model: Path, folder: Path) -> Path:
+    """Another model folder: the same model with different bytes, as a re-training makes."""
+    shutil.copytree(model, folder)
+    (folder / "MLmodel").write_text((folder / "MLmodel").read_text() + "\n# retrained\n")
+    return folder
+
+
 def write_decision(folder: Path, promote, score: float = 0.93) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     decision = {"promote": promote, "reason": "because", "score": score}
@@ -59,7 +67,8 @@ def test_promoted_model_is_registered_in_the_local_store(tmp_path, model, mlflow
 
     client, _ = mlflow_store
     assert run_register(tmp_path, model, write_decision(tmp_path / "first", True, 0.93)) == 0
-    assert run_register(tmp_path, model, write_decision(tmp_path / "second", True, 0.95)) == 0
+    better = retrained(model, tmp_path / "better")
+    assert run_register(tmp_path, better, write_decision(tmp_path / "second", True, 0.95)) == 0
 
     result = read_registration(tmp_path)
     assert result["registered"] is True
@@ -99,14 +108,32 @@ def test_does_not_replace_a_better_registered_model(tmp_path, model, mlflow_stor
     assert run_register(tmp_path, model, write_decision(tmp_path / "first", True, 0.93)) == 0
 
     worse = write_decision(tmp_path / "worse", True, 0.90)
-    assert run_register(tmp_path, model, worse) == 0
+    assert run_register(tmp_path, retrained(model, tmp_path / "worse-model"), worse) == 0
     result = read_registration(tmp_path)
     assert result["registered"] is False
     assert "does not beat 0.9300 of registered demo version 1" in result["reason"]
     assert len(client.search_model_versions("name='demo'")) == 1
 
     assert run_register(tmp_path, model, worse, "--must_beat_registered", "False") == 0
+    result = read_registration(tmp_path)  # the same model is never registered twice
+    assert result["registered"] is False
+    assert result["reason"] == "unchanged: demo version 1 holds this model already"
+
+    other = retrained(model, tmp_path / "other")
+    assert run_register(tmp_path, other, worse, "--must_beat_registered", "False") == 0
     assert read_registration(tmp_path)["version"] == "2"
+    versions = client.search_model_versions("name='demo'")
+    digests = {str(v.version): v.tags["model_sha256"] for v in versions}
+    assert digests["1"] == register_model.model_digest(model) != digests["2"]
+
+
+def test_model_digest_covers_names_and_content(tmp_path, model):
+    digest = register_model.model_digest(model)
+    copy = tmp_path / "copy"
+    shutil.copytree(model, copy)
+    assert register_model.model_digest(copy) == digest  # where the folder is does not count
+    (copy / "MLmodel").rename(copy / "MLmodel.renamed")
+    assert register_model.model_digest(copy) != digest
 
 
 @pytest.mark.parametrize(

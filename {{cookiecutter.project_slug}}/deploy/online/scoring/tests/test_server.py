@@ -20,7 +20,7 @@ SCORING = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def server(trained_model, tmp_path_factory):
-    from amlctl.serving.local import running_server
+    from amlctl import running_server
 
     log = tmp_path_factory.mktemp("server") / "server.log"
     with running_server(SCORING / "score.py", trained_model, log=log) as running:
