@@ -23,6 +23,11 @@ LAYOUT: dict[tuple[str, object], tuple[str, ...]] = {
         "config/prod.yml",
         "infra/params/prod.parameters.json",
     ),
+    # the derived answer: model_registry yes, or auto with dev-and-prod
+    ("__model_registry", "no"): (
+        ".github/workflows/promote.yml",
+        "infra/modules/ml-registry.bicep",
+    ),
     ("ml_task", "classification"): ("data/sample/diabetes.csv",),
     ("ml_task", "regression"): ("data/sample/breast_cancer.csv",),
     ("component_style", "yaml"): (

@@ -33,6 +33,7 @@ AZURE_REGIONS = frozenset(
 
 CHOICES = {
     "environments": ("dev-and-prod", "dev-only"),
+    "model_registry": ("auto", "yes", "no"),
     "ml_task": ("classification", "regression"),
     "component_style": ("yaml", "python"),
     "python_version": ("3.13", "3.12", "3.11"),
@@ -82,6 +83,10 @@ NAME_RULES = {
         r"[a-zA-Z](?:[a-zA-Z0-9-]{0,14}[a-zA-Z0-9])?",
         "2-16 letters, digits and hyphens, starting with a letter",
     ),
+    "machine learning registry": (
+        r"[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}",
+        "3-33 letters, digits, '-', '_', starting with a letter or digit",
+    ),
 }
 
 # Private cookiecutter variable -> kind of Azure resource it names. All are derived from
@@ -113,6 +118,7 @@ DERIVED_NAMES = {
     "__batch_endpoint_prod": "batch endpoint",
     "__online_endpoint_dev": "online endpoint",
     "__online_endpoint_prod": "online endpoint",
+    "__ml_registry": "machine learning registry",
 }
 
 # How cookiecutter.json derives each private name from resource_prefix (test_hooks checks that
@@ -138,6 +144,7 @@ DERIVED_FORMS = {
     },
     "__cpu_cluster": "{p}-cpu",
     "__gpu_cluster": "{p}-gpu",
+    "__ml_registry": "mlr-{p}",
 }
 # The longest resource_prefix every derived name accepts: "<prefix>-cpu" is a compute
 # cluster name, at most 16 characters.
@@ -194,6 +201,14 @@ def _as_int(value: object) -> int | None:
     return int(text) if re.fullmatch(r"\d{1,6}", text) else None
 
 
+def model_registry(answers: dict) -> str:
+    """Whether the project promotes through an Azure ML registry ('yes'/'no'), as
+    cookiecutter.json derives `__model_registry`: auto means yes with dev and prod."""
+    wanted = answers.get("model_registry")
+    two_environments = answers.get("environments") == "dev-and-prod"
+    return "yes" if wanted == "yes" or (wanted == "auto" and two_environments) else "no"
+
+
 def validate(answers: dict) -> list[str]:
     """Every problem with the answers, one message per problem (empty when all is well)."""
     problems: list[str] = []
@@ -245,6 +260,14 @@ def validate(answers: dict) -> list[str]:
     for field, choices in CHOICES.items():
         if answers.get(field) not in choices:
             bad(field, "must be one of " + ", ".join(choices))
+    if answers.get("model_registry") == "yes" and answers.get("environments") != "dev-and-prod":
+        bad(
+            "model_registry",
+            "needs environments=dev-and-prod (the registry carries models from dev to prod); "
+            "answer auto or no",
+        )
+    if answers.get("__model_registry") != model_registry(answers):
+        bad("__model_registry", "is derived from model_registry and environments; it cannot be set")
     for field in BOOLEANS:
         if not isinstance(answers.get(field), bool):
             bad(field, "must be a boolean (yes/no, true/false)")

@@ -16,6 +16,7 @@ MATRIX: dict[str, dict[str, object]] = {
     "minimal-regression": {
         "project_name": "Minimal Regression",
         "environments": "dev-only",
+        "model_registry": "no",
         "ml_task": "regression",
         "python_version": "3.11",
         "gpu_cluster": False,
@@ -30,6 +31,7 @@ MATRIX: dict[str, dict[str, object]] = {
     "everything": {
         "project_name": "Everything Enabled",
         "environments": "dev-and-prod",
+        "model_registry": "yes",
         "ml_task": "classification",
         "component_style": "python",
         "python_version": "3.12",
@@ -46,6 +48,7 @@ MATRIX: dict[str, dict[str, object]] = {
     "regression-isolated": {
         "project_name": "Churn Forecast",
         "environments": "dev-only",
+        "model_registry": "auto",  # with dev only: no registry
         "ml_task": "regression",
         "python_version": "3.11",
         "gpu_cluster": True,

@@ -172,6 +172,13 @@ def test_valid_answers_create_the_project(tmp_path, capsys):
     assert f"created {project}" in capsys.readouterr().out
 
 
+def test_a_registry_with_one_environment_is_refused_in_one_line(tmp_path, capsys):
+    assert new(tmp_path, "environments=dev-only", "model_registry=yes") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: model_registry='yes': needs environments=dev-and-prod")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_an_existing_project_folder_is_left_alone(tmp_path, capsys):
     (tmp_path / "out" / "azure-ml-project").mkdir(parents=True)
     (tmp_path / "out" / "azure-ml-project" / "mine.txt").write_text("keep")
@@ -249,6 +256,19 @@ def test_gpu_questions_follow_a_yes(tmp_path):
     assert recorded["gpu_vm_size"] == "Standard_NC6s_v3"
     assert recorded["gpu_max_nodes"] == "3"
     assert prompt_of("gpu_vm_size") in " | ".join(script.topics())
+
+
+def test_the_registry_question_follows_two_environments(tmp_path):
+    public = [k for k in json.loads((TEMPLATE / "cookiecutter.json").read_text()) if k[0] != "_"]
+    script = Script(*[""] * len(public))
+    interactive(tmp_path / "two", script)  # dev-and-prod by default: the registry is asked
+    assert prompt_of("model_registry") in " | ".join(script.topics())
+
+    script = Script(*[""] * len(public))
+    project = interactive(tmp_path / "one", script, "environments=dev-only")
+    assert prompt_of("model_registry") not in " | ".join(script.topics())
+    recorded = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
+    assert (recorded["model_registry"], recorded["__model_registry"]) == ("auto", "no")
 
 
 def test_a_bad_answer_is_asked_again(tmp_path):

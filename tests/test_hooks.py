@@ -25,6 +25,7 @@ def rendered_defaults(**changes) -> dict:
         "azure_location": "westeurope",
         "resource_prefix": "azuremlpro",
         "environments": "dev-and-prod",
+        "model_registry": "auto",
         "cpu_vm_size": "Standard_DS3_v2",
         "cpu_min_nodes": "0",
         "cpu_max_nodes": "4",
@@ -69,6 +70,8 @@ def rendered_defaults(**changes) -> dict:
         {
             "__cpu_cluster": f"{p}-cpu",
             "__gpu_cluster": f"{p}-gpu",
+            "__ml_registry": f"mlr-{p}",
+            "__model_registry": pre_gen.model_registry(answers),
         }
     )
     answers.update({k: v for k, v in changes.items() if k.startswith("__")})
@@ -98,6 +101,41 @@ def test_each_problem_names_field_value_and_rule(field, value, fragment):
     assert len(problems) >= 1
     assert problems[0].startswith(f"{field}={value!r}: ")
     assert fragment in problems[0]
+
+
+@pytest.mark.parametrize(
+    "environments, wanted, derived",
+    [
+        ("dev-and-prod", "auto", "yes"),
+        ("dev-and-prod", "yes", "yes"),
+        ("dev-and-prod", "no", "no"),
+        ("dev-only", "auto", "no"),
+        ("dev-only", "no", "no"),
+    ],
+)
+def test_the_registry_follows_two_environments(environments, wanted, derived):
+    answers = rendered_defaults(environments=environments, model_registry=wanted)
+    assert answers["__model_registry"] == derived
+    assert pre_gen.validate(answers) == []
+
+
+def test_a_registry_with_one_environment_is_a_contradiction():
+    answers = rendered_defaults(environments="dev-only", model_registry="yes")
+    assert pre_gen.validate(answers) == [
+        "model_registry='yes': needs environments=dev-and-prod (the registry carries models "
+        "from dev to prod); answer auto or no"
+    ]
+    overridden = rendered_defaults(environments="dev-only", __model_registry="yes")
+    assert pre_gen.validate(overridden) == [
+        "__model_registry='yes': is derived from model_registry and environments; it cannot be set"
+    ]
+
+
+def test_registry_files_go_without_a_registry():
+    assert {".github/workflows/promote.yml", "infra/modules/ml-registry.bicep"} <= set(
+        post_gen.paths_to_remove(rendered_defaults(environments="dev-only"))
+    )
+    assert ".github/workflows/promote.yml" not in post_gen.paths_to_remove(rendered_defaults())
 
 
 def test_all_problems_are_reported_at_once():
@@ -133,6 +171,17 @@ def test_derived_forms_agree_with_cookiecutter_json():
         rendered = Template(spec[variable]).render(cookiecutter={"resource_prefix": "abc"})
         assert rendered == form.format(p="abc"), variable
     assert set(pre_gen.DERIVED_FORMS) == set(pre_gen.DERIVED_NAMES)
+
+
+def test_the_derived_registry_answer_agrees_with_cookiecutter_json():
+    from jinja2 import Template
+
+    spec = json.loads((Path(__file__).parent.parent / "cookiecutter.json").read_text())
+    for environments in spec["environments"]:
+        for wanted in spec["model_registry"]:
+            answers = {"environments": environments, "model_registry": wanted}
+            rendered = Template(spec["__model_registry"]).render(cookiecutter=answers)
+            assert rendered == pre_gen.model_registry(answers), answers
 
 
 def test_prompt_states_the_real_prefix_limit():

@@ -45,11 +45,14 @@ INVALID = [
     ("gpu_cluster=maybe", "gpu_cluster"),
     ("spark_step=sometimes", "spark_step"),
     ("ml_task=clustering", "ml_task"),
+    ("model_registry=maybe", "model_registry"),
     ("python_version=3.9", "python_version"),
     # private names cookiecutter lets extra context override: the hook compares each
     ("__workspace_dev=mlw-other-dev", "__workspace_dev"),
     ("__storage_prod=stother", "__storage_prod"),
     ("__batch_endpoint_dev=x; rm -rf ~", "__batch_endpoint_dev"),
+    ("__ml_registry=mlr-other", "__ml_registry"),
+    ("__model_registry=no", "__model_registry"),  # derived from model_registry: yes here
     ('_template_version=0.2.0"\nevil = "yes', "_template_version"),
 ]
 
@@ -77,4 +80,14 @@ def test_several_problems_are_reported_together(tmp_path):
         "error: cpu_max_nodes",
         "error: github_owner",
     ]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_registry_with_one_environment_is_refused(tmp_path):
+    done = bake_cli(tmp_path, "environments=dev-only", "model_registry=yes")
+    assert done.returncode != 0
+    assert (
+        "error: model_registry='yes': needs environments=dev-and-prod (the registry carries "
+        "models from dev to prod); answer auto or no"
+    ) in done.stderr
     assert list(tmp_path.iterdir()) == []

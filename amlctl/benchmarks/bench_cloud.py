@@ -5,8 +5,9 @@
 PROJECT defaults to the tests' fixture project (tests/fakes/project.py), made in a temporary
 folder; give a generated project's folder to measure that one.
 
-Prints, for `register` on an unchanged project, the write calls (target 0) and wall time, and,
-for a full `publish` into an empty workspace and a repeated one, the service calls made (each
+Prints, for `register` on an unchanged project, the write calls (target 0) and wall time,
+for a full `publish` into an empty workspace and a repeated one, and for `promote` of a dev
+model into an empty Azure ML registry and again (target 0 writes), the service calls made (each
 call is one request, or the first request of a long-running operation).
 """
 
@@ -69,7 +70,40 @@ def main() -> int:
         f"publish (again, unchanged): {len(ml_client.calls)} requests "
         f"({len(ml_client.writes)} writes), {seconds:.2f}s"
     )
+    bench_promote(root, quiet)
     return 0
+
+
+def bench_promote(root: Path, quiet) -> None:
+    """`promote` of dev's model, components and environment into an empty registry, and again."""
+    from fakes.ml import FakeMLClient
+
+    from amlctl.cloud.assets import default_model_name
+    from amlctl.cloud.promote import promote
+    from amlctl.cloud.register import register_project
+    from amlctl.cloud.registry import PROMOTER_ROLE, RegistryAccess
+    from amlctl.project import ProjectError
+
+    try:
+        model = default_model_name(root)
+    except ProjectError:  # the fixture project's pipeline names no model
+        model = "fixture-model"
+    dev = FakeMLClient()
+    register_project(root, dev, echo=quiet)
+    dev.models.store[model] = ["1"]
+    registry = RegistryAccess("mlr-bench", "bench", PROMOTER_ROLE, dev.registry("mlr-bench"))
+    for label in ("into an empty registry", "again, unchanged"):
+        dev.reset_calls()
+        registry.client.reset_calls()
+        started = time.perf_counter()
+        outcomes = promote(root, dev, registry, model, echo=quiet)
+        seconds = time.perf_counter() - started
+        calls = dev.calls + registry.client.calls
+        writes = dev.writes + registry.client.writes
+        print(
+            f"promote ({label}, {len(outcomes)} assets): {len(calls)} requests "
+            f"({len(writes)} writes), {seconds:.2f}s"
+        )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import pytest
 from fakes.project import SUBSCRIPTION, make_project
 from fakes.template import template_project
 
-from amlctl.cloud.config import load_settings
+from amlctl.cloud.config import load_settings, registry_setting
 from amlctl.project import ProjectError
 
 TEMPLATE_CONFIG = template_project() / "config"
@@ -66,6 +66,7 @@ def test_shipped_placeholder_subscription_is_refused_naming_where_to_fix(project
         ("AZUREML_WORKSPACE_NAME", "a b", "not a valid workspace name"),
         ("AZURE_RESOURCE_GROUP", "rg/with/slash", "not a valid resource group name"),
         ("AZURE_LOCATION", "West Europe", "not an Azure region name"),
+        ("AZUREML_REGISTRY_NAME", "my registry", "not an Azure ML registry name"),
     ],
 )
 def test_malformed_values_name_setting_and_source(project, variable, value, words):
@@ -74,6 +75,37 @@ def test_malformed_values_name_setting_and_source(project, variable, value, word
 
     assert words in str(error.value)
     assert f"environment variable {variable}" in str(error.value)
+
+
+def test_the_registry_is_optional_and_overridable(project):
+    assert load_settings("dev", project, environ={}).registry == ""  # dev registers its own
+
+    with (project / "config" / "dev.yml").open("a") as config:
+        config.write("registry: mlr-fixture\n")
+    settings = load_settings("dev", project, environ={})
+    assert settings.registry == "mlr-fixture"
+    assert settings.sources["registry"] == "config/dev.yml (registry)"
+    assert registry_setting("dev", project, environ={}) == (
+        "mlr-fixture",
+        "config/dev.yml (registry)",
+    )
+    overridden = {"AZUREML_REGISTRY_NAME": "mlr-other"}
+    assert registry_setting("dev", project, environ=overridden) == (
+        "mlr-other",
+        "environment variable AZUREML_REGISTRY_NAME",
+    )
+
+
+def test_the_registry_alone_is_read_without_the_other_settings(project):
+    # promote reads prod's registry from a dev job: prod's other settings are not its business
+    (project / "config" / "prod.yml").write_text("registry: mlr-fixture\n")
+
+    assert registry_setting("prod", project, environ={})[0] == "mlr-fixture"
+    with pytest.raises(ProjectError, match=r"subscription_id = '' from config/prod\.yml"):
+        load_settings("prod", project, environ={})
+    (project / "config" / "prod.yml").write_text("registry: bad name!\n")
+    with pytest.raises(ProjectError, match=r"registry = 'bad name!' from config/prod\.yml"):
+        registry_setting("prod", project, environ={})
 
 
 def test_missing_value_and_unknown_env(project):
@@ -92,6 +124,9 @@ def test_shipped_config_files_are_complete():
 
     for path in sorted(TEMPLATE_CONFIG.glob("*.yml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # prod, and only prod, reads from the registry dev promotes into (the default bake has
+        # dev and prod, so model_registry auto means yes)
+        registry = {"registry"} if path.stem == "prod" else set()
         assert set(data) == {
             "subscription_id",
             "resource_group",
@@ -102,6 +137,7 @@ def test_shipped_config_files_are_complete():
             "online_endpoint",
             "online_instance_type",
             "online_instance_count",
+            *registry,
         }
         for setting in ("resource_group", "workspace_name", "batch_endpoint", "online_endpoint"):
             assert data[setting].endswith(path.stem), setting

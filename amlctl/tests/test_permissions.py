@@ -20,8 +20,9 @@ DATA_ROLES = sorted((item.file, item.symbol) for item in ASSIGNMENTS if item.rol
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A copy of what the model reads: infra, workflows, pipelines, components, pyproject."""
-    for folder in ("infra", ".github", "pipelines", "components"):
+    """A copy of what the model reads: infra, workflows, config, pipelines, components and
+    pyproject."""
+    for folder in ("infra", ".github", "config", "pipelines", "components"):
         if (ROOT / folder).is_dir():
             shutil.copytree(ROOT / folder, tmp_path / folder)
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
@@ -38,7 +39,33 @@ def remove_resource(path: Path, symbol: str) -> None:
 def test_every_role_assignment_is_read():
     assert UNREADABLE == []
     identities = {item.identity for item in ASSIGNMENTS}
-    assert identities == {"ci", "what-if", "compute"}
+    # the default project has dev and prod, so the registry dev's CI identity promotes into
+    assert identities == {"ci", "what-if", "compute", permissions.PROMOTER}
+
+
+def test_prod_alone_deploys_the_registry_and_reads_from_it():
+    envs = {env.name: env for env in permissions.environments(ROOT)}
+    assert set(envs) == {"dev", "prod"}
+    registry = "infra/modules/ml-registry.bicep"
+    assert registry in envs["prod"].deployed and envs["prod"].holds_registry
+    assert registry not in envs["dev"].deployed and not envs["dev"].holds_registry
+    assert envs["prod"].uses_registry and not envs["dev"].uses_registry
+    # modules whose condition is off in both (no GPU cluster, no network isolation by default)
+    assert "infra/modules/network.bicep" not in envs["dev"].deployed | envs["prod"].deployed
+
+
+def test_dev_promotes_and_prod_reads_each_as_its_own_identity():
+    envs = permissions.environments(ROOT)
+    jobs = permissions.workflow_jobs(ROOT, CLI)
+    needs = permissions.identity_needs(ROOT, CLI, permissions.MODES[0], envs, jobs)
+    writes = {
+        (need.identity, need.env)
+        for need in needs
+        if need.use.action == f"{permissions.MLR}/assets/write"
+    }
+    assert writes == {("dev ci", "prod")}  # dev's identity, on the registry in prod
+    reads = {need.identity for need in needs if need.use.action == f"{permissions.MLR}/assets/read"}
+    assert reads == {"dev ci", "prod ci", "prod compute"}
 
 
 def test_the_model_holds_for_the_project():
@@ -58,8 +85,12 @@ def test_every_workflow_job_that_logs_in_is_in_the_model():
 
 
 def test_the_ci_identity_uploads_code_and_data():
-    uses = permissions.identity_uses(ROOT, CLI, permissions.MODES[0])["ci"]
-    assert any(use.data and use.action.endswith("/blobs/write") for use, _ in uses)
+    envs = permissions.environments(ROOT)
+    jobs = permissions.workflow_jobs(ROOT, CLI)
+    needs = permissions.identity_needs(ROOT, CLI, permissions.MODES[0], envs, jobs)
+    for identity in ("dev ci", "prod ci"):
+        mine = [need.use for need in needs if need.identity == identity]
+        assert any(use.data and use.action.endswith("/blobs/write") for use in mine), identity
 
 
 @pytest.mark.parametrize("file, symbol", DATA_ROLES)
@@ -87,6 +118,9 @@ def test_there_are_data_roles_to_remove():
         ("infra/bootstrap/github-oidc.bicep", "deployInfra"),
         ("infra/bootstrap/github-oidc.bicep", "assignRoles"),
         ("infra/bootstrap/github-oidc.bicep", "whatIfRun"),
+        ("infra/bootstrap/github-oidc.bicep", "readResources"),
+        ("infra/modules/ml-registry.bicep", "promote"),
+        ("infra/modules/ml-registry.bicep", "useAssets"),
     ],
 )
 def test_removing_a_control_plane_role_fails(project: Path, file: str, symbol: str):
@@ -103,7 +137,7 @@ def test_a_larger_role_than_needed_fails(project: Path):
     )
     found = permissions.prove(project, CLI)
     assert any(
-        "blobData: Storage Blob Data Owner is more than the compute identity needs" in problem
+        "blobData: Storage Blob Data Owner is more than the dev compute identity needs" in problem
         and "Storage Blob Data Contributor suffices" in problem
         for problem in found
     ), found
@@ -133,11 +167,137 @@ def test_ci_may_assign_exactly_the_roles_main_bicep_assigns(project: Path):
     owner = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
     text = bootstrap.read_text()
     bootstrap.write_text(
-        text.replace("var assignableRoles = [\n", f"var assignableRoles = [\n  '{owner}'\n", 1)
+        text.replace("var workspaceRoles = [\n", f"var workspaceRoles = [\n  '{owner}'\n", 1)
     )
     found = permissions.prove(project, CLI)
-    expected = "may assign exactly the roles main.bicep assigns; remove ['Owner']"
+    for env in ("dev", "prod"):
+        expected = (
+            f"the {env} CI identity may assign exactly the roles main.bicep assigns in {env} "
+            f"(params/{env}.parameters.json); remove ['Owner'], add nothing"
+        )
+        assert any(expected in problem for problem in found), found
+
+
+ASSIGNABLE = re.compile(r"^var assignableRoles = .*$", re.MULTILINE)
+
+
+def test_prod_ci_must_be_able_to_assign_the_registry_roles(project: Path):
+    """The gap of an earlier attempt: prod's deployment assigns the registry's roles, and prod's
+    CI identity could not, so `provision --env prod` would have failed in Azure."""
+    bootstrap = project / "infra" / "bootstrap" / "github-oidc.bicep"
+    text = bootstrap.read_text()
+    assert len(ASSIGNABLE.findall(text)) == 1
+    bootstrap.write_text(ASSIGNABLE.sub("var assignableRoles = workspaceRoles", text))
+
+    found = permissions.prove(project, CLI)
+
+    expected = (
+        "the prod CI identity may assign exactly the roles main.bicep assigns in prod "
+        "(params/prod.parameters.json); remove nothing, add ['AzureML Registry User', 'Reader']"
+    )
     assert any(expected in problem for problem in found), found
+    assert not any("the dev CI identity may assign" in problem for problem in found), found
+
+
+def test_dev_ci_may_not_assign_the_registry_roles(project: Path):
+    bootstrap = project / "infra" / "bootstrap" / "github-oidc.bicep"
+    text = bootstrap.read_text()
+    bootstrap.write_text(
+        ASSIGNABLE.sub("var assignableRoles = concat(workspaceRoles, registryRoles)", text)
+    )
+
+    found = permissions.prove(project, CLI)
+
+    expected = "the dev CI identity may assign exactly the roles main.bicep assigns in dev"
+    assert any(expected in p and "remove ['AzureML Registry User', 'Reader']" in p for p in found)
+    assert not any("the prod CI identity may assign" in problem for problem in found), found
+
+
+def test_an_unreadable_assignable_list_is_reported(project: Path):
+    bootstrap = project / "infra" / "bootstrap" / "github-oidc.bicep"
+    text = bootstrap.read_text()
+    bootstrap.write_text(ASSIGNABLE.sub("var assignableRoles = union(workspaceRoles, [])", text))
+
+    found = permissions.prove(project, CLI)
+
+    assert any("no readable `var assignableRoles` of role ids for dev" in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    "symbol, problem",
+    [
+        (  # dev's CI identity cannot promote
+            "promote",
+            "dev ci identity (allowInfraDeployment=true): no role grants the action "
+            f"{permissions.MLR}/assets/write on the mlRegistry in prod",
+        ),
+        (  # prod's jobs cannot run the promoted components
+            "useAssets",
+            "prod compute identity (allowInfraDeployment=true): no role grants the action "
+            f"{permissions.MLR}/assets/read on the mlRegistry",
+        ),
+    ],
+)
+def test_removing_a_registry_role_fails(project: Path, symbol, problem):
+    remove_resource(project / "infra" / "modules" / "ml-registry.bicep", symbol)
+
+    found = permissions.prove(project, CLI)
+
+    assert any(found_problem.startswith(problem) for found_problem in found), found
+
+
+@pytest.mark.parametrize(
+    "symbol, wider, least",
+    [
+        ("useAssets", "1823dd4f-9b8c-4ab6-ab4e-7397a3684615", "Reader"),  # Registry User
+        ("promote", "b24988ac-6180-42a0-ab88-20f7382dd24c", "AzureML Registry User"),
+    ],
+)
+def test_a_wider_registry_role_than_needed_fails(project: Path, symbol, wider, least):
+    module = project / "infra" / "modules" / "ml-registry.bicep"
+    text = module.read_text()
+    variable = {"useAssets": "reader", "promote": "azureMLRegistryUser"}[symbol]
+    start = text.index(f"\nresource {symbol} ")
+    end = text.index("\n}\n", start)
+    body = text[start:end].replace(
+        f"'Microsoft.Authorization/roleDefinitions', {variable})",
+        f"'Microsoft.Authorization/roleDefinitions', '{wider}')",
+    )
+    assert body != text[start:end]
+    module.write_text(text[:start] + body + text[end:])
+
+    found = permissions.prove(project, CLI)
+
+    assert any(
+        f"{symbol}: " in problem and problem.endswith(f"; {least} suffices") for problem in found
+    ), found
+
+
+def test_a_project_without_the_registry_proves_too():
+    for answers in ({"model_registry": "no"}, {"environments": "dev-only"}):
+        root = template_project(**answers)
+        assert not (root / "infra" / "modules" / "ml-registry.bicep").exists()
+        assert permissions.prove(root, CLI) == [], answers
+
+
+@pytest.mark.parametrize(
+    "condition, values, expected",
+    [
+        ("allowInfraDeployment", {"allowInfraDeployment": False}, False),
+        ("!allowInfraDeployment", {"allowInfraDeployment": False}, True),
+        (
+            "!allowInfraDeployment && environmentName == 'prod'",
+            {"allowInfraDeployment": False, "environmentName": "dev"},
+            False,
+        ),
+        ("(a || b) && c", {"a": False, "b": True, "c": True}, True),
+        ("environmentName != 'prod'", {"environmentName": "prod"}, False),
+        ("!empty(promoterPrincipalId)", {}, True),  # not known: counted as granted
+        ("unknownFlag && b", {"b": False}, False),  # known to be false whatever the other
+    ],
+)
+def test_conditions(condition, values, expected):
+    assert permissions.holds(condition, values) is expected
 
 
 def test_the_condition_is_built_from_the_list():

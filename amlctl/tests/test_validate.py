@@ -269,6 +269,53 @@ def test_unused_pipeline_input_is_a_warning_only(project, capsys):
     assert "0 errors, 1 warnings" in capsys.readouterr().out
 
 
+SCORE_FROM_REGISTRY = """
+type: pipeline
+settings:
+  default_compute: azureml:cpu-cluster
+inputs:
+  model:
+    type: mlflow_model
+    path: azureml://registries/mlr-shared/models/churn-model/labels/latest
+  raw: {type: uri_folder, path: azureml://registries/mlr-shared/data/raw/versions/3}
+jobs:
+  score:
+    type: command
+    component: azureml://registries/mlr-shared/components/score/versions/0a1b2c3d4e5f
+    inputs:
+      model: ${{parent.inputs.model}}
+      data: ${{parent.inputs.raw}}
+"""
+
+
+def test_registry_references_are_accepted(project):
+    """What prod runs: components, models and data of an Azure ML registry (promote)."""
+    (project / "pipelines" / "score.yml").write_text(SCORE_FROM_REGISTRY)
+    assert errors(project) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        (
+            "registries/mlr-shared/components",
+            "registry/mlr-shared/components",
+            "jobs.score.component",
+        ),
+        ("components/score/versions/0a1b2c3d4e5f", "components/score", "jobs.score.component"),
+        ("mlr-shared/components/score", "mlr-shared/models/score", "jobs.score.component"),
+        ("models/churn-model/labels/latest", "models/churn-model", "inputs.model"),
+        ("mlr-shared/data/raw", "m/data/raw", "inputs.raw"),
+    ],
+)
+def test_a_malformed_registry_reference_is_named(project, old, new, field):
+    (project / "pipelines" / "score.yml").write_text(SCORE_FROM_REGISTRY.replace(old, new))
+    found = errors(project)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"pipelines/score.yml: {field}: ")
+    assert "is not a registry reference of the form azureml://registries/<registry>/" in found[0]
+
+
 def test_yaml_syntax_error_is_a_problem_not_a_traceback(project, capsys):
     (project / "components" / "score" / "component.yml").write_text("type: command\ninputs: [\n")
     found = errors(project)

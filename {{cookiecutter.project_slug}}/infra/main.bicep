@@ -77,12 +77,28 @@ param isolationMode string = 'AllowInternetOutbound'
 @description('Name of the virtual network for inbound private endpoints (used with network isolation).')
 param vnetName string = ''
 
+{%- if cookiecutter.__model_registry == "yes" %}
+
+@description('Deploy the Azure ML registry that dev promotes into and prod reads from (true in prod only: one registry serves both).')
+param deployMlRegistry bool = false
+
+@description('Name of the Azure ML registry (used when deployMlRegistry is true).')
+param mlRegistryName string = ''
+
+@description('Principal (object) id of dev\'s CI identity, which promotes into the registry: the output AZURE_PRINCIPAL_ID of dev\'s bootstrap. Empty: the registry is deployed, but no identity may write to it yet.')
+param mlRegistryPromoterPrincipalId string = ''
+{%- endif %}
+
 @description('Tags applied to every resource.')
 param tags object = {}
 
 var allTags = union(tags, {
   environment: environmentName
 })
+{%- if cookiecutter.__model_registry == "yes" %}
+// The registry's id, known before it exists, for the isolated workspace's outbound rule.
+var mlRegistryId = deployMlRegistry ? resourceId('Microsoft.MachineLearningServices/registries', mlRegistryName) : ''
+{%- endif %}
 
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
@@ -141,8 +157,17 @@ module workspace 'modules/workspace.bicep' = {
     // which holds Storage Blob Data Contributor on the storage account (compute-roles.bicep)
     sparkIdentityId: computeIdentity.outputs.identityId
 {%- endif %}
+{%- if cookiecutter.__model_registry == "yes" %}
+    // jobs in an isolated workspace reach the registry through a private endpoint
+    mlRegistryId: mlRegistryId
+{%- endif %}
     tags: allTags
   }
+{%- if cookiecutter.__model_registry == "yes" %}
+  dependsOn: [
+    mlRegistry
+  ]
+{%- endif %}
 }
 
 module network 'modules/network.bicep' = if (networkIsolation) {
@@ -154,8 +179,16 @@ module network 'modules/network.bicep' = if (networkIsolation) {
     workspaceName: workspaceName
     storageAccountId: storage.outputs.storageAccountId
     storageAccountName: storageAccountName
+{%- if cookiecutter.__model_registry == "yes" %}
+    mlRegistryId: mlRegistryId
+{%- endif %}
     tags: allTags
   }
+{%- if cookiecutter.__model_registry == "yes" %}
+  dependsOn: [
+    mlRegistry
+  ]
+{%- endif %}
 }
 
 module computeIdentity 'modules/identity.bicep' = {
@@ -176,6 +209,23 @@ module computeRoles 'modules/compute-roles.bicep' = {
     keyVaultName: keyVault.outputs.keyVaultName
   }
 }
+
+{%- if cookiecutter.__model_registry == "yes" %}
+
+// Dev promotes the model, components and environment into this registry; prod's jobs and
+// deployments use them from it. Only the environment that sets deployMlRegistry (prod) has it.
+module mlRegistry 'modules/ml-registry.bicep' = if (deployMlRegistry) {
+  name: 'ml-registry'
+  params: {
+    location: location
+    registryName: mlRegistryName
+    networkIsolation: networkIsolation
+    promoterPrincipalId: mlRegistryPromoterPrincipalId
+    computePrincipalId: computeIdentity.outputs.principalId
+    tags: allTags
+  }
+}
+{%- endif %}
 
 module cpuCluster 'modules/compute-cluster.bicep' = {
   name: 'cpu-cluster'
@@ -224,3 +274,6 @@ output storageAccountName string = storage.outputs.storageAccountName
 output keyVaultName string = keyVault.outputs.keyVaultName
 output containerRegistryName string = registry.outputs.containerRegistryName
 output appInsightsName string = monitoring.outputs.appInsightsName
+{%- if cookiecutter.__model_registry == "yes" %}
+output mlRegistryName string = deployMlRegistry ? mlRegistryName : ''
+{%- endif %}

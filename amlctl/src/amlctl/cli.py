@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "invoke": (".cloud.invoke", "Invoke the published batch endpoint over REST."),
     "serve": (".serving.local", "Serve the latest local model with Azure ML's inference server."),
     "deploy": (".cloud.deploy", "Blue/green rollout of the model to the online endpoint."),
+    "promote": (".cloud.promote", "Copy dev's model, components, environment to the registry."),
     "github-environments": (".cloud.github_envs", "Protect the GitHub environments (--check)."),
 }
 

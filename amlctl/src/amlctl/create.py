@@ -8,7 +8,8 @@ validation (``hooks/pre_gen_project.py``'s ``validate``) and only then calls coo
 so a bad answer is one line naming the field and nothing is written.
 
 Asked interactively, it puts only the questions that earlier answers make relevant
-(no GPU size without a GPU cluster, no cron without a schedule).
+(no GPU size without a GPU cluster, no cron without a schedule, no registry
+promotion with one environment).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from .project import ProjectError
 TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#")  # what Jinja would evaluate
 TRUE_WORDS = ("1", "true", "t", "yes", "y", "on")
 FALSE_WORDS = ("0", "false", "f", "no", "n", "off")
-# question -> (earlier boolean question, the value that makes it relevant)
+# question -> (earlier question, the value that makes it relevant)
 ASKED_ONLY_WHEN = {
+    "model_registry": ("environments", "dev-and-prod"),
     "gpu_vm_size": ("gpu_cluster", True),
     "gpu_max_nodes": ("gpu_cluster", True),
     "schedule_cron": ("schedule", True),

@@ -18,7 +18,8 @@ from typing import Any
 
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-WRITES = {"create_or_update", "begin_create_or_update", "begin_delete"}
+# `share` is a write to the registry, made from the workspace's client (the registry copies)
+WRITES = {"create_or_update", "begin_create_or_update", "begin_delete", "share"}
 
 
 @dataclass
@@ -55,12 +56,43 @@ class Ledger:
             raise HttpResponseError(message=f"injected failure creating {call.group} {call.name}")
 
 
+def _share(source: Any, registries: dict[str, Any], group: str, name: str, version: str, **kw):
+    """What `<group>.share(...)` does: the registry copies a workspace's asset version into
+    itself, under `share_with_name`/`share_with_version`; a version it has already is refused."""
+    registry = registries.get(kw["registry_name"])
+    if registry is None:
+        raise ResourceNotFoundError(f"registry {kw['registry_name']} not found")
+    entity = copy.deepcopy(source.get_quietly(name, version))
+    target = getattr(registry, group)
+    if target.has(kw["share_with_name"], kw["share_with_version"]):
+        raise HttpResponseError(message="A model with this name and version already exists")
+    entity.name, entity.version = kw["share_with_name"], kw["share_with_version"]
+    target.keep(entity)
+    return entity
+
+
 class VersionedAssets:
     """environments / data / components: name -> {version: entity}."""
 
-    def __init__(self, group: str, ledger: Ledger) -> None:
+    def __init__(self, group: str, ledger: Ledger, registries: dict[str, Any] | None = None):
         self.group, self.ledger = group, ledger
         self.store: dict[str, dict[str, Any]] = {}
+        self.registries = registries if registries is not None else {}
+
+    def has(self, name: str, version: str) -> bool:
+        return version in self.store.get(name, {})
+
+    def keep(self, entity: Any) -> None:
+        self.store.setdefault(entity.name, {})[str(entity.version)] = entity
+
+    def get_quietly(self, name: str, version: str) -> Any:
+        if not self.has(name, version):
+            raise ResourceNotFoundError(f"{self.group} {name}:{version} not found")
+        return self.store[name][version]
+
+    def share(self, name: str, version: str, **kwargs: Any) -> Any:
+        self.ledger.record(Call(self.group, "share", name, version))
+        return _share(self, self.registries, self.group, name, version, **kwargs)
 
     def get(self, name: str, version: str | None = None, label: str | None = None) -> Any:
         self.ledger.record(Call(self.group, "get", name, version))
@@ -136,15 +168,51 @@ class Jobs:
 
 
 class Models:
-    """Registered models: name -> versions (what `deploy` rolls out)."""
+    """Registered models: name -> versions, oldest first (what `deploy` rolls out, `promote`
+    copies). A version without an entity of its own is an MLflow model at a path of its run."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, registries: dict[str, Any] | None = None) -> None:
         self.ledger = ledger
         self.store: dict[str, list[str]] = {}
+        self.entities: dict[tuple[str, str], Any] = {}
+        self.registries = registries if registries is not None else {}
+
+    def has(self, name: str, version: str) -> bool:
+        return version in self.store.get(name, [])
+
+    def keep(self, entity: Any) -> None:
+        self.store.setdefault(entity.name, []).append(str(entity.version))
+        self.entities[(entity.name, str(entity.version))] = entity
+
+    def get_quietly(self, name: str, version: str) -> Any:
+        if not self.has(name, version):
+            raise ResourceNotFoundError(f"model {name}:{version} not found")
+        default = SimpleNamespace(
+            name=name,
+            version=version,
+            type="mlflow_model",
+            path=f"azureml://datastores/workspaceartifactstore/paths/ExperimentRun/{name}-{version}",
+        )
+        return self.entities.get((name, version), default)
 
     def list(self, name: str, **kwargs: Any) -> list[Any]:
         self.ledger.record(Call("models", "list", name))
         return [SimpleNamespace(name=name, version=v) for v in self.store.get(name, [])]
+
+    def get(self, name: str, version: str | None = None, label: str | None = None) -> Any:
+        self.ledger.record(Call("models", "get", name, version))
+        if label == "latest":
+            if not self.store.get(name):  # what the SDK raises for a model with no version
+                from azure.ai.ml.exceptions import ValidationException
+
+                message = f"Asset {name} does not exist in registry."
+                raise ValidationException(message=message, no_personal_data_message=message)
+            version = self.store[name][-1]
+        return self.get_quietly(name, str(version))
+
+    def share(self, name: str, version: str, **kwargs: Any) -> Any:
+        self.ledger.record(Call("models", "share", name, version))
+        return _share(self, self.registries, "models", name, version, **kwargs)
 
 
 class OnlineEndpoints(NamedResources):
@@ -230,19 +298,27 @@ class OnlineDeployments:
 
 
 class FakeMLClient:
+    """A workspace; or, made by `registry()`, an Azure ML registry its `share` copies into."""
+
     def __init__(self, job_statuses: list[str] | None = None) -> None:
         self.ledger = Ledger()
-        self.environments = VersionedAssets("environments", self.ledger)
-        self.data = VersionedAssets("data", self.ledger)
-        self.components = VersionedAssets("components", self.ledger)
+        self.registries: dict[str, FakeMLClient] = {}
+        self.environments = VersionedAssets("environments", self.ledger, self.registries)
+        self.data = VersionedAssets("data", self.ledger, self.registries)
+        self.components = VersionedAssets("components", self.ledger, self.registries)
         self.batch_endpoints = NamedResources("batch_endpoints", self.ledger)
         self.batch_deployments = BatchDeployments(self.ledger)
         self.schedules = NamedResources("schedules", self.ledger)
-        self.models = Models(self.ledger)
+        self.models = Models(self.ledger, self.registries)
         self.online_deployments = OnlineDeployments(self.ledger)
         self.online_endpoints = OnlineEndpoints(self.ledger, self.online_deployments)
         self.online_deployments.endpoints = self.online_endpoints.store
         self.jobs = Jobs(self.ledger, job_statuses or ["Queued", "Running", "Completed"])
+
+    def registry(self, name: str) -> FakeMLClient:
+        """A registry this workspace's `share` can copy into (its own client and calls)."""
+        self.registries[name] = FakeMLClient()
+        return self.registries[name]
 
     @property
     def calls(self) -> list[Call]:

@@ -136,6 +136,19 @@ def make_project(root: Path) -> Path:
     return root
 
 
+def make_prod(root: Path, registry: str | None = "mlr-fixture") -> Path:
+    """config/prod.yml: a second environment that reads from an Azure ML registry (or none)."""
+    text = (
+        f"subscription_id: {SUBSCRIPTION}\nresource_group: rg-fixture-prod\n"
+        "workspace_name: mlw-fixture-prod\nlocation: westeurope\n"
+        "batch_endpoint: fixture-training-prod\n"
+    )
+    if registry is not None:
+        text += f"registry: {registry}\n"
+    write(root / "config" / "prod.yml", text)
+    return root
+
+
 def fake_bicep(folder: Path, template: dict | None = None, fail: str | None = None) -> Path:
     """A `bicep` executable that prints an ARM template (or fails), for PATH."""
     template = template or {"$schema": "deploymentTemplate.json#", "resources": []}

@@ -43,10 +43,12 @@ var roleBasedAccessControlAdministrator = 'f58310d9-a9f6-439a-9e8d-f62e7b41a168'
 var azureMLDataScientist = 'f6c7c914-8db3-469d-8ca1-694a8f32e121'
 var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 
-// The roles infra/main.bicep assigns (to the compute identity, modules/compute-roles.bicep):
-// CI may create or delete assignments of these roles only, only for service principals, and
-// never for itself. It cannot hand out Owner, an administrator role, or anything else.
-var assignableRoles = [
+// The roles infra/main.bicep assigns in every environment (to the compute identity,
+// modules/compute-roles.bicep){% if cookiecutter.__model_registry == "yes" %}, and in prod, which deploys the Azure ML registry
+// (modules/ml-registry.bicep), the registry's roles{% endif %}: CI may create or delete
+// assignments of these roles only, only for service principals, and never for itself. It
+// cannot hand out Owner, an administrator role, or anything else.
+var workspaceRoles = [
   'ba92f5b4-2d11-453d-a403-e96b0029c9fe' // Storage Blob Data Contributor
 {%- if cookiecutter.batch_scoring %}
   '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
@@ -55,6 +57,15 @@ var assignableRoles = [
   '7f951dda-4ed3-4680-a7ca-43fe172d538d' // AcrPull
   '4633458b-17de-408a-b874-0445c86b69e6' // Key Vault Secrets User
 ]
+{%- if cookiecutter.__model_registry == "yes" %}
+var registryRoles = [
+  '1823dd4f-9b8c-4ab6-ab4e-7397a3684615' // AzureML Registry User: dev's CI identity promotes
+  'acdd72a7-3385-48ef-bd42-f606fba81ae7' // Reader: the compute identity uses the assets
+]
+var assignableRoles = environmentName == 'prod' ? concat(workspaceRoles, registryRoles) : workspaceRoles
+{%- else %}
+var assignableRoles = workspaceRoles
+{%- endif %}
 var roleList = join(assignableRoles, ', ')
 var ciPrincipalId = identity.properties.principalId
 var assignmentCondition = '((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/write\'})) OR (@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${roleList}} AND @Request[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {\'ServicePrincipal\'} AND @Request[Microsoft.Authorization/roleAssignments:PrincipalId] ForAnyOfAnyValues:GuidNotEquals {${ciPrincipalId}})) AND ((!(ActionMatches{\'Microsoft.Authorization/roleAssignments/delete\'})) OR (@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${roleList}} AND @Resource[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {\'ServicePrincipal\'} AND @Resource[Microsoft.Authorization/roleAssignments:PrincipalId] ForAnyOfAnyValues:GuidNotEquals {${ciPrincipalId}}))'
@@ -115,6 +126,21 @@ resource useWorkspace 'Microsoft.Authorization/roleAssignments@2022-04-01' = if 
   }
 }
 
+{%- if cookiecutter.__model_registry == "yes" %}
+// Without infrastructure rights CI still reads what promotion needs, which AzureML Data
+// Scientist lacks: dev's promote reads the workspace itself (its id and region name the copy),
+// prod's register, publish and deploy read the Azure ML registry in prod's resource group.
+// Reader on the resource group (Contributor already includes it).
+resource readResources 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!allowInfraDeployment) {
+  name: guid(resourceGroup().id, identity.id, reader)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', reader)
+    principalId: identity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+{% endif -%}
 // register, publish and submit upload component code and local data to the workspace's
 // blob datastores with CI's own token: shared keys are off and the datastores are
 // identity-based, and Contributor grants no data access. On the resource group because the
@@ -191,5 +217,10 @@ resource whatIfRun 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (tr
 output AZURE_CLIENT_ID string = identity.properties.clientId
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_SUBSCRIPTION_ID string = subscription().subscriptionId
+{%- if cookiecutter.__model_registry == "yes" %}
+// The identity's object id. Dev's goes into infra/params/prod.parameters.json
+// (mlRegistryPromoterPrincipalId): the registry lets it promote.
+output AZURE_PRINCIPAL_ID string = identity.properties.principalId
+{%- endif %}
 // GitHub variable AZURE_WHAT_IF_CLIENT_ID: the identity of pull-request what-if jobs.
 output AZURE_WHAT_IF_CLIENT_ID string = trustPullRequests ? whatIfIdentity.properties.clientId : ''

@@ -25,10 +25,16 @@ param storageAccountId string
 @description('Name of the storage account (names its private endpoints).')
 param storageAccountName string
 
+{%- if cookiecutter.__model_registry == "yes" %}
+
+@description('Resource id of the Azure ML registry in this resource group (empty: none). It gets a private endpoint, so that clients in the network (self-hosted runners that promote and publish) reach it.')
+param mlRegistryId string = ''
+{%- endif %}
+
 @description('Tags applied to every resource.')
 param tags object = {}
 
-var privateEndpoints = [
+var workspaceEndpoints = [
   {
     name: 'pe-${workspaceName}'
     target: workspaceId
@@ -55,6 +61,23 @@ var privateEndpoints = [
     ]
   }
 ]
+{%- if cookiecutter.__model_registry == "yes" %}
+
+// The registry's API shares the workspace's zone (privatelink.api.azureml.ms).
+var registryEndpoints = empty(mlRegistryId) ? [] : [
+  {
+    name: 'pe-${last(split(mlRegistryId, '/'))}'
+    target: mlRegistryId
+    groupId: 'amlregistry'
+    zones: [
+      'privatelink.api.azureml.ms'
+    ]
+  }
+]
+var privateEndpoints = concat(workspaceEndpoints, registryEndpoints)
+{%- else %}
+var privateEndpoints = workspaceEndpoints
+{%- endif %}
 
 var zoneNames = [
   'privatelink.api.azureml.ms'

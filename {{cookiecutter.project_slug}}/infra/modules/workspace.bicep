@@ -38,6 +38,12 @@ param imageBuildComputeName string
 @description('User-assigned identity attached to the workspace, which serverless Spark jobs with a managed identity run as (empty: none).')
 param sparkIdentityId string = ''
 
+{%- if cookiecutter.__model_registry == "yes" %}
+
+@description('Resource id of the Azure ML registry this environment uses (empty: none). With isolation the managed network gets a private endpoint to it.')
+param mlRegistryId string = ''
+{%- endif %}
+
 @description('Tags applied to every resource.')
 param tags object = {}
 
@@ -72,6 +78,18 @@ resource workspace 'Microsoft.MachineLearningServices/workspaces@2025-09-01' = {
     publicNetworkAccess: networkIsolation ? 'Disabled' : 'Enabled'
     managedNetwork: {
       isolationMode: networkIsolation ? isolationMode : 'Disabled'
+{%- if cookiecutter.__model_registry == "yes" %}
+      // jobs use the registry's components, environments and models through it
+      outboundRules: networkIsolation && !empty(mlRegistryId) ? {
+        'ml-registry': {
+          type: 'PrivateEndpoint'
+          destination: {
+            serviceResourceId: mlRegistryId
+            subresourceTarget: 'amlregistry'
+          }
+        }
+      } : {}
+{%- endif %}
     }
     // A private registry cannot run ACR build tasks: build images on the cluster instead.
     imageBuildCompute: networkIsolation ? imageBuildComputeName : null

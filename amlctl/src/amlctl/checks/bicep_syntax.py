@@ -3,9 +3,10 @@
 pycep-parser gives identifiers and string literals the same shape (``location`` and
 ``'location'`` both become ``"location"``), which a type check cannot work with. This
 reads what the type check and the permission model need, keeping them apart:
-parameters (name, type), variables and resources (symbol, type, API version, existing,
-condition, body), each value as a small tree of literals, objects, arrays, references,
-conditional expressions and other expressions.
+parameters (name, type, default), variables, resources (symbol, type, API version,
+existing, condition, body) and modules (the same, with the module's path as type), each
+value as a small tree of literals, objects, arrays, references, conditional expressions
+and other expressions.
 """
 
 from __future__ import annotations
@@ -54,8 +55,11 @@ class Resource:
 class BicepFile:
     text: str
     params: dict[str, str] = field(default_factory=dict)  # name -> declared type
+    defaults: dict[str, Value] = field(default_factory=dict)  # param name -> default value
     variables: dict[str, Value] = field(default_factory=dict)
     resources: dict[str, Resource] = field(default_factory=dict)
+    # module symbol -> the module as a Resource whose ``type`` is the module's path
+    modules: dict[str, Resource] = field(default_factory=dict)
     diagnostics: list[Any] = field(default_factory=list)
 
 
@@ -247,10 +251,16 @@ def read(text: str) -> BicepFile:
         keyword = statement[0].text
         if keyword == "param" and statement[2].kind == "ident":
             found.params[statement[1].text] = statement[2].text
+            if len(statement) > 4 and statement[3].text == "=":
+                found.defaults[statement[1].text] = parse_value(statement[4:])
         elif keyword == "var" and statement[2].text == "=":
             found.variables[statement[1].text] = parse_value(statement[3:])
         elif keyword == "resource":
             resource = _resource(statement)
             if resource is not None:
                 found.resources[resource.symbol] = resource
+        elif keyword == "module":
+            module = _resource(statement)
+            if module is not None:
+                found.modules[module.symbol] = module
     return found

@@ -1,24 +1,33 @@
 """What this project does in Azure, as which identity: the permission model, in one place.
 
-Three identities act in Azure for the project (people use their own accounts):
+Per environment (``infra/params/<env>.parameters.json``: dev, prod), three identities act
+in Azure for the project (people use their own accounts):
 
-- ``ci``: GitHub jobs that declare ``environment: <env>`` log in as the environment's
+- ``<env> ci``: GitHub jobs that declare ``environment: <env>`` log in as the environment's
   identity (infra/bootstrap/github-oidc.bicep, federated credential
   ``github-environment-<env>``); it deploys main.bicep and registers, publishes and submits.
-- ``what-if``: pull-request jobs log in as dev's read-only identity (federated credential
+  Dev's also promotes into the Azure ML registry, which prod's deploys.
+- ``dev what-if``: pull-request jobs log in as dev's read-only identity (federated credential
   ``github-pull-request``); it reads and runs what-if, never writes.
-- ``compute``: jobs on the compute clusters run as the user-assigned compute identity
-  (infra/modules/identity.bicep, roles in infra/modules/compute-roles.bicep).
+- ``<env> compute``: jobs on the compute clusters run as the user-assigned compute identity
+  (infra/modules/identity.bicep, roles in infra/modules/compute-roles.bicep and, where the
+  environment uses the registry, infra/modules/ml-registry.bicep).
+
+The environments differ: main.bicep deploys a module only where its condition holds with
+that environment's parameters (the registry in prod only), so each CI identity must be able
+to assign exactly the roles its own environment's deployment assigns, and an action on the
+registry is covered only by an assignment in the environment that holds it.
 
 ``COMMAND_USES`` lists what each project command does in Azure (control-plane actions and
-data actions), ``COMPUTE_USES`` and ``PARALLEL_USES`` what jobs on the clusters do; what
-each workflow job does follows from the workflows themselves (``workflow_jobs``): its
-identity from the client id its azure/login step uses, its uses from the amlctl commands
-it runs. ``ROLES`` holds the built-in role definitions (from Azure's
-published built-in roles) the Bicep assigns and the candidates a smaller role could be
-chosen from. The project's tests parse the Bicep role assignments and prove that each
-identity holds a role covering each of its uses, that each assignment is the least role
-that covers what it is there for, and that every assignment sets ``principalType``.
+data actions), ``COMPUTE_USES``, ``PARALLEL_USES`` and ``REGISTRY_READS`` what jobs on the
+clusters do; what each workflow job does follows from the workflows themselves
+(``workflow_jobs``): its identity from the client id its azure/login step uses and the
+environment it declares, its uses from the amlctl commands it runs. ``ROLES`` holds the
+built-in role definitions (from Azure's published built-in roles) the Bicep assigns and the
+candidates a smaller role could be chosen from. The project's tests parse the Bicep role
+assignments and prove that each identity holds a role covering each of its uses, that each
+assignment is the least role that covers what it is there for (measured on the operations of
+the resource it is assigned on), and that every assignment sets ``principalType``.
 """
 
 from __future__ import annotations
@@ -36,7 +45,9 @@ SCOPE_OF_TYPE = {
     "Microsoft.ContainerRegistry/registries": "registry",
     "Microsoft.KeyVault/vaults": "keyVault",
     "Microsoft.MachineLearningServices/workspaces": "workspace",
+    "Microsoft.MachineLearningServices/registries": "mlRegistry",
 }
+ML_REGISTRY = SCOPE_OF_TYPE["Microsoft.MachineLearningServices/registries"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,7 @@ class Use:
 STORAGE = "Microsoft.Storage/storageAccounts"
 BLOBS = f"{STORAGE}/blobServices/containers/blobs"
 ML = "Microsoft.MachineLearningServices/workspaces"
+MLR = "Microsoft.MachineLearningServices/registries"
 
 _ROLE_LIST = (
     Role("8e3af657-a8ff-443c-a75c-2fe8c4bcb635", "Owner", ("*",)),
@@ -125,6 +137,11 @@ _ROLE_LIST = (
             "Microsoft.MachineLearningServices/workspaces/featurestores/write",
             "Microsoft.MachineLearningServices/workspaces/featurestores/delete",
         ),
+    ),
+    Role(
+        "1823dd4f-9b8c-4ab6-ab4e-7397a3684615",
+        "AzureML Registry User",
+        (f"{MLR}/read", f"{MLR}/assets/*"),
     ),
     Role(
         "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
@@ -266,6 +283,10 @@ OTHER_OPERATIONS: tuple[tuple[str, bool], ...] = (
     (f"{STORAGE}/listKeys/action", False),
     (f"{ML}/computes/write", False),
     (f"{ML}/write", False),
+    (f"{MLR}/write", False),
+    (f"{MLR}/delete", False),
+    (f"{MLR}/assets/write", False),
+    (f"{MLR}/assets/delete", False),
 )
 
 # --- what the project's commands do ---------------------------------------------------------
@@ -350,7 +371,26 @@ COMMAND_USES: dict[str, tuple[Use, ...]] = {
         Use(f"{ML}/schedules/read", "workspace", "compare the model monitor"),
         Use(f"{ML}/schedules/write", "workspace", "create or update the model monitor"),
     ),
+    # dev's model, components and environment into the Azure ML registry (promote.yml)
+    "promote": (
+        Use(f"{ML}/read", "workspace", "the workspace's id and region, which the copy names"),
+        Use(f"{ML}/models/read", "workspace", "find the model to promote"),
+        Use(f"{ML}/models/versions/read", "workspace", "read the model version"),
+        Use(f"{ML}/environments/versions/read", "workspace", "check that dev has the environment"),
+        Use(f"{ML}/components/versions/read", "workspace", "check that dev has the components"),
+        Use(f"{MLR}/read", ML_REGISTRY, "find the registry (discovery)"),
+        Use(f"{MLR}/assets/read", ML_REGISTRY, "skip what the registry has already"),
+        Use(f"{MLR}/assets/write", ML_REGISTRY, "copy the model, components and environment"),
+    ),
 }
+
+# What an environment that uses the registry (`registry` in config/<env>.yml) reads from it:
+# its register, publish, submit and deploy refer to the promoted assets, and its jobs run them.
+REGISTRY_READS: tuple[Use, ...] = (
+    Use(f"{MLR}/read", ML_REGISTRY, "find the registry (discovery)"),
+    Use(f"{MLR}/assets/read", ML_REGISTRY, "use the promoted model, components and environment"),
+)
+READS_REGISTRY = ("register", "publish", "submit", "deploy")
 
 # What the online endpoint's system-assigned identity does (deploy/online/endpoint.yml). Azure
 # ML assigns it these rights itself when it creates the endpoint (AcrPull on the workspace's
@@ -421,7 +461,7 @@ def deployment_reads(resource_types: set[str]) -> tuple[Use, ...]:
 
 
 def covers(scope: str, used_at: str) -> bool:
-    """An assignment at ``scope`` applies to a use at ``used_at``."""
+    """An assignment at ``scope`` applies to a use at ``used_at`` (in the same environment)."""
     return scope in (used_at, RESOURCE_GROUP)
 
 
@@ -442,45 +482,223 @@ def least_roles(
     ]
 
 
+def scope_universe(
+    universe: frozenset[tuple[str, bool]], scope: str
+) -> frozenset[tuple[str, bool]]:
+    """What an assignment at ``scope`` can grant: the operations of that resource's type (a role
+    on one resource grants nothing elsewhere) and the changes of access that apply on any
+    resource (role assignments, locks; reading them changes nothing, so it does not count),
+    or every operation on the resource group."""
+    kind = next((kind for kind, name in SCOPE_OF_TYPE.items() if name == scope), None)
+    if kind is None:
+        return universe
+
+    def counts(action: str) -> bool:
+        action = action.lower()
+        if action.startswith("microsoft.authorization/"):
+            return not action.endswith("/read")
+        return action.startswith(f"{kind.lower()}/")
+
+    return frozenset(item for item in universe if counts(item[0]))
+
+
+# --- conditions: which assignments and modules exist with which parameters -------------------
+
+
+def _split_top(text: str, operator: str) -> list[str]:
+    """``text`` split on ``operator`` outside parentheses and quotes."""
+    parts, depth, quoted, start, index = [], 0, False, 0, 0
+    while index < len(text):
+        char = text[index]
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and text.startswith(operator, index):
+            parts.append(text[start:index])
+            index += len(operator)
+            start = index
+            continue
+        index += 1
+    return [*parts, text[start:]]
+
+
+def _closing(text: str) -> int:
+    """Index of the parenthesis that closes the one ``text`` starts with (-1: none)."""
+    depth = 0
+    for index, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return index
+    return -1
+
+
+def _evaluate(text: str, values: dict[str, object]) -> bool | None:
+    """True, False, or None when the model cannot tell (a function call, an unknown name)."""
+    import re
+
+    text = text.strip()
+    while text.startswith("(") and _closing(text) == len(text) - 1:
+        text = text[1:-1].strip()  # parentheses around the whole condition
+    for operator, decisive in (("||", True), ("&&", False)):
+        parts = _split_top(text, operator)
+        if len(parts) > 1:
+            results = [_evaluate(part, values) for part in parts]
+            if decisive in results:
+                return decisive
+            return None if None in results else not decisive
+    if text.startswith("!"):
+        inner = _evaluate(text[1:], values)
+        return None if inner is None else not inner
+    compared = re.fullmatch(r"(\w+)\s*(==|!=)\s*'([^']*)'", text)
+    if compared:
+        value = values.get(compared[1])
+        if value is None:
+            return None
+        return (str(value) == compared[3]) == (compared[2] == "==")
+    value = values.get(text) if re.fullmatch(r"\w+", text) else None
+    return value if isinstance(value, bool) else None
+
+
+def holds(condition: str | None, values: dict[str, object]) -> bool:
+    """Whether a Bicep ``if (...)`` condition holds with these parameter values. What the model
+    cannot evaluate counts as true, so a condition it does not know never hides a missing role."""
+    if condition is None:
+        return True
+    return _evaluate(condition, values) is not False
+
+
 # --- the proof: the Bicep's role assignments against the uses above ---------------------------
 
+BOOTSTRAP = "infra/bootstrap/github-oidc.bicep"
+# The CI identity of the environment whose workflow jobs run `promote` (dev's).
+PROMOTER = "promoter"
 # Which identity a role assignment's principalId expression stands for, per Bicep file.
 PRINCIPALS: dict[str, dict[str, str]] = {
     "infra/modules/compute-roles.bicep": {"principalId": "compute"},
-    "infra/bootstrap/github-oidc.bicep": {
+    "infra/modules/ml-registry.bicep": {
+        "computePrincipalId": "compute",
+        "promoterPrincipalId": PROMOTER,
+    },
+    BOOTSTRAP: {
         "identity.properties.principalId": "ci",
         "whatIfIdentity.properties.principalId": "what-if",
     },
 }
-# The bootstrap's list of the roles CI may assign, and the files whose assignments CI deploys.
+# Files a project may lack: one without the registry option has no ml-registry.bicep.
+OPTIONAL_FILES = ("infra/modules/ml-registry.bicep",)
+# The bootstrap's list of the roles CI may assign, and the files whose assignments CI deploys
+# through main.bicep (in the environments whose parameters deploy their module).
 ASSIGNABLE_ROLES_VAR = "assignableRoles"
-DEPLOYED_FILES = ("infra/modules/compute-roles.bicep",)
+DEPLOYED_FILES = ("infra/modules/compute-roles.bicep", "infra/modules/ml-registry.bicep")
 # Settings of the bootstrap the proof covers: CI deploys infrastructure, or only uses it.
 MODES = (
-    {"allowInfraDeployment": True, "trustPullRequests": True},
-    {"allowInfraDeployment": False, "trustPullRequests": True},
+    {"allowInfraDeployment": True},
+    {"allowInfraDeployment": False},
 )
+# The environment whose bootstrap trusts pull requests (trustPullRequests=true): the what-if
+# identity exists there only (infra/README.md deploys prod's bootstrap without it).
+WHAT_IF_ENV = "dev"
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    deployed: frozenset[str]  # Bicep files main.bicep deploys with this environment's parameters
+    types: frozenset[str]  # resource types those files create
+    uses_registry: bool  # config/<env>.yml names an Azure ML registry to read from
+
+    @property
+    def holds_registry(self) -> bool:
+        return MLR in self.types
+
+    def bootstrap_values(self, mode: dict[str, bool]) -> dict[str, object]:
+        """The bootstrap's parameters when deployed for this environment in ``mode``."""
+        return {
+            **mode,
+            "trustPullRequests": self.name == WHAT_IF_ENV,
+            "environmentName": self.name,
+        }
+
+
+def _parameter_values(root, name: str, main) -> dict[str, object]:
+    """main.bicep's parameters for one environment: literal defaults, then its params file."""
+    import json
+
+    values: dict[str, object] = {
+        key: value.data
+        for key, value in main.defaults.items()
+        if value.kind in ("bool", "string", "int")
+    }
+    path = root / "infra" / "params" / f"{name}.parameters.json"
+    try:
+        given = json.loads(path.read_text(encoding="utf-8")).get("parameters") or {}
+    except (OSError, ValueError, AttributeError):
+        given = {}
+    for key, entry in given.items() if isinstance(given, dict) else ():
+        if isinstance(entry, dict) and "value" in entry:
+            values[key] = entry["value"]
+    return values
+
+
+def environments(root) -> list[Environment]:
+    """Each environment with a parameter file (dev alone when there is none)."""
+    import yaml
+
+    from .bicep_syntax import read
+
+    infra = root / "infra"
+    main_path = infra / "main.bicep"
+    main = read(main_path.read_text(encoding="utf-8")) if main_path.is_file() else None
+    names = sorted(
+        path.name.removesuffix(".parameters.json")
+        for path in (infra / "params").glob("*.parameters.json")
+    )
+    found = []
+    for name in names or ["dev"]:
+        deployed: set[str] = set()
+        types: set[str] = set()
+        if main is not None:
+            values = _parameter_values(root, name, main)
+            deployed = {
+                f"infra/{module.type}"
+                for module in main.modules.values()
+                if holds(module.condition, values)
+            }
+            files = [main_path, *(root / relative for relative in sorted(deployed))]
+            types = {
+                resource.type
+                for path in files
+                if path.is_file()
+                for resource in read(path.read_text(encoding="utf-8")).resources.values()
+                if not resource.existing
+            }
+        config = root / "config" / f"{name}.yml"
+        try:
+            settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            settings = {}
+        uses_registry = isinstance(settings, dict) and bool(settings.get("registry"))
+        found.append(Environment(name, frozenset(deployed), frozenset(types), uses_registry))
+    return found
 
 
 @dataclass(frozen=True)
 class Assignment:
     file: str
     symbol: str
-    identity: str
+    identity: str  # as read: ci, what-if, compute, promoter; per environment: "<env> ci", ...
     role: Role
     scope: str
     principal_type: str | None
     condition: str | None
     line: int
+    env: str = ""  # the environment whose deployment creates it (and holds its scope)
 
-    def active(self, mode: dict[str, bool]) -> bool:
-        if self.condition is None:
-            return True
-        negated = self.condition.startswith("!")
-        value = mode.get(self.condition.lstrip("!"))
-        if value is None:
-            return True  # a condition the model does not know: count it as granted
-        return value != negated
+    def active(self, values: dict[str, object]) -> bool:
+        return holds(self.condition, values)
 
 
 def _custom_role(resource) -> Role:
@@ -518,7 +736,8 @@ def read_assignments(root) -> tuple[list[Assignment], list[str]]:
     for relative, principals in PRINCIPALS.items():
         path = root / relative
         if not path.is_file():
-            problems.append(f"{relative}: missing (the permission model reads its roles)")
+            if relative not in OPTIONAL_FILES:
+                problems.append(f"{relative}: missing (the permission model reads its roles)")
             continue
         bicep = read(path.read_text(encoding="utf-8"))
         for resource in bicep.resources.values():
@@ -560,6 +779,27 @@ def read_assignments(root) -> tuple[list[Assignment], list[str]]:
                 )
             )
     return found, problems
+
+
+def per_environment(
+    assignments: list[Assignment], envs: list[Environment], promoters: list[str]
+) -> list[Assignment]:
+    """The assignments each environment's bootstrap and deployment create, with the identity
+    each one is for: the bootstrap's in every environment, a module's where main.bicep deploys
+    it; the promoter's for the CI identity of each environment whose jobs run `promote`."""
+    from dataclasses import replace
+
+    found = []
+    for env in envs:
+        for item in assignments:
+            if item.file != BOOTSTRAP and item.file not in env.deployed:
+                continue
+            if item.identity == PROMOTER:
+                targets = [f"{name} ci" for name in promoters] or ["promoter (no job promotes)"]
+            else:
+                targets = [f"{env.name} {item.identity}"]
+            found += [replace(item, env=env.name, identity=target) for target in targets]
+    return found
 
 
 def _role_of(value, bicep) -> Role | None:
@@ -663,20 +903,6 @@ def workflow_jobs(root, cli: str) -> list[Job]:
     return jobs
 
 
-def deployed_types(root) -> set[str]:
-    """Resource types infra/main.bicep and its modules create."""
-    from .bicep_syntax import read
-
-    files = [root / "infra" / "main.bicep", *sorted((root / "infra" / "modules").glob("*.bicep"))]
-    return {
-        resource.type
-        for path in files
-        if path.is_file()
-        for resource in read(path.read_text(encoding="utf-8")).resources.values()
-        if not resource.existing
-    }
-
-
 def has_parallel_step(root) -> bool:
     import re
 
@@ -685,55 +911,132 @@ def has_parallel_step(root) -> bool:
     return any(pattern.search(path.read_text(encoding="utf-8")) for path in files)
 
 
-def identity_uses(
-    root, cli: str, mode: dict[str, bool], jobs: list[Job] | None = None
-) -> dict[str, list[tuple[Use, str]]]:
-    """(use, who does it) for each identity, in one bootstrap mode."""
-    types = deployed_types(root)
-    uses: dict[str, list[tuple[Use, str]]] = {"ci": [], "what-if": [], "compute": []}
-    for job in workflow_jobs(root, cli) if jobs is None else jobs:
-        for name in job.commands:
-            if name == "provision" and not mode["allowInfraDeployment"]:
-                continue  # someone else deploys; CI only uses the workspace
-            listed = COMMAND_USES.get(name, ())
-            if name == "provision":
-                listed = (*listed, *deployment_writes(types))
-            elif name == "provision --what-if":
-                listed = (*listed, *deployment_reads(types))
-            who = f"{job.workflow} {job.job}: {cli} {name}"
-            uses[job.identity] += [(use, who) for use in listed]
-    uses["compute"] += [(use, "jobs on the clusters") for use in COMPUTE_USES]
-    if has_parallel_step(root):
-        uses["compute"] += [(use, "the parallel step") for use in PARALLEL_USES]
-    return uses
+def job_environments(job: Job, envs: list[Environment]) -> list[str]:
+    """The environments a job acts in: the one it declares, every one when it declares an
+    expression (run-training.yml's choice), dev's for pull-request what-if jobs."""
+    if job.identity == "what-if":
+        return [WHAT_IF_ENV]
+    if not job.environment:
+        return []  # reported: environment identities trust environment jobs only
+    if "${{" in job.environment:
+        return [env.name for env in envs]
+    return [job.environment]
 
 
-def assignable_roles(root) -> tuple[set[str], list[str]]:
-    """The role ids the CI identity's role-assignment condition lets it assign."""
+@dataclass(frozen=True)
+class Need:
+    identity: str  # "<env> ci", "<env> compute", ...
+    use: Use
+    env: str | None  # the environment holding the resource (None: no environment has it)
+    who: str
+
+
+def identity_needs(
+    root, cli: str, mode: dict[str, bool], envs: list[Environment], jobs: list[Job]
+) -> list[Need]:
+    """What each identity does in Azure, in one bootstrap mode, and where."""
+    by_name = {env.name: env for env in envs}
+    registry_env = next((env.name for env in envs if env.holds_registry), None)
+    needs: list[Need] = []
+
+    def add(identity: str, env: str, uses: tuple[Use, ...], who: str) -> None:
+        for use in uses:
+            where = registry_env if use.scope == ML_REGISTRY else env
+            needs.append(Need(identity, use, where, who))
+
+    for job in jobs:
+        for env_name in job_environments(job, envs):
+            env = by_name.get(env_name)
+            types = set(env.types) if env else set()
+            for name in job.commands:
+                if name == "provision" and not mode["allowInfraDeployment"]:
+                    continue  # someone else deploys; CI only uses the workspace
+                listed = COMMAND_USES.get(name, ())
+                if name == "provision":
+                    listed = (*listed, *deployment_writes(types))
+                elif name == "provision --what-if":
+                    listed = (*listed, *deployment_reads(types))
+                if name in READS_REGISTRY and env is not None and env.uses_registry:
+                    listed = (*listed, *REGISTRY_READS)
+                who = f"{job.workflow} {job.job}: {cli} {name}"
+                add(f"{env_name} {job.identity}", env_name, listed, who)
+    parallel = has_parallel_step(root)
+    for env in envs:
+        identity = f"{env.name} compute"
+        add(identity, env.name, COMPUTE_USES, "jobs on the clusters")
+        if parallel:
+            add(identity, env.name, PARALLEL_USES, "the parallel step")
+        if env.uses_registry:
+            add(identity, env.name, REGISTRY_READS, "jobs that run the promoted components")
+    return needs
+
+
+def _role_ids(value, bicep, values: dict[str, object], depth: int = 0) -> set[str] | None:
+    """The role ids an array expression of the bootstrap holds for these parameter values: a
+    list of ids, a variable, ``cond ? a : b`` or ``concat(a, b)``; None when unreadable."""
+    if value is None or depth > 8:
+        return None
+    if value.kind == "array":
+        return {item.data for item in value.data if item.kind == "string"}
+    if value.kind == "ref":
+        return _role_ids(bicep.variables.get(value.data), bicep, values, depth + 1)
+    if value.kind == "ternary":
+        condition, then, otherwise = value.data
+        chosen = _evaluate(condition.text, values)
+        if chosen is None:
+            return None
+        return _role_ids(then if chosen else otherwise, bicep, values, depth + 1)
+    names = value.idents()
+    if value.kind == "expr" and names[:1] == ["concat"]:
+        found: set[str] = set()
+        for name in names[1:]:
+            part = _role_ids(bicep.variables.get(name), bicep, values, depth + 1)
+            if part is None:
+                return None
+            found |= part
+        return found
+    return None
+
+
+def assignable_roles(root, env: str = WHAT_IF_ENV) -> tuple[set[str], list[str]]:
+    """The role ids the CI identity's role-assignment condition lets it assign in ``env``."""
     from .bicep_syntax import read
 
-    relative = "infra/bootstrap/github-oidc.bicep"
-    path = root / relative
-    listed = read(path.read_text(encoding="utf-8")).variables.get(ASSIGNABLE_ROLES_VAR)
-    if listed is None or listed.kind != "array":
-        return set(), [f"{relative}: no `var {ASSIGNABLE_ROLES_VAR} = [...]` of role ids"]
-    roles = {item.data for item in listed.data if item.kind == "string"}
+    bicep = read((root / BOOTSTRAP).read_text(encoding="utf-8"))
+    listed = bicep.variables.get(ASSIGNABLE_ROLES_VAR)
+    roles = _role_ids(listed, bicep, {"environmentName": env})
+    if roles is None:
+        return set(), [
+            f"{BOOTSTRAP}: no readable `var {ASSIGNABLE_ROLES_VAR}` of role ids for {env} (a "
+            "list, a variable, `environmentName == '<env>' ? a : b` or `concat(a, b)`)"
+        ]
     return roles, []
+
+
+def _names(role_ids: set[str]) -> list[str]:
+    return sorted(ROLES[r].name if r in ROLES else r for r in role_ids)
 
 
 def prove(root, cli: str) -> list[str]:
     """Problems with the Bicep's role assignments against the model; empty when it holds."""
     assignments, problems = read_assignments(root)
-    assignable, unreadable = assignable_roles(root)
-    problems += unreadable
-    assigned = {item.role.id for item in assignments if item.file in DEPLOYED_FILES}
-    if not unreadable and assignable != assigned:
-        extra = sorted(ROLES[r].name if r in ROLES else r for r in assignable - assigned)
-        missing = sorted(ROLES[r].name if r in ROLES else r for r in assigned - assignable)
-        problems.append(
-            "infra/bootstrap/github-oidc.bicep: the CI identity may assign exactly the roles "
-            f"main.bicep assigns; remove {extra or 'nothing'}, add {missing or 'nothing'}"
-        )
+    envs = environments(root)
+    jobs = workflow_jobs(root, cli)
+    for env in envs:
+        assignable, unreadable = assignable_roles(root, env.name)
+        problems += unreadable
+        assigned = {
+            item.role.id
+            for item in assignments
+            if item.file in DEPLOYED_FILES and item.file in env.deployed
+        }
+        if not unreadable and assignable != assigned:
+            problems.append(
+                f"{BOOTSTRAP}: the {env.name} CI identity may assign exactly the roles main.bicep "
+                f"assigns in {env.name} (params/{env.name}.parameters.json); remove "
+                f"{_names(assignable - assigned) or 'nothing'}, add "
+                f"{_names(assigned - assignable) or 'nothing'}"
+            )
     for item in assignments:
         if item.principal_type != "ServicePrincipal":
             problems.append(
@@ -741,8 +1044,6 @@ def prove(root, cli: str) -> list[str]:
                 "(without it Azure looks the principal up and a new identity's first "
                 "assignment can fail)"
             )
-    jobs = workflow_jobs(root, cli)
-    by_mode = {id(mode): identity_uses(root, cli, mode, jobs) for mode in MODES}
     for job in jobs:
         where = f".github/workflows/{job.workflow}: {job.job}"
         if job.identity == "what-if" and job.environment:
@@ -761,52 +1062,70 @@ def prove(root, cli: str) -> list[str]:
             )
         if job.identity == "what-if" and any(not c.endswith("--what-if") for c in job.commands):
             problems.append(f"{where}: the what-if identity runs `provision --what-if` only")
-    universe = {(r.action, r.data) for u in by_mode[id(MODES[0])].values() for r, _ in u}
+    promoters = sorted(
+        {env for job in jobs if "promote" in job.commands for env in job_environments(job, envs)}
+    )
+    instances = per_environment(assignments, envs, promoters)
+    by_mode = {id(mode): identity_needs(root, cli, mode, envs, jobs) for mode in MODES}
+    universe = {(n.use.action, n.use.data) for n in by_mode[id(MODES[0])]}
     universe |= {(a, False) for role in ROLES.values() for a in role.actions if "*" not in a}
     universe |= {(a, True) for role in ROLES.values() for a in role.data_actions if "*" not in a}
     universe |= set(OTHER_OPERATIONS)
     universe = frozenset(universe)
+    by_env = {env.name: env for env in envs}
     for mode in MODES:
         label = ", ".join(f"{key}={str(value).lower()}" for key, value in mode.items())
-        active = [item for item in assignments if item.active(mode)]
-        for identity, uses in by_mode[id(mode)].items():
-            mine = [item for item in active if item.identity == identity]
-            for use, who in uses:
-                if not any(
-                    covers(item.scope, use.scope) and item.role.allows(use.action, use.data)
-                    for item in mine
-                ):
-                    kind = "data action" if use.data else "action"
-                    problems.append(
-                        f"{identity} identity ({label}): no role grants the {kind} {use.action} "
-                        f"on the {use.scope} ({who}: {use.why})"
-                    )
-            for item in mine:
-                others = [other for other in mine if other is not item]
-                unique = [
-                    use
-                    for use, _ in uses
-                    if covers(item.scope, use.scope)
-                    and item.role.allows(use.action, use.data)
-                    and not any(
-                        covers(o.scope, use.scope) and o.role.allows(use.action, use.data)
-                        for o in others
-                    )
-                ]
-                where = f"{item.file}:{item.line}: {item.symbol}"
-                if not unique:
-                    problems.append(
-                        f"{where}: {item.role.name} for the {identity} identity ({label}) "
-                        "grants nothing it uses that its other roles do not"
-                    )
-                    continue
-                candidates = [*ROLES.values()] + ([item.role] if item.role.id not in ROLES else [])
-                least = least_roles(unique, candidates, universe)
-                if item.role not in least:
-                    problems.append(
-                        f"{where}: {item.role.name} is more than the {identity} identity needs "
-                        f"({label}); {', '.join(r.name for r in least)} suffices"
-                    )
+        needs = by_mode[id(mode)]
+        active = []
+        for item in instances:
+            env = by_env[item.env]
+            values = env.bootstrap_values(mode) if item.file == BOOTSTRAP else {}
+            if item.active(values):
+                active.append(item)
+
+        def grant(item: Assignment, need: Need) -> bool:
+            return (
+                item.identity == need.identity
+                and item.env == need.env
+                and covers(item.scope, need.use.scope)
+                and item.role.allows(need.use.action, need.use.data)
+            )
+
+        for need in needs:
+            use = need.use
+            if need.env is None:
+                problems.append(
+                    f"{need.identity} identity ({label}): {use.action} on the Azure ML registry, "
+                    f"but no environment deploys one ({need.who}: {use.why})"
+                )
+            elif not any(grant(item, need) for item in active):
+                kind = "data action" if use.data else "action"
+                where = "" if need.identity.startswith(f"{need.env} ") else f" in {need.env}"
+                problems.append(
+                    f"{need.identity} identity ({label}): no role grants the {kind} {use.action} "
+                    f"on the {use.scope}{where} ({need.who}: {use.why})"
+                )
+        for item in active:
+            others = [other for other in active if other is not item]
+            unique = [
+                need.use
+                for need in needs
+                if grant(item, need) and not any(grant(other, need) for other in others)
+            ]
+            where = f"{item.file}:{item.line}: {item.symbol}"
+            if not unique:
+                problems.append(
+                    f"{where}: {item.role.name} for the {item.identity} identity ({label}) "
+                    "grants nothing it uses that its other roles do not"
+                )
+                continue
+            candidates = [*ROLES.values()] + ([item.role] if item.role.id not in ROLES else [])
+            least = least_roles(unique, candidates, scope_universe(universe, item.scope))
+            if item.role not in least:
+                problems.append(
+                    f"{where}: {item.role.name} is more than the {item.identity} identity needs "
+                    f"({label}); {', '.join(r.name for r in least)} suffices"
+                )
     return list(dict.fromkeys(problems))
 
 

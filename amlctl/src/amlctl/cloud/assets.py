@@ -7,9 +7,10 @@ original file as origin so relative paths such as `code:` still resolve.
 
 from __future__ import annotations
 
+import copy
 import io
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,13 @@ from .versions import content_version
 
 CONTENT_TAG = "content_version"
 REMOTE_PREFIXES = ("azureml:", "http://", "https://", "wasbs://", "abfss://", "adl://", "gs://")
+# kind -> the plural an Azure ML registry names it by in asset ids
+REGISTRY_PLURALS = {"environment": "environments", "component": "components", "model": "models"}
+
+
+def registry_reference(registry: str, kind: str, name: str, version: str) -> str:
+    """The id of an asset version in an Azure ML registry, as jobs and deployments refer to it."""
+    return f"azureml://registries/{registry}/{REGISTRY_PLURALS[kind]}/{name}/versions/{version}"
 
 
 @dataclass
@@ -31,6 +39,15 @@ class Asset:
     @property
     def reference(self) -> str:
         return f"azureml:{self.name}:{self.version}"
+
+    def in_registry(self, registry: str) -> str:
+        """Its reference in the Azure ML registry, where `promote` copies it (same version)."""
+        return registry_reference(registry, self.kind, self.name, self.version)
+
+    def used_from(self, registry: str = "") -> str:
+        """How an environment refers to it: in the Azure ML registry it reads from, if any, for
+        environments and components; in its own workspace otherwise (data always)."""
+        return self.in_registry(registry) if registry and self.kind != "data" else self.reference
 
     def load(self) -> Any:
         """The SDK entity built from the rewritten definition."""
@@ -90,6 +107,20 @@ def load_entity(kind: str, origin: Path, definition: dict[str, Any]) -> Any:
         if type(exc).__module__.startswith(("azure.", "marshmallow")):
             raise ProjectError(f"{origin}: {exc}") from exc
         raise
+
+
+def default_model_name(root: Path) -> str:
+    """The model the training pipeline registers: its `model_name` input's default."""
+    path = layout(root).publish / "training-component.yml"
+    inputs = read_yaml(path).get("inputs") if path.is_file() else None
+    spec = (inputs or {}).get("model_name") if isinstance(inputs, dict) else None
+    name = spec.get("default") if isinstance(spec, dict) else None
+    if not isinstance(name, str) or not name:
+        raise ProjectError(
+            f"no model to promote: {path.relative_to(root)} has no `model_name` input with a "
+            "default; name it with --model"
+        )
+    return name
 
 
 def _is_local(reference: Any) -> bool:
@@ -188,6 +219,18 @@ def discover_components(root: Path, environments: list[Asset]) -> list[Asset]:
     return assets
 
 
+def registry_component(component: Asset, registry: str, environments: list[Asset]) -> Asset:
+    """The component as the registry holds it: the same content version, its environment the
+    registry's copy (a registry component can only use the registry's environments)."""
+    definition = copy.deepcopy(component.definition)
+    holder = definition["task"] if isinstance(definition.get("task"), dict) else definition
+    by_reference = {env.reference: env for env in environments}
+    env = by_reference.get(holder.get("environment"))
+    if env is not None:
+        holder["environment"] = env.in_registry(registry)
+    return replace(component, definition=definition)
+
+
 def discover(root: Path) -> list[Asset]:
     """Every registrable asset, in the order they must be created."""
     environments = discover_environments(root)
@@ -195,12 +238,14 @@ def discover(root: Path) -> list[Asset]:
 
 
 def point_jobs_at_components(
-    definition: dict[str, Any], origin: Path, components: list[Asset]
+    definition: dict[str, Any], origin: Path, components: list[Asset], registry: str = ""
 ) -> dict[str, Any]:
-    """Rewrite `jobs.<node>.component: ../x/component.yml` to the registered content version.
+    """Rewrite `jobs.<node>.component: ../x/component.yml` to the registered content version
+    (in the Azure ML ``registry``, when the environment takes its components from one).
 
     A sweep node names its component under `trial`; both are rewritten.
     """
+
     by_path = {asset.path.resolve(): asset for asset in components}
     by_name = {asset.name: asset for asset in components}
     jobs = {}
@@ -216,11 +261,11 @@ def point_jobs_at_components(
                     f"{origin}: job {node_name!r} refers to {reference!r}, which is not a "
                     "component under components/"
                 )
-            node[key] = asset.reference
+            node[key] = asset.used_from(registry)
         elif isinstance(reference, str) and reference.startswith("azureml:"):
             asset = by_name.get(_azureml_name(reference))
             if asset is not None:
-                node[key] = asset.reference
+                node[key] = asset.used_from(registry)
         jobs[node_name] = node
     return {**definition, "jobs": jobs}
 

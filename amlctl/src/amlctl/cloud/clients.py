@@ -68,6 +68,20 @@ def ml_client(settings: Settings, cred: Any | None = None, **overrides: Any) -> 
     )
 
 
+def registry_client(registry: str, cred: Any | None = None, **overrides: Any) -> Any:
+    """An MLClient for an Azure ML registry. The SDK asks Azure ML's registry discovery where
+    the registry lives while it builds the client, so a registry that does not exist (or that
+    the identity may not read) fails here; see `errors.describing_registry`."""
+    from azure.ai.ml import MLClient
+
+    from ..project import quiet_azure_ml
+
+    quiet_azure_ml()
+    return MLClient(
+        cred or credential(), registry_name=registry, **{**retry_settings(), **overrides}
+    )
+
+
 def ml_pipeline(cred: Any, **overrides: Any) -> Any:
     """A plain azure-core pipeline with a bearer token for Azure ML (scope ml.azure.com)."""
     from azure.core import PipelineClient

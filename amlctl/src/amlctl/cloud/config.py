@@ -22,6 +22,7 @@ RESOURCE_GROUP = re.compile(r"^[-\w._()]{1,90}$")
 WORKSPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,32}$")
 LOCATION = re.compile(r"^[a-z0-9]+$")
 BATCH_ENDPOINT = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
+ML_REGISTRY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,32}$")
 
 # setting -> environment variable that overrides it
 OVERRIDES = {
@@ -30,7 +31,12 @@ OVERRIDES = {
     "workspace_name": "AZUREML_WORKSPACE_NAME",
     "location": "AZURE_LOCATION",
     "batch_endpoint": "AZUREML_BATCH_ENDPOINT",
+    "registry": "AZUREML_REGISTRY_NAME",
 }
+# Settings an environment may leave out. `registry`: the Azure ML registry the environment
+# takes its model, components and environments from (promoted into it from dev); without
+# one, the environment registers its own.
+OPTIONAL = ("registry",)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class Settings:
     location: str
     batch_endpoint: str
     root: Path
+    registry: str = ""  # the Azure ML registry this environment reads from ("" for none)
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     # Outputs of the last `provision` of this environment (.azure/<env>/outputs.json), if any.
     outputs: dict[str, Any] = field(default_factory=dict, compare=False)
@@ -71,8 +78,10 @@ def available_envs(root: Path) -> list[str]:
     return sorted(path.stem for path in layout(root).config.glob("*.yml"))
 
 
-def load_settings(env: str, root: Path, environ: dict[str, str] | None = None) -> Settings:
-    """Read config/<env>.yml, apply the environment variable overrides, validate every value."""
+def _read_values(
+    env: str, root: Path, environ: dict[str, str] | None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Every setting of config/<env>.yml with its overrides applied, and where each came from."""
     import yaml
 
     environ = dict(os.environ if environ is None else environ)
@@ -100,15 +109,45 @@ def load_settings(env: str, root: Path, environ: dict[str, str] | None = None) -
             raw = data.get(name)
             values[name] = "" if raw is None else str(raw).strip()
             sources[name] = f"{path.relative_to(root)} ({name})"
+    return values, sources
+
+
+def _bad(values: dict[str, str], sources: dict[str, str], name: str, problem: str) -> ProjectError:
+    return ProjectError(
+        f"setting {name} = {values[name]!r} from {sources[name]} {problem}; "
+        f"fix it there or set {OVERRIDES[name]}"
+    )
+
+
+def _checked_registry(values: dict[str, str], sources: dict[str, str]) -> str:
+    if values["registry"] and not ML_REGISTRY.match(values["registry"]):
+        raise _bad(
+            values,
+            sources,
+            "registry",
+            "is not an Azure ML registry name (3-33 letters, digits, - or _)",
+        )
+    return values["registry"]
+
+
+def registry_setting(
+    env: str, root: Path, environ: dict[str, str] | None = None
+) -> tuple[str, str]:
+    """The Azure ML registry of one environment ("" for none) and where the name came from,
+    without the environment's other settings (promote needs only prod's registry)."""
+    values, sources = _read_values(env, root, environ)
+    return _checked_registry(values, sources), sources["registry"]
+
+
+def load_settings(env: str, root: Path, environ: dict[str, str] | None = None) -> Settings:
+    """Read config/<env>.yml, apply the environment variable overrides, validate every value."""
+    values, sources = _read_values(env, root, environ)
 
     def bad(name: str, problem: str) -> ProjectError:
-        return ProjectError(
-            f"setting {name} = {values[name]!r} from {sources[name]} {problem}; "
-            f"fix it there or set {OVERRIDES[name]}"
-        )
+        return _bad(values, sources, name, problem)
 
     for name in OVERRIDES:
-        if not values[name]:
+        if not values[name] and name not in OPTIONAL:
             raise bad(name, "is missing")
     if values["subscription_id"] == PLACEHOLDER_SUBSCRIPTION:
         raise bad("subscription_id", "is still the placeholder (put your subscription id)")
@@ -122,6 +161,7 @@ def load_settings(env: str, root: Path, environ: dict[str, str] | None = None) -
         raise bad("location", "is not an Azure region name such as westeurope")
     if not BATCH_ENDPOINT.match(values["batch_endpoint"]):
         raise bad("batch_endpoint", "is not a batch endpoint name (3-32 letters, digits, -)")
+    _checked_registry(values, sources)
     outputs = read_outputs(root / ".azure" / env / "outputs.json", root)
     provisioned = outputs.get("workspaceName")
     if provisioned and provisioned != values["workspace_name"]:

@@ -17,6 +17,10 @@ config/<env>.yml, all before the first write. Then:
 A failure in 3-5 rolls back: traffic goes back to the previous deployment and the new one is
 deleted; the command then fails naming the step. When the endpoint already sends all its
 traffic to that model version (and the monitor is current), nothing is written.
+
+In an environment that reads from an Azure ML registry (prod, `registry` in its config), the
+model is the version promoted into the registry last (or --model-version, a registry
+version) and the environment the registry's copy; neither is registered in the workspace.
 """
 
 from __future__ import annotations
@@ -39,8 +43,10 @@ from .register import (
     ensure_asset,
     format_table,
     get_or_none,
+    in_registry,
     wait,
 )
+from .registry import RegistryAccess, environment_registry
 
 TRAFFIC_STEPS = (10, 100)
 ONLINE_ENDPOINT = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
@@ -126,7 +132,7 @@ def _model_name(reference: Any, origin: Path) -> str:
     return reference.removeprefix("azureml:").split("@")[0].split(":")[0]
 
 
-def read_rollout(root: Path, online: OnlineSettings) -> Rollout:
+def read_rollout(root: Path, online: OnlineSettings, registry: str = "") -> Rollout:
     from .assets import discover_environments, load_entity, read_yaml
     from .publish import _tagged
     from .versions import content_version
@@ -166,7 +172,9 @@ def read_rollout(root: Path, online: OnlineSettings) -> Rollout:
             (asset for asset in discover_environments(root) if asset.name == wanted), None
         )
         if environment is not None:
-            deployment["environment"] = environment.reference
+            deployment["environment"] = (
+                environment.in_registry(registry) if registry else environment.reference
+            )
     load_entity("online_deployment", paths["deployment.yml"], deployment)  # validates it
 
     monitor = None
@@ -203,6 +211,30 @@ def latest_model_version(ml_client: Any, name: str, wanted: str | None = None) -
     return max(versions, key=lambda v: (v.isdigit(), int(v) if v.isdigit() else 0, v))
 
 
+def promoted_model_version(registry: RegistryAccess, name: str, wanted: str | None = None) -> str:
+    """The version of the model promoted into the registry last, or `wanted` once it is there."""
+    from azure.ai.ml.exceptions import ValidationException
+
+    models = registry.client.models
+    with registry.errors():
+        try:
+            if wanted is not None:
+                found = get_or_none(lambda: models.get(name=name, version=wanted))
+            else:
+                found = get_or_none(lambda: models.get(name=name, label="latest"))
+        except ValidationException as exc:  # the SDK's answer for a model with no version
+            if "does not exist" not in str(exc):
+                raise
+            found = None
+    if found is None:
+        which = f"version {wanted!r} of model {name!r}" if wanted else f"model {name!r}"
+        raise ProjectError(
+            f"{which} is not in Azure ML registry {registry.name!r}: promote it from dev first "
+            "(`amlctl promote`, or the promote workflow)"
+        )
+    return str(found.version)
+
+
 def smoke_test(ml_client: Any, endpoint: str, deployment: str, request: Path) -> None:
     """POST the sample request to one deployment; raise unless it answers with predictions."""
     rows = len(json.loads(request.read_text(encoding="utf-8"))["data"])
@@ -224,23 +256,28 @@ def deploy(
     online: OnlineSettings,
     model_version: str | None = None,
     echo: Callable[[str], None] = print,
+    registry: RegistryAccess | None = None,
 ) -> list[Outcome]:
-    rollout = read_rollout(root, online)
+    rollout = read_rollout(root, online, registry.name if registry else "")
     from .publish import UPDATED, _current_tag, _tagged
     from .versions import content_version
 
     name = online.endpoint
-    version = latest_model_version(ml_client, rollout.model_name, model_version)
-    definition = {
-        **rollout.deployment_definition,
-        "model": f"azureml:{rollout.model_name}:{version}",
-    }
+    if registry is not None:
+        version = promoted_model_version(registry, rollout.model_name, model_version)
+        model = registry.reference("model", rollout.model_name, version)
+    else:
+        version = latest_model_version(ml_client, rollout.model_name, model_version)
+        model = f"azureml:{rollout.model_name}:{version}"
+    definition = {**rollout.deployment_definition, "model": model}
     definition.pop("name", None)
     content = content_version(definition, [rollout.deployment_origin.parent / "scoring"])
     new = deployment_name(version, content)
     deployment_definition = _tagged({**definition, "name": new}, content)
     outcomes: list[Outcome] = []
-    if rollout.environment is not None:
+    if rollout.environment is not None and registry is not None:
+        outcomes.append(in_registry(registry, rollout.environment))
+    elif rollout.environment is not None:
         outcomes.append(ensure_asset(ml_client, rollout.environment))
         if outcomes[-1].status != UNCHANGED:
             echo(f"  {outcomes[-1].status}: environment {rollout.environment.reference}")
@@ -410,12 +447,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model-version",
         default=None,
-        help="registered model version to roll out (default: the latest)",
+        help="registered model version to roll out (default: the latest; with a registry, "
+        "the registry's version promoted last)",
     )
 
 
 @report
-def main(args: argparse.Namespace, ml_client: Any = None) -> int:
+def main(args: argparse.Namespace, ml_client: Any = None, registry_client: Any = None) -> int:
     from . import clients
     from .config import load_settings
 
@@ -424,6 +462,12 @@ def main(args: argparse.Namespace, ml_client: Any = None) -> int:
     online = online_settings(args.env, root)
     with describing(settings):
         ml_client = ml_client or clients.ml_client(settings)
-        outcomes = deploy(root, ml_client, online, model_version=args.model_version)
+        outcomes = deploy(
+            root,
+            ml_client,
+            online,
+            model_version=args.model_version,
+            registry=environment_registry(settings, registry_client),
+        )
     print(format_table(outcomes))
     return 0

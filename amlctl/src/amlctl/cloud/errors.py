@@ -134,6 +134,41 @@ def describing(settings: Any = None) -> Iterator[None]:
         raise AzureFailure(describe_azure_error(exc, settings)) from exc
 
 
+@contextlib.contextmanager
+def describing_registry(registry: str, source: str, role: str) -> Iterator[None]:
+    """Failures of calls to an Azure ML registry, named for what to fix: a registry that does
+    not exist, or an identity without ``role`` on it (a 404 of one asset is the caller's to
+    handle: `get_or_none`). ``source`` says where the registry's name came from."""
+    from azure.core.exceptions import HttpResponseError
+
+    try:
+        yield
+    except HttpResponseError as exc:
+        status = getattr(exc, "status_code", None)
+        if status == 404:
+            raise AzureFailure(
+                f"Azure ML registry {registry!r} (from {source}) was not found: deploy it with "
+                "`amlctl provision --env prod` (deployMlRegistry in infra/params/"
+                "prod.parameters.json), or fix the name"
+            ) from exc
+        if status in (401, 403):
+            message = str(_error_of(exc).get("message") or exc)
+            found = AUTHORIZATION.search(message) or ACTION.search(message)
+            refused = "the signed-in identity was refused"
+            if found is not None and "client" in found.groupdict():
+                refused = (
+                    f"identity {found['client']} (object id {found['object_id']}) may not "
+                    f"perform {found['action']}"
+                )
+            elif found is not None:
+                refused = f"the signed-in identity lacks {found['action']}"
+            raise AzureFailure(
+                f"permission denied on Azure ML registry {registry!r}: {refused}; it needs "
+                f"{role} on the registry"
+            ) from exc
+        raise
+
+
 def report(command: Callable[..., int]) -> Callable[..., int]:
     """Run a cloud command with Azure HTTP failures described (see ``describing``).
 

@@ -8,8 +8,11 @@ This is the SDK v2 form of publishing a pipeline (v1 `pipeline.publish()` + REST
 - <publish>/training-deployment.yml -> pipeline-component deployment, made default;
 - <schedules>/*.yml -> schedules
 (<publish> and <schedules> as `[tool.amlctl]` places them; pipelines/publish and
-pipelines/schedules by default). `read_publication` reads and validates all of it before
-`write_publication` makes the first write.
+pipelines/schedules by default). In an environment that reads from an Azure ML registry
+(prod, `registry` in its config) the steps and the schedules' jobs use the components
+promoted into the registry, which must be there, instead of registering the workspace's
+own. `read_publication` reads and validates all of it before `write_publication` makes the
+first write.
 Each object carries a `content_version` tag; it is written only when the desired content
 differs from what the workspace has, so publishing twice changes nothing the second time.
 """
@@ -33,6 +36,7 @@ from .register import (
     get_or_none,
     wait,
 )
+from .registry import RegistryAccess, environment_registry
 
 UPDATED = "updated"
 
@@ -75,12 +79,17 @@ def publish_project(
     cpu_cluster: str | None = None,
     endpoint_name: str | None = None,
     pipeline: Path | None = None,
+    registry: RegistryAccess | None = None,
 ) -> list[Outcome]:
     """Read every definition first (a mistake in any file changes nothing), then write."""
     publication = read_publication(
-        root, cpu_cluster=cpu_cluster, endpoint_name=endpoint_name, pipeline=pipeline
+        root,
+        cpu_cluster=cpu_cluster,
+        endpoint_name=endpoint_name,
+        pipeline=pipeline,
+        registry=registry.name if registry else "",
     )
-    return write_publication(root, ml_client, publication, echo)
+    return write_publication(root, ml_client, publication, echo, registry=registry)
 
 
 def read_publication(
@@ -88,11 +97,13 @@ def read_publication(
     cpu_cluster: str | None = None,
     endpoint_name: str | None = None,
     pipeline: Path | None = None,
+    registry: str = "",
 ) -> Publication:
     """Phase 1: the pipeline component, endpoint, deployment and schedules, with their tags.
 
     ``pipeline`` publishes another pipeline file (a YAML or Python pipeline job) as the
-    pipeline component, under the name training-component.yml gives it.
+    pipeline component, under the name training-component.yml gives it. With a ``registry``
+    the steps and the schedules' jobs refer to the components promoted into it.
     """
     from ..pipeline_source import pipeline_component_definition, sdk_origin
     from .assets import Asset, discover, load_entity, point_jobs_at_components, read_yaml
@@ -118,7 +129,7 @@ def read_publication(
     else:
         name = read_yaml(paths["component"]).get("name") if paths["component"].is_file() else None
         raw, origin, code_folders = pipeline_component_definition(pipeline, name)
-    pipeline_definition = point_jobs_at_components(raw, origin, components)
+    pipeline_definition = point_jobs_at_components(raw, origin, components, registry)
     pipeline_version = content_version(pipeline_definition, code_folders)
     pipeline_asset = Asset(
         "component",
@@ -147,10 +158,13 @@ def read_publication(
         job_file = (
             path.parent / job if isinstance(job, str) and not job.startswith("azureml:") else None
         )
-        extra = [asset.reference for asset in assets]
+        extra = [asset.used_from(registry) for asset in assets]
         folders = [job_file] if job_file and job_file.is_file() else []
         definition = _tagged(definition, content_version(definition, folders, extra))
-        schedules.append(load_entity("schedule", path, definition))
+        schedule = load_entity("schedule", path, definition)
+        if registry and job_file is not None and job_file.is_file():
+            schedule.create_job = registry_job(job_file, assets, registry)
+        schedules.append(schedule)
     return Publication(
         pipeline=pipeline_asset,
         pipeline_entity=pipeline_asset.load(),
@@ -160,10 +174,28 @@ def read_publication(
     )
 
 
+def registry_job(job_file: Path, assets: list[Any], registry: str) -> Any:
+    """A schedule's pipeline job with its steps on the registry's components and its inputs on
+    the workspace's registered data (the SDK would otherwise upload the local components)."""
+    from .assets import point_inputs_at_data, point_jobs_at_components, read_yaml
+    from .submit import load_job_entity
+
+    definition = point_jobs_at_components(
+        read_yaml(job_file), job_file, [a for a in assets if a.kind == "component"], registry
+    )
+    definition = point_inputs_at_data(definition, job_file, [a for a in assets if a.kind == "data"])
+    return load_job_entity(job_file, definition)
+
+
 def write_publication(
-    root: Path, ml_client: Any, publication: Publication, echo: Callable[[str], None] = print
+    root: Path,
+    ml_client: Any,
+    publication: Publication,
+    echo: Callable[[str], None] = print,
+    registry: RegistryAccess | None = None,
 ) -> list[Outcome]:
-    """Phase 2: register the components, then write only what differs from the workspace."""
+    """Phase 2: register the components (or find them in the registry), then write only what
+    differs from the workspace."""
     from .register import register_project
 
     pipeline, endpoint, deployment = (
@@ -171,7 +203,7 @@ def write_publication(
         publication.endpoint,
         publication.deployment,
     )
-    outcomes = register_project(root, ml_client, echo=echo)
+    outcomes = register_project(root, ml_client, echo=echo, registry=registry)
     outcomes.append(ensure_asset(ml_client, pipeline, loaded=publication.pipeline_entity))
     if outcomes[-1].status != UNCHANGED:
         echo(f"  {outcomes[-1].status}: pipeline component {pipeline.name}:{pipeline.version}")
@@ -255,7 +287,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 @report
-def main(args: argparse.Namespace, ml_client: Any = None) -> int:
+def main(args: argparse.Namespace, ml_client: Any = None, registry_client: Any = None) -> int:
     from . import clients
     from .config import load_settings
 
@@ -269,6 +301,7 @@ def main(args: argparse.Namespace, ml_client: Any = None) -> int:
             cpu_cluster=settings.cpu_cluster,
             endpoint_name=settings.batch_endpoint,
             pipeline=getattr(args, "pipeline", None),
+            registry=environment_registry(settings, registry_client),
         )
     print(format_table(outcomes))
     return 0

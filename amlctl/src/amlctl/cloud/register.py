@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..project import project_root
+from ..project import ProjectError, project_root
 from .errors import describing, report
+from .registry import RegistryAccess, environment_registry
 
 CREATED, UNCHANGED, WOULD_CREATE = "created", "unchanged", "would create"
+IN_REGISTRY = "in registry"
 OPERATIONS = {"environment": "environments", "data": "data", "component": "components"}
 
 
@@ -74,15 +76,39 @@ def ensure_asset(ml_client: Any, asset: Any, dry_run: bool = False, loaded: Any 
     return Outcome(asset.kind, asset.name, asset.version, CREATED)
 
 
+def in_registry(registry: RegistryAccess, asset: Any) -> Outcome:
+    """An environment or component the registry must hold (promoted from dev), or why not."""
+    operations = getattr(registry.client, OPERATIONS[asset.kind])
+    with registry.errors():
+        found = get_or_none(lambda: operations.get(name=asset.name, version=asset.version))
+    if found is None:
+        raise ProjectError(
+            f"{asset.kind} {asset.name}:{asset.version} is not in Azure ML registry "
+            f"{registry.name!r}: promote it from dev first (`amlctl promote`, or the promote "
+            "workflow)"
+        )
+    return Outcome(asset.kind, asset.name, asset.version, IN_REGISTRY)
+
+
 def register_project(
-    root: Path, ml_client: Any, dry_run: bool = False, echo: Callable[[str], None] = print
+    root: Path,
+    ml_client: Any,
+    dry_run: bool = False,
+    echo: Callable[[str], None] = print,
+    registry: RegistryAccess | None = None,
 ) -> list[Outcome]:
+    """Each asset at its content version. With a ``registry`` the environment takes its
+    environments and components from it (promoted there from dev): they are looked up there,
+    never registered in the workspace; data assets are the workspace's own either way."""
     from .assets import discover
 
     outcomes = []
     for asset in discover(root):
-        outcome = ensure_asset(ml_client, asset, dry_run)
-        if outcome.status != UNCHANGED:
+        if registry is not None and asset.kind != "data":
+            outcome = in_registry(registry, asset)
+        else:
+            outcome = ensure_asset(ml_client, asset, dry_run)
+        if outcome.status not in (UNCHANGED, IN_REGISTRY):
             echo(f"  {outcome.status}: {asset.kind} {asset.name}:{asset.version}")
         outcomes.append(outcome)
     return outcomes
@@ -111,7 +137,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 @report
-def main(args: argparse.Namespace, ml_client: Any = None) -> int:
+def main(args: argparse.Namespace, ml_client: Any = None, registry_client: Any = None) -> int:
     from . import clients
     from .config import load_settings
 
@@ -119,6 +145,7 @@ def main(args: argparse.Namespace, ml_client: Any = None) -> int:
     settings = load_settings(args.env, root)
     with describing(settings):
         ml_client = ml_client or clients.ml_client(settings)
-        outcomes = register_project(root, ml_client, dry_run=args.dry_run)
+        registry = environment_registry(settings, registry_client)
+        outcomes = register_project(root, ml_client, dry_run=args.dry_run, registry=registry)
     print(format_table(outcomes))
     return 0

@@ -1,8 +1,11 @@
 """`submit PIPELINE`: run a pipeline job in the workspace and follow it.
 
 The job's steps use the registered content versions of the project's components (registering
-what is missing first, a no-op when nothing changed). The job is tagged with the git commit
-and the CI run, the studio URL is printed, and with --wait the exit code is the job's outcome.
+what is missing first, a no-op when nothing changed); in an environment that reads from an
+Azure ML registry (prod), the versions promoted into it, and the project's model at the
+registry's latest version where the pipeline asks for the latest. The job is tagged with the
+git commit and the CI run, the studio URL is printed, and with --wait the exit code is the
+job's outcome.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from ..overrides import add_set_option, parse_overrides
 from ..project import ProjectError, layout, project_root
 from .errors import describing, report
+from .registry import RegistryAccess, environment_registry
 
 TERMINAL = {"Completed": 0, "Failed": 1, "Canceled": 1, "NotResponding": 1}
 POLL_SECONDS = 15.0
@@ -47,6 +51,7 @@ def build_job(
     set_pairs: list[str],
     experiment: str | None,
     cpu_cluster: str | None = None,
+    registry: str = "",
 ) -> Any:
     from ..pipeline_source import pipeline_definition, sdk_origin
     from ..source import run_tags
@@ -55,8 +60,10 @@ def build_job(
     assets = discover(root)
     components = [asset for asset in assets if asset.kind == "component"]
     raw, path = pipeline_definition(path)  # a Python pipeline is built into its definition
-    definition = point_jobs_at_components(raw, path, components)
+    definition = point_jobs_at_components(raw, path, components, registry)
     definition = point_inputs_at_data(definition, path, [a for a in assets if a.kind == "data"])
+    if registry:
+        definition = point_inputs_at_promoted_model(definition, root, registry)
     inputs = dict(definition.get("inputs") or {})
     overrides = parse_overrides(set_pairs, inputs, str(path.relative_to(root)))
     for name, value in overrides.items():
@@ -75,6 +82,26 @@ def build_job(
     definition["experiment_name"] = experiment or definition.get("experiment_name") or path.stem
     definition["tags"] = {**(definition.get("tags") or {}), **run_tags(root)}
     return load_job_entity(path, definition, sdk_origin(path))
+
+
+def point_inputs_at_promoted_model(
+    definition: dict[str, Any], root: Path, registry: str
+) -> dict[str, Any]:
+    """Inputs that ask for the latest version of the project's model (`azureml:<model>@latest`)
+    get the latest version promoted into the registry: prod scores with what was promoted."""
+    from .assets import default_model_name
+
+    try:
+        model = default_model_name(root)
+    except ProjectError:
+        return definition  # no model of the project's own to point at
+    wanted = f"azureml:{model}@latest"
+    inputs = {}
+    for name, spec in (definition.get("inputs") or {}).items():
+        if isinstance(spec, dict) and spec.get("path") == wanted:
+            spec = {**spec, "path": f"azureml://registries/{registry}/models/{model}/labels/latest"}
+        inputs[name] = spec
+    return {**definition, "inputs": inputs}
 
 
 def load_job_entity(path: Path, definition: dict[str, Any], origin: Path | None = None) -> Any:
@@ -119,13 +146,16 @@ def submit(
     wait: bool,
     experiment: str | None = None,
     poll_seconds: float | None = None,
+    registry: RegistryAccess | None = None,
 ) -> int:
     from .register import register_project
 
     path = pipeline_file(root, pipeline)
     # checks the files and the --set values before any write
-    job = build_job(root, path, set_pairs, experiment, settings.cpu_cluster)
-    register_project(root, ml_client)
+    job = build_job(
+        root, path, set_pairs, experiment, settings.cpu_cluster, registry.name if registry else ""
+    )
+    register_project(root, ml_client, registry=registry)
     created = ml_client.jobs.create_or_update(job, experiment_name=job.experiment_name)
     print(f"submitted {created.name} (experiment {job.experiment_name})")
     url = getattr(created, "studio_url", None) or settings.studio_url(created.name)
@@ -147,7 +177,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 @report
-def main(args: argparse.Namespace, ml_client: Any = None) -> int:
+def main(args: argparse.Namespace, ml_client: Any = None, registry_client: Any = None) -> int:
     from . import clients
     from .config import load_settings
 
@@ -156,5 +186,12 @@ def main(args: argparse.Namespace, ml_client: Any = None) -> int:
     with describing(settings):
         ml_client = ml_client or clients.ml_client(settings)
         return submit(
-            root, settings, ml_client, args.pipeline, args.overrides, args.wait, args.experiment
+            root,
+            settings,
+            ml_client,
+            args.pipeline,
+            args.overrides,
+            args.wait,
+            args.experiment,
+            registry=environment_registry(settings, registry_client),
         )

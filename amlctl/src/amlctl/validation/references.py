@@ -1,6 +1,8 @@
 """Files a pipeline refers to by path (job components, sweep trials, a schedule's job).
 
-Also the shape of ``jobs`` itself, which the SDK does not check before using it.
+Also the shape of ``jobs`` itself, which the SDK does not check before using it, and of
+references into an Azure ML registry (``azureml://registries/...``: components a job runs,
+models and data an input reads), which the SDK takes as they are and Azure refuses later.
 
 The SDK reports a missing one as a page of nested schema errors; these checks name the
 field and the file in one line, for ``validate`` and for ``run``.
@@ -8,11 +10,39 @@ field and the file in one line, for ``validate`` and for ``run``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 REFERENCE_KEYS = ("component", "trial")
 MAX_DEPTH = 8
+REGISTRY_ASSET = re.compile(
+    r"azureml://registries/[A-Za-z0-9][A-Za-z0-9_-]{2,32}"
+    r"/(?P<kind>components|environments|models|data)/[^/\s]+/(?:versions|labels)/[^/\s]+"
+)
+
+
+def registry_problem(value: Any, kinds: tuple[str, ...]) -> str | None:
+    """Why a value meant as a registry asset reference is not one of ``kinds``, or None."""
+    if not isinstance(value, str) or not value.strip().startswith("azureml://regist"):
+        return None
+    match = REGISTRY_ASSET.fullmatch(value.strip())
+    if match and match["kind"] in kinds:
+        return None
+    return (
+        f"{value!r} is not a registry reference of the form azureml://registries/<registry>/"
+        f"{'|'.join(kinds)}/<name>/versions/<version> (or /labels/<label>)"
+    )
+
+
+def _input_problems(inputs: Any, where: str) -> list[tuple[str, str]]:
+    found = []
+    for name, spec in inputs.items() if isinstance(inputs, dict) else ():
+        path = spec.get("path") if isinstance(spec, dict) else spec
+        problem = registry_problem(path, ("models", "data"))
+        if problem:
+            found.append((f"{where}inputs.{name}", problem))
+    return found
 
 
 def _local_reference(value: Any) -> str | None:
@@ -42,7 +72,7 @@ def reference_problems(file: Path, prefix: str = "", depth: int = 0) -> list[tup
         return []  # reported by the YAML check
     if not isinstance(spec, dict):
         return []
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, str]] = _input_problems(spec.get("inputs"), prefix)
     target = _local_reference(spec.get("create_job"))
     if target is not None and not (file.parent / target).is_file():
         found.append((f"{prefix}create_job", f"job file not found: {target}"))
@@ -55,6 +85,7 @@ def reference_problems(file: Path, prefix: str = "", depth: int = 0) -> list[tup
         if not isinstance(job, dict):
             found.append((f"{prefix}jobs.{name}", "expected a mapping (type, component, inputs)"))
             continue
+        found.extend(_input_problems(job.get("inputs"), f"{prefix}jobs.{name}."))
         for key in REFERENCE_KEYS:
             value = job.get(key)
             if value is not None and not isinstance(value, str | dict):
@@ -65,10 +96,13 @@ def reference_problems(file: Path, prefix: str = "", depth: int = 0) -> list[tup
                     )
                 )
                 continue
+            where = f"{prefix}jobs.{name}.{key}"
+            problem = registry_problem(value, ("components",))
+            if problem:
+                found.append((where, problem))
             reference = _local_reference(value)
             if reference is None:
                 continue
-            where = f"{prefix}jobs.{name}.{key}"
             referenced = (file.parent / reference).resolve()
             if not referenced.is_file():
                 found.append((where, f"component file not found: {reference}"))
