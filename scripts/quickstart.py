@@ -13,7 +13,8 @@ first, and compiled in the background while the project's own packages download;
 the packages the later steps import are compiled at low priority beside the run; the
 rest as the run first imports it. The commands the quickstart runs may write bytecode
 even where PYTHONDONTWRITEBYTECODE is set; later commands in the project's environment
-find it there.
+find it there. The project's development tools (its `[dev]` extra) are installed beside
+the run, which does not need them; the quickstart ends when both are done.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from venvs import bin_dir, ensure_venv, install, python_of, run
+from venvs import bin_dir, ensure_venv, install, install_command, python_of, run
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMINGS = "quickstart-timings.json"
@@ -74,11 +75,8 @@ def project_pins(pyproject: Path) -> list[str]:
     return [*project["dependencies"], *project.get("optional-dependencies", {}).get("dev", [])]
 
 
-def precompile(environment: Path, packages: tuple[str, ...]) -> subprocess.Popen[bytes]:
-    """Compile the bytecode of these installed packages, in the background, on every core.
-
-    At low priority: what runs meanwhile (the installer, the run) goes first.
-    """
+def precompile_command(environment: Path, packages: tuple[str, ...]) -> list[str]:
+    """Compile the bytecode of these installed packages, on every core."""
     python = python_of(environment)
     site = subprocess.run(
         [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
@@ -87,8 +85,17 @@ def precompile(environment: Path, packages: tuple[str, ...]) -> subprocess.Popen
         check=True,
     ).stdout.strip()
     folders = [str(Path(site) / package) for package in packages]
+    return [str(python), "-m", "compileall", "-q", "-j", "0", *folders]
+
+
+def precompile(environment: Path, packages: tuple[str, ...]) -> subprocess.Popen[bytes]:
+    return background(precompile_command(environment, packages))
+
+
+def background(command: list[str]) -> subprocess.Popen[bytes]:
+    """Start `command` at low priority: what runs meanwhile (the installer, the run) goes first."""
     return subprocess.Popen(
-        [python, "-m", "compileall", "-q", "-j", "0", *folders],
+        command,
         stdout=subprocess.DEVNULL,
         preexec_fn=(lambda: os.nice(10)) if hasattr(os, "nice") else None,
     )
@@ -121,11 +128,15 @@ def main(argv: list[str]) -> int:
     install(environment, str(ROOT / "amlctl"), "-c", str(pins), compile_bytecode=False)
     # Then the project's own packages; while they download, compile what the run imports first
     compiling = precompile(environment, ("azure/ai/ml", "mlflow", "pandas", "sqlalchemy"))
-    install(environment, "-e", f"{project}[dev]", compile_bytecode=False)
+    install(environment, "-e", str(project), compile_bytecode=False)
     compiling.wait()
-    # and, beside the run, what its later steps import
-    compiling = precompile(environment, ("numpy", "scipy", "sklearn"))
     phases.lap("project environment (pinned packages)")
+    # Beside the run, at low priority: what its later steps import, compiled, and the
+    # project's development tools (its [dev] extra: tests, linters, hooks), installed
+    compiling = background(precompile_command(environment, ("numpy", "scipy", "sklearn")))
+    dev_tools = background(
+        install_command(environment, "-e", f"{project}[dev]", compile_bytecode=False)
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     run(
         bin_dir(project / ".venv") / "amlctl",
@@ -137,6 +148,9 @@ def main(argv: list[str]) -> int:
     )
     compiling.wait()
     phases.lap("run the training pipeline")
+    if dev_tools.wait() != 0:
+        raise SystemExit(f"error: installing {project}[dev] failed (exit {dev_tools.returncode})")
+    phases.lap("development tools (installed beside the run)")
     for line in phases.report(project, output):
         print(line)
     took = time.perf_counter() - phases.started

@@ -61,11 +61,15 @@ def install(root: Path, *requirements: str, compile_bytecode: bool = True) -> No
     stay fast even where PYTHONDONTWRITEBYTECODE is set); without it Python compiles, and
     caches, only what is imported, when it is first imported.
     """
+    run(*install_command(root, *requirements, compile_bytecode=compile_bytecode))
+
+
+def install_command(root: Path, *requirements: str, compile_bytecode: bool = True) -> list[str]:
+    """The command `install` runs: uv's, else pip's."""
     python = python_of(root)
     tool = uv()
     if tool is not None:
         compiled = ["--compile-bytecode"] if compile_bytecode else []
-        run(tool, "pip", "install", "-q", *compiled, "-p", python, *requirements)
-    else:
-        compiled = [] if compile_bytecode else ["--no-compile"]
-        run(python, "-m", "pip", "install", "-q", *compiled, *requirements)
+        return [str(tool), "pip", "install", "-q", *compiled, "-p", str(python), *requirements]
+    compiled = [] if compile_bytecode else ["--no-compile"]
+    return [str(python), "-m", "pip", "install", "-q", *compiled, *requirements]

@@ -59,6 +59,7 @@ def test_first_command_bakes_a_project_and_trains_it(tmp_path):
         "bake with the default answers",
         "project environment (pinned packages)",
         "run the training pipeline",
+        "development tools (installed beside the run)",
     ]
     steps = {p["name"].strip(): p["note"] for p in timings["run"]["phases"]}
     assert steps["graph load"] == "built through azure-ai-ml"
@@ -66,6 +67,10 @@ def test_first_command_bakes_a_project_and_trains_it(tmp_path):
         assert steps[step] == "done"
     assert "where the quickstart's time went" in done.stdout
     (project,) = (path for path in output.iterdir() if path.is_dir())
+    python = project / ".venv" / "bin" / "python"
+    tools = "import pytest, ruff, pre_commit; print('dev tools there')"
+    checked = subprocess.run([python, "-c", tools], capture_output=True, text=True, check=False)
+    assert "dev tools there" in checked.stdout, checked.stderr
     state = project / ".runs" / "mlflow.db.server.json"
     if state.exists():  # the run's tracking server would stop by itself when idle
         import os
