@@ -127,13 +127,15 @@ def main(argv: list[str]) -> int:
     pins.write_text("\n".join(project_pins(project / "pyproject.toml")) + "\n")
     install(environment, str(ROOT / "amlctl"), "-c", str(pins), compile_bytecode=False)
     # Then the project's own packages; while they download, compile what the run imports first
-    compiling = precompile(environment, ("azure/ai/ml", "mlflow", "pandas", "sqlalchemy"))
+    # (the SDK that loads the pipeline first, and MLflow, which the tracking store imports)
+    first = ("azure/ai/ml", "azure/storage", "azure/core", "mlflow")
+    compiling = precompile(environment, first)
     install(environment, "-e", str(project), compile_bytecode=False)
     compiling.wait()
     phases.lap("project environment (pinned packages)")
     # Beside the run, at low priority: what its later steps import, compiled, and the
     # project's development tools (its [dev] extra: tests, linters, hooks), installed
-    compiling = background(precompile_command(environment, ("numpy", "scipy", "sklearn")))
+    compiling = background(precompile_command(environment, ("pandas", "numpy", "scipy", "sklearn")))
     dev_tools = background(
         install_command(environment, "-e", f"{project}[dev]", compile_bytecode=False)
     )
