@@ -139,6 +139,18 @@ def test_first_step_of_a_new_store_starts_before_the_store_is_open(tmp_path, mon
     artifacts = (project / ".runs" / "mlartifacts").as_uri()
     assert made_by_the_step.artifact_location.startswith(artifacts)  # not ./mlruns of the cwd
 
+    # its server stopped (idle), the store is known: the step starts at once again, by id
+    state = server.state_file_for(os.environ["MLFLOW_TRACKING_URI"], project / ".runs")
+    pid = json.loads(state.read_text())["pid"]
+    os.kill(pid, 15)
+    deadline = time.monotonic() + 30
+    while server.server_status(state) is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    code, out = run(project, "logged.yml", force=True)
+    assert code == 0, out
+    assert "MLFLOW_RUN_ID given: False" in out and "experiment: None" in out
+    assert child_runs(out) == {"logged": {"value": 42.0}}
+
 
 def test_every_run_writes_where_its_time_went(tmp_path):
     pipeline = """

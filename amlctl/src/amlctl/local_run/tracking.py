@@ -130,7 +130,7 @@ class Tracker:
         token = f"{local_run}/{step}"
         tags = {STEP_TAG: token, "local_run.step": step}
         known = self._remembered().get(self._store_key())
-        if defer and not known and self._thread is not None and not self.ready:
+        if defer and self._thread is not None and not self.ready:
             self._listening_event.wait(10)  # a new server listens within a fraction of a second
         url = (
             self.server_url or self.early_url or (self._live_server() if defer and known else None)
