@@ -88,10 +88,6 @@ def precompile_command(environment: Path, packages: tuple[str, ...]) -> list[str
     return [str(python), "-m", "compileall", "-q", "-j", "0", *folders]
 
 
-def precompile(environment: Path, packages: tuple[str, ...]) -> subprocess.Popen[bytes]:
-    return background(precompile_command(environment, packages))
-
-
 def background(command: list[str]) -> subprocess.Popen[bytes]:
     """Start `command` at low priority: what runs meanwhile (the installer, the run) goes first."""
     return subprocess.Popen(
@@ -129,7 +125,7 @@ def main(argv: list[str]) -> int:
     # Then the project's own packages; while they download, compile what the run imports first
     # (the SDK that loads the pipeline first, and MLflow, which the tracking store imports)
     first = ("azure/ai/ml", "azure/storage", "azure/core", "mlflow")
-    compiling = precompile(environment, first)
+    compiling = background(precompile_command(environment, first))
     install(environment, "-e", str(project), compile_bytecode=False)
     compiling.wait()
     phases.lap("project environment (pinned packages)")

@@ -475,6 +475,9 @@ def test_each_step_logs_to_a_child_run_of_the_pipeline_run(tmp_path, monkeypatch
     (folder / "src").mkdir(parents=True)
     (folder / "src" / "log.py").write_text(LOGGING_SCRIPT)
     (folder / "component.yml").write_text(LOGGING_COMPONENT)
+    from amlctl.local_run.tracking_server import ensure_server
+
+    ensure_server(os.environ["MLFLOW_TRACKING_URI"], project / ".runs")  # its store is open
     code, out = run(project, "logged.yml")
     assert code == 0, out
     assert "MLFLOW_RUN_ID given: True" in out  # the runner created the child run first

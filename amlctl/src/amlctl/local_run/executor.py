@@ -24,13 +24,9 @@ from .resolve import display, resolve_command
 from .steps import Console, StepFailed, run_process, tail
 from .timings import Timings
 from .tracking import SESSION_TAG, Tracker
+from .tracking_server import NO_TELEMETRY
 from .workdir import snapshot_hash
 
-# MLflow 3 reports usage from a thread that sets and removes a variable of the process's
-# environment; where the internet is out of reach, that races the step's own requests to
-# the tracking server ("failed with exception '_MLFLOW_TELEMETRY_SESSION_ID'", seen on
-# this template's steps). Local runs report nothing unless the environment says otherwise.
-NO_TELEMETRY = "true"
 PATH_TYPES = ("uri_folder", "uri_file", "mltable", "mlflow_model", "custom_model", "triton_model")
 DEFAULT_APPEND_ROW_FILE = "parallel_run_step.txt"
 TRACKING_VARIABLES = (
@@ -408,8 +404,10 @@ class Runner:
                 link.symlink_to(target)
 
     def step_env(self, step: Step, tracking: dict[str, str]) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in TRACKING_VARIABLES}
-        env.setdefault("MLFLOW_DISABLE_TELEMETRY", NO_TELEMETRY)
+        env = {
+            **NO_TELEMETRY,
+            **{k: v for k, v in os.environ.items() if k not in TRACKING_VARIABLES},
+        }
         env.update(step.component.environment_variables)
         env.update(tracking)
         env["PYTHONUNBUFFERED"] = "1"

@@ -39,17 +39,30 @@ def schema_file(revision: str) -> Path:
 
 def migrated_dump() -> str:
     """The SQL dump of an empty store migrated by the installed MLflow (about 1 s)."""
+    with tempfile.TemporaryDirectory(prefix="amlctl-mlflow-") as folder:
+        return dump(_migrated(Path(folder) / "mlflow.db"))
+
+
+def _migrated(path: Path) -> Path:
+    """An empty store at ``path`` made by the installed MLflow's own migrations."""
     import sqlalchemy
     from mlflow.store.db.utils import _initialize_tables
 
-    with tempfile.TemporaryDirectory(prefix="amlctl-mlflow-") as folder:
-        path = Path(folder) / "mlflow.db"
-        engine = sqlalchemy.create_engine(f"sqlite:///{path}")
-        try:
-            _initialize_tables(engine)
-        finally:
-            engine.dispose()
-        return dump(path)
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}")
+    try:
+        _initialize_tables(engine)
+    finally:
+        engine.dispose()
+    return path
+
+
+def _from_script(path: Path, script: str) -> Path:
+    connection = sqlite3.connect(path)
+    try:
+        connection.executescript(script)
+    finally:
+        connection.close()
+    return path
 
 
 def dump(path: Path) -> str:
@@ -109,11 +122,7 @@ def create_store(path: Path) -> bool:
     os.close(descriptor)
     tmp = Path(tmp_name)
     try:
-        connection = sqlite3.connect(tmp)
-        try:
-            connection.executescript(script.read_text())
-        finally:
-            connection.close()
+        _from_script(tmp, script.read_text())
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -148,18 +157,8 @@ def same_as_migrated(script: Path) -> bool:
     if not script.is_file():
         return False
     with tempfile.TemporaryDirectory(prefix="amlctl-mlflow-") as folder:
-        kept, migrated = Path(folder) / "kept.db", Path(folder) / "migrated.db"
-        connection = sqlite3.connect(kept)
-        try:
-            connection.executescript(script.read_text())
-        finally:
-            connection.close()
-        connection = sqlite3.connect(migrated)
-        try:
-            connection.executescript(migrated_dump())
-        finally:
-            connection.close()
-        return signature(kept) == signature(migrated)
+        kept = _from_script(Path(folder) / "kept.db", script.read_text())
+        return signature(kept) == signature(_migrated(Path(folder) / "migrated.db"))
 
 
 if __name__ == "__main__":

@@ -132,10 +132,10 @@ class Tracker:
         known = self._remembered().get(self._store_key())
         if defer and self._thread is not None and not self.ready:
             self._listening_event.wait(10)  # a new server listens within a fraction of a second
-        url = (
-            self.server_url or self.early_url or (self._live_server() if defer and known else None)
-        )
-        if defer and url and not self.ready and (known or self.early_url):
+        url = self.server_url or self.early_url
+        # by name only on our own server: it makes an experiment that exists give its id, so
+        # the step and the runner may both make it (another MLflow server would refuse one)
+        if defer and url and not self.ready and (known or url != self.uri):
             context = {**self.tags, **tags, "mlflow.runName": step}  # parent: set by settle()
             env = {"MLFLOW_TRACKING_URI": url, "MLFLOW_RUN_CONTEXT": json.dumps(context)}
             if known:
@@ -200,6 +200,7 @@ class Tracker:
                 self._set_aside_damaged_store()
                 if self.uri.startswith(("http://", "https://")):  # the user's own server
                     url, self.connect_note = self.uri, "the user's tracking server"
+                    self._listening(url)
                 else:
                     sqlite = self.uri.startswith("sqlite:///")
                     new = sqlite and not Path(self.uri[len("sqlite:///") :]).is_file()

@@ -32,6 +32,11 @@ from pathlib import Path
 from typing import Any
 
 API = "/api/2.0/mlflow/"
+# MLflow 3 reports usage from a thread that sets and removes a variable of the process's
+# environment; where the internet is out of reach, that races the process's own requests
+# ("failed with exception '_MLFLOW_TELEMETRY_SESSION_ID'", seen on this template's steps).
+# The server and local steps report nothing unless their environment says otherwise.
+NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true"}
 DEFAULT_IDLE_SECONDS = 900
 START_TIMEOUT = 60.0
 
@@ -477,7 +482,7 @@ def _start(store_uri: str, state_file: Path, log: Path, runs_dir: Path) -> subpr
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # outlives this run; stops itself when idle
             env={
-                "MLFLOW_DISABLE_TELEMETRY": "true",  # see executor.NO_TELEMETRY
+                **NO_TELEMETRY,
                 **{k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_RUN")},
             },
         )
