@@ -73,6 +73,32 @@ def test_without_a_kept_schema_mlflow_makes_the_store(tmp_path, monkeypatch):
     assert not (tmp_path / "mlflow.db").exists()
 
 
+def test_server_parses_mlflows_migrations_once_for_all_its_stores(tmp_path, monkeypatch):
+    """Picking the kept schema and opening the stores ask MLflow for its head revision more
+    than once; the server works it out once (each costs a parse of every migration script)."""
+    from alembic.script import ScriptDirectory
+
+    parses = []
+    original = ScriptDirectory.from_config.__func__
+    monkeypatch.setattr(
+        ScriptDirectory,
+        "from_config",
+        classmethod(lambda cls, config: parses.append(1) or original(cls, config)),
+    )
+    import mlflow.store.db.utils as db_utils
+
+    found = db_utils._get_latest_schema_revision  # as in a new server: nothing remembered yet
+    monkeypatch.setattr(
+        db_utils, "_get_latest_schema_revision", getattr(found, "__wrapped__", found)
+    )
+    store = tmp_path / "mlflow.db"
+    routes, _ = server._routes(f"sqlite:///{store}", (tmp_path / "artifacts").as_uri())
+    routes["registered-models/search"]({})  # the registry store is open too
+    assert len(parses) == 1
+    assert mlflow_schema.signature(store)  # the store was made, from the kept schema
+    assert db_utils._get_latest_schema_revision() == mlflow_schema.head_revision()
+
+
 def test_server_answers_requests_sent_before_its_store_is_open(tmp_path, monkeypatch):
     """Its address comes first; a request sent at once waits for the store and is answered."""
     monkeypatch.setenv("AMLCTL_TRACKING_IDLE_SECONDS", "20")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import sqlite3
 import sys
@@ -31,6 +32,20 @@ def head_revision() -> str:
     from mlflow.store.db.utils import _get_latest_schema_revision
 
     return _get_latest_schema_revision()
+
+
+def remember_head_revision() -> None:
+    """Work out MLflow's head revision once in this process, not once per store opened.
+
+    MLflow parses every migration script to find it, each time a store is opened and once
+    more to pick the kept schema (about 0.15 s each). The scripts are the installed
+    package's files, which do not change while the tracking server runs.
+    """
+    import mlflow.store.db.utils as db_utils
+
+    found = db_utils._get_latest_schema_revision
+    if not hasattr(found, "cache_info"):
+        db_utils._get_latest_schema_revision = functools.lru_cache(maxsize=1)(found)
 
 
 def schema_file(revision: str) -> Path:

@@ -63,9 +63,10 @@ def _routes(store_uri: str, artifacts: str) -> tuple[dict[str, Any], type[Except
     from mlflow.entities.model_registry import ModelVersionTag, RegisteredModelTag
     from mlflow.tracking._model_registry.utils import _get_store as _get_registry
 
-    if store_uri.startswith("sqlite:///"):  # a new store from the kept schema: no migrations
-        from .mlflow_schema import create_store
+    from .mlflow_schema import create_store, remember_head_revision
 
+    remember_head_revision()  # three stores' worth of migration parsing, done once
+    if store_uri.startswith("sqlite:///"):  # a new store from the kept schema: no migrations
         create_store(Path(store_uri[len("sqlite:///") :]))
     # experiments made without an artifact location (a step's MLflow making the run's
     # experiment by name) keep their artifacts here, not in ./mlruns of the server's cwd
