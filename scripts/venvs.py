@@ -15,8 +15,8 @@ import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-UV_VERSION = "0.13.9"
 UV_HOME = ROOT / "build" / "uv"
+LOCK = ROOT / "requirements-dev.txt"  # pins the uv that does the installs, with the dev tools
 
 
 def bin_dir(root: Path) -> Path:
@@ -32,12 +32,24 @@ def run(*command: object, cwd: Path | None = None, env: dict[str, str] | None = 
     subprocess.run([str(part) for part in command], cwd=cwd, env=env, check=True)
 
 
+def uv_version(lock: Path = LOCK) -> str:
+    """The uv version the dev lock file pins (one pin for the bootstrap and the dev tools)."""
+    for line in lock.read_text().splitlines():
+        if line.startswith("uv=="):
+            return line.split("==", 1)[1].split()[0]
+    raise SystemExit(f"{lock.name}: no uv==VERSION pin (the installs need one)")
+
+
 def uv() -> Path | None:
-    """uv, fetched into build/uv with this Python's pip the first time; None if it cannot be."""
+    """uv, fetched into build/uv with this Python's pip the first time; None if it cannot be.
+
+    A build/uv of another version than the lock file pins is replaced.
+    """
+    version = uv_version()
     binary = bin_dir(UV_HOME) / ("uv.exe" if os.name == "nt" else "uv")
-    if not binary.exists():
-        fetch = [sys.executable, "-m", "pip", "install", "-q", "--target", str(UV_HOME)]
-        subprocess.run([*fetch, f"uv=={UV_VERSION}"], check=False)
+    if not (UV_HOME / f"uv-{version}.dist-info").is_dir():
+        fetch = [sys.executable, "-m", "pip", "install", "-q", "--upgrade", "--target"]
+        subprocess.run([*fetch, str(UV_HOME), f"uv=={version}"], check=False)
     return binary if binary.exists() else None
 
 

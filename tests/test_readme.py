@@ -7,6 +7,8 @@ import re
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
@@ -76,3 +78,21 @@ def test_first_command_bakes_a_project_and_trains_it(tmp_path):
         import os
 
         os.kill(json.loads(state.read_text())["pid"], 15)
+
+
+def test_the_installs_use_the_uv_the_dev_lock_pins(tmp_path):
+    """One uv pin: the bootstrap that makes the README commands' environments reads it."""
+    import subprocess
+
+    import venvs
+
+    version = venvs.uv_version()
+    assert f"uv=={version}\n" in (ROOT / "requirements-dev.in").read_text()
+    tool = venvs.uv()  # fetched by the test command before the suite started
+    assert tool is not None, "uv could not be fetched into build/uv"
+    printed = subprocess.run([tool, "--version"], capture_output=True, text=True, check=True)
+    assert printed.stdout.split()[:2] == ["uv", version]
+    lock = tmp_path / "requirements-dev.txt"
+    lock.write_text("ruff==0.15.0\n    # via -r requirements-dev.in\n")
+    with pytest.raises(SystemExit, match=r"requirements-dev\.txt: no uv==VERSION pin"):
+        venvs.uv_version(lock)
