@@ -323,3 +323,51 @@ def test_compile_error_is_reported(project, arm, tmp_path, monkeypatch, capsys):
 
     assert "BCP007" in capsys.readouterr().err
     assert arm.requests == []
+
+
+def registry_parameters(project, promoter):
+    path = project / "infra" / "params" / "dev.parameters.json"
+    data = json.loads(path.read_text())
+    data["parameters"]["deployMlRegistry"] = {"value": True}
+    data["parameters"]["mlRegistryPromoterPrincipalId"] = {"value": promoter}
+    path.write_text(json.dumps(data))
+
+
+def what_if_answers(arm):
+    arm.add("GET", RG_PATH, (200, RG_BODY))
+    arm.add(
+        "POST",
+        DEPLOYMENTS + r"/whatIf",
+        (200, {"status": "Succeeded", "properties": {"changes": []}}),
+    )
+
+
+def test_a_registry_nobody_may_promote_into_is_named_before_it_deploys(project, arm, capsys):
+    registry_parameters(project, "")
+    what_if_answers(arm)
+
+    assert run(project, arm, "--what-if") == 0
+
+    err = capsys.readouterr().err
+    assert "infra/params/dev.parameters.json: mlRegistryPromoterPrincipalId is empty" in err
+    assert "AZURE_PRINCIPAL_ID" in err
+
+
+def test_a_promoter_id_that_is_no_object_id_stops_before_any_request(project, arm, capsys):
+    registry_parameters(project, "ci-dev")  # a name, where ARM wants an object id
+
+    assert run(project, arm) == 2
+
+    err = capsys.readouterr().err
+    assert "mlRegistryPromoterPrincipalId must be an object id" in err
+    assert "'ci-dev'" in err
+    assert arm.requests == []
+
+
+def test_a_filled_in_promoter_deploys_without_a_word(project, arm, capsys):
+    registry_parameters(project, "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f")
+    what_if_answers(arm)
+
+    assert run(project, arm, "--what-if") == 0
+
+    assert "mlRegistryPromoterPrincipalId" not in capsys.readouterr().err

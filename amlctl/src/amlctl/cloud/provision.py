@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -23,6 +25,7 @@ from ..project import ProjectError, layout, project_root
 from .errors import AzureFailure, describing, format_error_tree, report
 
 POLL_SECONDS = 10.0
+GUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 CHANGE_ORDER = ["Create", "Modify", "Delete", "Deploy", "NoChange", "Ignore", "Unsupported"]
 
 
@@ -74,6 +77,35 @@ def read_parameters(root: Path, env: str) -> dict[str, Any]:
     if not isinstance(parameters, dict):
         raise ProjectError(f"{path.relative_to(root)} needs a `parameters` object")
     return parameters
+
+
+def registry_promoter_warning(parameters: dict[str, Any], where: str) -> str | None:
+    """What to say of the registry's promoter before deploying it (the id is pasted by hand).
+
+    Empty: the registry deploys, but nobody may promote into it yet (a warning). Not an
+    object id: the role assignment would fail late in the deployment (an error, now).
+    """
+
+    def value(name: str) -> Any:
+        entry = parameters.get(name)
+        return entry.get("value") if isinstance(entry, dict) else None
+
+    if value("deployMlRegistry") is not True:
+        return None
+    promoter = value("mlRegistryPromoterPrincipalId")
+    if promoter in (None, ""):
+        return (
+            f"warning: {where}: mlRegistryPromoterPrincipalId is empty, so the registry is "
+            "deployed with nobody allowed to promote into it; put dev's AZURE_PRINCIPAL_ID "
+            "there (infra/README.md)"
+        )
+    if not isinstance(promoter, str) or not GUID.fullmatch(promoter):
+        raise ProjectError(
+            f"{where}: mlRegistryPromoterPrincipalId must be an object id "
+            f"(00000000-0000-0000-0000-000000000000), not {promoter!r}: dev's "
+            "AZURE_PRINCIPAL_ID, printed by its bootstrap"
+        )
+    return None
 
 
 def ensure_resource_group(rm_client: Any, settings: Any) -> str:
@@ -267,6 +299,10 @@ def provision(
 ) -> int:
     template = compile_bicep(root)  # local checks first: nothing is created if they fail
     parameters = read_parameters(root, settings.env)
+    where = layout(root).infra / "params" / f"{settings.env}.parameters.json"
+    warning = registry_promoter_warning(parameters, str(where.relative_to(root)))
+    if warning:
+        print(warning, file=sys.stderr)
     name = f"main-{settings.env}-{datetime.now(UTC):%Y%m%d%H%M%S}"
     body = deployment_body(template, parameters)
     if what_if_only:
