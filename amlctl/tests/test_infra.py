@@ -14,7 +14,6 @@ from amlctl.checks import bicep_types
 from amlctl.checks import infra as check
 from amlctl.checks.bicep_lexer import lex
 from amlctl.checks.infra_outputs import REQUIRED_OUTPUTS
-from amlctl.checks.problems import find_tool
 from amlctl.cli import guarded
 
 ROOT = template_project()
@@ -357,19 +356,39 @@ def test_cli_says_when_checkov_is_missing(monkeypatch, capsys):
     assert "checkov: SKIPPED" in capsys.readouterr().out
 
 
-def _checkov() -> str:
-    checkov = find_tool("checkov")
-    if checkov is None:
-        pytest.skip("no checkov executable here; CI runs it via `pre-commit run checkov-bicep`")
-    return checkov
+@pytest.fixture(scope="session")
+def checkov(tmp_path_factory) -> str:
+    """checkov at the version the projects' pre-commit hook pins, in its own environment
+    (its dependencies would clash with the tool's), made once per test session."""
+    import re
+    import subprocess
+    import sys
+
+    hooks = (ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+    pinned = re.search(r"checkov==([\w.]+)", hooks)
+    assert pinned, ".pre-commit-config.yaml pins no checkov==VERSION"
+    try:
+        from uv import find_uv_bin  # the `uv` wheel from requirements-dev.txt
+    except ImportError:
+        pytest.fail("uv is needed to install checkov for these tests: pip install uv")
+    uv = find_uv_bin()
+    root = tmp_path_factory.mktemp("checkov")
+    subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(root)], check=True)
+    done = subprocess.run(
+        [uv, "pip", "install", "-q", "-p", str(root / "bin" / "python"), pinned[0]],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, f"cannot install {pinned[0]}:\n{done.stderr}"
+    return str(root / "bin" / "checkov")
 
 
-def test_checkov_finds_no_failed_check():
-    assert messages(check.run_checkov(INFRA, ROOT, _checkov())) == []
+def test_checkov_finds_no_failed_check(checkov):
+    assert messages(check.run_checkov(INFRA, ROOT, checkov)) == []
 
 
-def test_checkov_reports_a_failed_check(project: Path):
-    checkov = _checkov()
+def test_checkov_reports_a_failed_check(project: Path, checkov):
     registry = project / "infra" / "modules" / "registry.bicep"
     text = registry.read_text()
     kept = [line for line in text.splitlines(keepends=True) if "CKV_AZURE_139" not in line]
