@@ -79,7 +79,7 @@ def read_parameters(root: Path, env: str) -> dict[str, Any]:
     return parameters
 
 
-def registry_promoter_warning(parameters: dict[str, Any], where: str) -> str | None:
+def check_registry_promoter(parameters: dict[str, Any], where: str) -> str | None:
     """What to say of the registry's promoter before deploying it (the id is pasted by hand).
 
     Empty: the registry deploys, but nobody may promote into it yet (a warning). Not an
@@ -300,7 +300,7 @@ def provision(
     template = compile_bicep(root)  # local checks first: nothing is created if they fail
     parameters = read_parameters(root, settings.env)
     where = layout(root).infra / "params" / f"{settings.env}.parameters.json"
-    warning = registry_promoter_warning(parameters, str(where.relative_to(root)))
+    warning = check_registry_promoter(parameters, str(where.relative_to(root)))
     if warning:
         print(warning, file=sys.stderr)
     name = f"main-{settings.env}-{datetime.now(UTC):%Y%m%d%H%M%S}"

@@ -65,7 +65,7 @@ def _routes(store_uri: str, artifacts: str) -> tuple[dict[str, Any], type[Except
 
     from .mlflow_schema import create_store, remember_head_revision
 
-    remember_head_revision()  # three stores' worth of migration parsing, done once
+    remember_head_revision()  # each store opened would parse the migrations again
     if store_uri.startswith("sqlite:///"):  # a new store from the kept schema: no migrations
         create_store(Path(store_uri[len("sqlite:///") :]))
     # experiments made without an artifact location (a step's MLflow making the run's
