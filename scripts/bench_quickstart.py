@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from quickstart import breakdown  # the table the quickstart itself prints
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 45.0
 
@@ -61,17 +63,6 @@ def _stop_tracking(output: Path) -> None:
             os.kill(int(json.loads(state.read_text())["pid"]), 15)
 
 
-def breakdown(timings: dict) -> list[str]:
-    lines = []
-    for name, seconds in timings["phases"].items():
-        lines.append(f"    {name:<38} {seconds:6.1f} s")
-        if name.startswith("run the training pipeline") and timings.get("run"):
-            for phase in timings["run"]["phases"]:
-                note = f"  {phase['note']}" if phase["note"] else ""
-                lines.append(f"      {phase['name']:<36} {phase['seconds']:6.1f} s{note}")
-    return lines
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warm", action="store_true", help="keep this machine's package caches")
@@ -101,7 +92,7 @@ def main(argv: list[str]) -> int:
             figures[revision].append(seconds)
             print(f"{label}: fresh clone -> metrics printed in {seconds:.1f} s")
             if timings:
-                print("\n".join(breakdown(timings)))
+                print("\n".join(f"    {line}" for line in breakdown(timings)))
     print()
     for revision, values in figures.items():
         if values:

@@ -47,17 +47,21 @@ class Phases:
 
     def report(self, project: Path, output: Path) -> list[str]:
         total = time.perf_counter() - self.started
-        run = _run_timings(project)
-        lines = ["", "where the quickstart's time went      seconds"]
-        for name, seconds in self.phases:
-            lines.append(f"{name:<36}  {seconds:7.1f}")
-            if name.startswith("run the training pipeline") and run:
-                for phase in run["phases"]:
-                    lines.append(f"  {phase['name']:<34}  {phase['seconds']:7.1f}  {phase['note']}")
-        lines.append(f"{'total':<36}  {total:7.1f}")
-        record = {"total": total, "phases": dict(self.phases), "run": run}
+        record = {"total": total, "phases": dict(self.phases), "run": _run_timings(project)}
         (output / TIMINGS).write_text(json.dumps(record, indent=2) + "\n")
-        return lines
+        return ["", *breakdown(record)]
+
+
+def breakdown(record: dict) -> list[str]:
+    """The table of a quickstart-timings.json record: each phase, the run's own inside."""
+    lines = ["where the quickstart's time went      seconds"]
+    for name, seconds in record["phases"].items():
+        lines.append(f"{name:<36}  {seconds:7.1f}")
+        if name.startswith("run the training pipeline") and record.get("run"):
+            for phase in record["run"]["phases"]:
+                lines.append(f"  {phase['name']:<34}  {phase['seconds']:7.1f}  {phase['note']}")
+    lines.append(f"{'total':<36}  {record['total']:7.1f}")
+    return lines
 
 
 def _run_timings(project: Path) -> dict | None:

@@ -172,9 +172,7 @@ def read_rollout(root: Path, online: OnlineSettings, registry: str = "") -> Roll
             (asset for asset in discover_environments(root) if asset.name == wanted), None
         )
         if environment is not None:
-            deployment["environment"] = (
-                environment.in_registry(registry) if registry else environment.reference
-            )
+            deployment["environment"] = environment.used_from(registry)
     load_entity("online_deployment", paths["deployment.yml"], deployment)  # validates it
 
     monitor = None

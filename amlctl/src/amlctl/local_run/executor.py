@@ -24,7 +24,7 @@ from .resolve import display, resolve_command
 from .steps import Console, StepFailed, run_process, tail
 from .timings import Timings
 from .tracking import SESSION_TAG, Tracker
-from .tracking_server import NO_TELEMETRY
+from .tracking_server import NO_TELEMETRY, artifact_root
 from .workdir import snapshot_hash
 
 PATH_TYPES = ("uri_folder", "uri_file", "mltable", "mlflow_model", "custom_model", "triton_model")
@@ -89,7 +89,7 @@ class Runner:
         self.runs_dir = runs_dir
         self.values = values
         self.tracker = tracker
-        tracker.artifact_location = (runs_dir / "mlartifacts").as_uri()
+        tracker.artifact_location = artifact_root(runs_dir)
         self.force = force or pipeline.force_rerun
         self.workers = max(1, workers)
         self.console = console or Console()

@@ -8,11 +8,12 @@ in the background; its line says how long it took and how long steps waited for 
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from . import state
 
 FILE = "timings.json"
 
@@ -41,7 +42,7 @@ class Timings:
 
     def write(self, run_dir: Path) -> None:
         if run_dir.is_dir():
-            (run_dir / FILE).write_text(json.dumps(self.to_json(), indent=2) + "\n")
+            state.write_json(run_dir / FILE, self.to_json(), indent=2)
 
 
 def table(data: dict[str, Any]) -> list[str]:

@@ -461,6 +461,11 @@ def _wait(
     raise TrackingError(f"the tracking server did not start in {START_TIMEOUT:g} s; see {log}")
 
 
+def artifact_root(runs_dir: Path) -> str:
+    """Where runs of a project's local store keep their artifacts (not ./mlruns of a cwd)."""
+    return (runs_dir.resolve() / "mlartifacts").as_uri()
+
+
 def _start(store_uri: str, state_file: Path, log: Path, runs_dir: Path) -> subprocess.Popen[bytes]:
     idle = os.environ.get("AMLCTL_TRACKING_IDLE_SECONDS", str(DEFAULT_IDLE_SECONDS))
     with log.open("a") as out:
@@ -476,7 +481,7 @@ def _start(store_uri: str, state_file: Path, log: Path, runs_dir: Path) -> subpr
                 "--idle",
                 idle,
                 "--artifacts",
-                (runs_dir.resolve() / "mlartifacts").as_uri(),
+                artifact_root(runs_dir),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
