@@ -59,7 +59,8 @@ def breakdown(record: dict) -> list[str]:
         lines.append(f"{name:<36}  {seconds:7.1f}")
         if name.startswith("run the training pipeline") and record.get("run"):
             for phase in record["run"]["phases"]:
-                lines.append(f"  {phase['name']:<34}  {phase['seconds']:7.1f}  {phase['note']}")
+                line = f"  {phase['name']:<34}  {phase['seconds']:7.1f}  {phase['note']}"
+                lines.append(line.rstrip())
     lines.append(f"{'total':<36}  {record['total']:7.1f}")
     return lines
 
