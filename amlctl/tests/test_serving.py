@@ -44,9 +44,9 @@ def register_versions(project, name: str, count: int) -> list[str]:
 
 
 def test_the_latest_registered_version_is_served(project):
-    register_versions(project, "fixture-model", 3)
+    register_versions(project, "fixture.model_v-1", 3)  # dots, dashes: Azure ML allows them
 
-    version, folder = local.latest_local_model(project, "fixture-model")
+    version, folder = local.latest_local_model(project, "fixture.model_v-1")
 
     assert version == "3"
     assert (folder / "MLmodel").is_file()
@@ -98,3 +98,61 @@ def test_the_server_is_started_through_the_loopback_launcher():
     assert command[1:3] == ["-m", "amlctl.serving._launch"]
     assert command[command.index("--port") + 1] == "5009"
     assert command[command.index("--worker_count") + 1] == "2"
+
+
+def test_a_busy_port_is_refused_before_anything_is_printed(project, capsys):
+    """It used to print a scoring URL (someone else's server) for 9 s, then fail."""
+    with local.socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = SimpleNamespace(port=port, workers=1, model=None, model_name="fixture-model")
+        assert guarded(local.main, args) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert (
+        err
+        == f"error: port {port} on 127.0.0.1 is in use: stop what holds it or pick another --port\n"
+    )
+
+
+def test_a_model_name_in_mlflow_filter_syntax_is_one_clear_line(project, capsys):
+    """A quote in the name reached MLflow's filter syntax: a traceback."""
+    register_versions(project, "fixture-model", 1)
+    capsys.readouterr()  # MLflow's own lines while registering
+    args = SimpleNamespace(port=local.free_port(), workers=1, model=None, model_name="a'b")
+    assert guarded(local.main, args) == 2
+    assert capsys.readouterr().err == (
+        "error: --model-name \"a'b\" is not a model name: letters, digits, '-', '_' and '.', "
+        "starting with a letter or digit, at most 255 characters (Azure ML's rule)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ['a"b', "a' OR name LIKE '%", "-leading-dash", pytest.param("x" * 256, id="256-chars")],
+)
+def test_a_model_name_outside_azure_mls_rule_is_refused(project, capsys, name):
+    args = SimpleNamespace(port=local.free_port(), workers=1, model=None, model_name=name)
+    assert guarded(local.main, args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"--model-name {name!r} is not a model name" in err
+
+
+def test_the_server_gets_the_deployments_variables_over_a_threaded_default(tmp_path):
+    deployment = tmp_path / "deployment.yml"
+    deployment.write_text("environment_variables:\n  SCORING_MAX_ROWS: 10\n  WORKER_COUNT: '2'\n")
+    env = local.server_environment({"WORKER_COUNT": "3"}, deployment)
+    assert env["SCORING_MAX_ROWS"] == "10"
+    assert env["WORKER_COUNT"] == "3"  # explicit settings win
+    assert env["GUNICORN_CMD_ARGS"] == local.THREADED_WORKER
+    deployment.write_text("environment_variables:\n  GUNICORN_CMD_ARGS: --threads 8\n")
+    assert local.server_environment(None, deployment)["GUNICORN_CMD_ARGS"] == "--threads 8"
+
+
+def test_a_deployment_whose_variables_are_no_mapping_is_one_clear_error(tmp_path):
+    deployment = tmp_path / "deployment.yml"
+    deployment.write_text("environment_variables: [A, B]\n")
+    with pytest.raises(local.ProjectError, match="environment_variables must be a mapping"):
+        local.deployment_environment(deployment)

@@ -3,16 +3,26 @@
 The server is Microsoft's ``azureml-inference-server-http`` (``azmlinfsrv``), the one Azure ML
 runs inside managed online endpoint containers, so the scoring script is exercised here
 exactly as it will be there: ``init()`` once per worker, ``run()`` per POST /score, the same
-request parsing and error responses. The model is, unless ``--model`` names a folder, the
-latest version of the project's model in the local MLflow registry that `run --local` fills
-(``<runs>/mlflow.db``).
+request parsing and error responses, and the environment variables of the project's
+deployment (``<online>/deployment.yml``), as Azure ML sets them in the container. The model
+is, unless ``--model`` names a folder, the latest version of the project's model in the local
+MLflow registry that `run --local` fills (``<runs>/mlflow.db``).
+
+The server runs gunicorn; its default sync worker serves one connection at a time, so one
+client that sends nothing held every other client up for the worker's timeout (300 s).
+Gunicorn's threaded worker (``gthread``) reads each connection in a thread of its own and
+parks a connection that sends nothing, so no single client holds the others up; gunicorn
+takes it from ``GUNICORN_CMD_ARGS`` (the inference server sets no worker class itself), which
+deployment.yml sets for Azure too. The scoring script bounds the time and size of a body.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -28,7 +38,14 @@ from pathlib import Path
 from ..project import ProjectError, layout, project_root
 
 SCORING_SCRIPT = "scoring/score.py"
+DEPLOYMENT = "deployment.yml"
 START_TIMEOUT_S = 120.0
+# Gunicorn's threaded worker, where deployment.yml does not choose a worker itself: each
+# connection is read by one of the threads, so a client that sends nothing, or a body
+# slowly, holds one thread, not the worker (see the module's docstring).
+THREADED_WORKER = "--worker-class gthread --threads 4"
+# Azure ML's rule for asset names (a model registered locally is registered there too).
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}")
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,28 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def check_port_free(port: int) -> None:
+    """ProjectError if another program listens on 127.0.0.1:`port` (as gunicorn binds it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            reason = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used ({exc})"
+            raise ProjectError(
+                f"port {port} on 127.0.0.1 {reason}: stop what holds it or pick another --port"
+            ) from None
+
+
+def check_model_name(name: str, origin: str) -> str:
+    if not MODEL_NAME.fullmatch(name):
+        raise ProjectError(
+            f"{origin} {name!r} is not a model name: letters, digits, '-', '_' and '.', "
+            "starting with a letter or digit, at most 255 characters (Azure ML's rule)"
+        )
+    return name
+
+
 def default_model_name(root: Path) -> str:
     """The model name the training pipeline registers (its model_name input)."""
     import yaml
@@ -63,7 +102,7 @@ def default_model_name(root: Path) -> str:
         name = name.get("default") or name.get("value")
     if not name:
         raise ProjectError(f"{training} has no model_name input: pass --model-name")
-    return str(name)
+    return check_model_name(str(name), f"the model_name input of {training.name}")
 
 
 def latest_local_model(root: Path, model_name: str) -> tuple[str, Path]:
@@ -76,9 +115,14 @@ def latest_local_model(root: Path, model_name: str) -> tuple[str, Path]:
         )
     import mlflow.artifacts
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
+    check_model_name(model_name, "model name")  # no quote in it, so the filter below holds
     client = MlflowClient(tracking_uri=f"sqlite:///{store}", registry_uri=f"sqlite:///{store}")
-    versions = client.search_model_versions(f"name='{model_name}'")
+    try:
+        versions = client.search_model_versions(f"name = '{model_name}'")
+    except MlflowException as exc:
+        raise ProjectError(f"cannot read {store.relative_to(root)}: {exc.message}") from None
     if not versions:
         raise ProjectError(
             f"model {model_name!r} has no registered version in {store.relative_to(root)}: "
@@ -112,10 +156,32 @@ def server_command(entry_script: Path, model_dir: Path, port: int, workers: int)
     ]
 
 
-def server_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
+def deployment_environment(deployment: Path) -> dict[str, str]:
+    """The environment_variables of an online deployment YAML, as Azure ML sets them."""
+    import yaml
+
+    try:
+        spec = yaml.safe_load(deployment.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ProjectError(f"cannot read {deployment}: {exc}") from None
+    variables = spec.get("environment_variables") if isinstance(spec, dict) else None
+    if variables is None:
+        return {}
+    if not isinstance(variables, dict):
+        raise ProjectError(f"{deployment}: environment_variables must be a mapping")
+    return {str(key): "" if value is None else str(value) for key, value in variables.items()}
+
+
+def server_environment(
+    extra: dict[str, str] | None = None, deployment: Path | None = None
+) -> dict[str, str]:
+    """The server's environment: this one, then the deployment's variables, then `extra`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("MLFLOW_")}
     # the server's telemetry and version header are for Azure; keep a laptop run quiet
     env.setdefault("AML_APP_INSIGHTS_ENABLED", "false")
+    env.setdefault("GUNICORN_CMD_ARGS", THREADED_WORKER)
+    if deployment is not None:
+        env.update(deployment_environment(deployment))
     env.update(extra or {})
     return env
 
@@ -129,8 +195,13 @@ def running_server(
     env: dict[str, str] | None = None,
     log: Path | None = None,
     timeout_s: float = START_TIMEOUT_S,
+    deployment: Path | None = None,
 ) -> Iterator[RunningServer]:
-    """Start the inference server, wait until it answers, yield it, stop it."""
+    """Start the inference server, wait until it answers, yield it, stop it.
+
+    `deployment` (an online deployment YAML) gives the server that deployment's
+    environment_variables, as Azure ML sets them; `env` is set on top of them.
+    """
     try:
         import azureml_inference_server_http  # noqa: F401
     except ImportError:
@@ -140,7 +211,11 @@ def running_server(
         ) from None
     if not entry_script.is_file():
         raise ProjectError(f"scoring script {entry_script} not found")
-    port = port or free_port()
+    environment = server_environment(env, deployment)
+    if port:
+        check_port_free(port)
+    else:
+        port = free_port()
     with contextlib.ExitStack() as stack:
         if log is None:
             folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="amlctl-serve-")))
@@ -149,7 +224,7 @@ def running_server(
         process = subprocess.Popen(
             server_command(entry_script.resolve(), model_dir.resolve(), port, workers),
             cwd=entry_script.resolve().parent,
-            env=server_environment(env),
+            env=environment,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -233,20 +308,32 @@ def main(args: argparse.Namespace) -> int:
         raise ProjectError(f"--port {args.port} is not a TCP port (1-65535)")
     if args.workers < 1:
         raise ProjectError(f"--workers {args.workers} must be at least 1")
+    check_port_free(args.port)  # before anything is looked up or printed
     if args.model is not None:
         if not (args.model / "MLmodel").is_file():
             raise ProjectError(f"--model {args.model} is not an MLflow model folder (no MLmodel)")
         version, folder = "(folder)", args.model
         name = args.model.name
     else:
-        name = args.model_name or default_model_name(root)
+        if args.model_name is not None:
+            name = check_model_name(args.model_name, "--model-name")
+        else:
+            name = default_model_name(root)
         version, folder = latest_local_model(root, name)
     script = where.online / SCORING_SCRIPT
+    deployment = where.online / DEPLOYMENT
     log = where.runs / "serve.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     # SIGTERM (a service manager, `kill`) stops the server like Ctrl+C does
     signal.signal(signal.SIGTERM, _interrupt)
-    with running_server(script, folder, port=args.port, workers=args.workers, log=log) as server:
+    with running_server(
+        script,
+        folder,
+        port=args.port,
+        workers=args.workers,
+        log=log,
+        deployment=deployment if deployment.is_file() else None,
+    ) as server:
         print(f"serving {name} version {version} from {folder}")
         print(f"POST {server.url} (health: GET {server.health_url}); log: {log}")
         print("Ctrl+C stops the server", flush=True)
