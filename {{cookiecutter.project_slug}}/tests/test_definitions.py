@@ -288,6 +288,18 @@ def test_online_definitions_load_and_agree():
     table = load_data(source=PROJECT / "data" / "sample-table.yml")
     assert table.type == "mltable"
     assert (PROJECT / "data" / "sample" / "MLTable").is_file()
+
+
+def test_online_server_settings_fit_the_request_settings():
+    """A body's read timeout ends before the request's; gunicorn's threaded worker runs
+    more threads than requests come at once, so a slow client takes none of their places."""
+    deployment = read_yaml(PROJECT / "deploy" / "online" / "deployment.yml")
+    variables, requests = deployment["environment_variables"], deployment["request_settings"]
+    assert float(variables["SCORING_READ_TIMEOUT_S"]) * 1000 <= requests["request_timeout_ms"]
+    gunicorn = variables["GUNICORN_CMD_ARGS"].split()
+    assert gunicorn[gunicorn.index("--worker-class") + 1] == "gthread"
+    threads = int(variables["WORKER_COUNT"]) * int(gunicorn[gunicorn.index("--threads") + 1])
+    assert threads > requests["max_concurrent_requests_per_instance"]
 {%- endif %}
 
 
