@@ -29,10 +29,13 @@ def _type_checking_lines(tree: ast.AST) -> set[int]:
     return lines
 
 
-def imports_of(path: Path) -> set[str]:
-    """The amlctl modules `path` imports (relative imports resolved to module names)."""
+def imports_of(path: Path, for_types_too: bool = False) -> set[str]:
+    """The amlctl modules `path` imports (relative imports resolved to module names).
+
+    Imports under ``if TYPE_CHECKING:`` count only with ``for_types_too``.
+    """
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    skipped = _type_checking_lines(tree)
+    skipped = set() if for_types_too else _type_checking_lines(tree)
     package = module_name(path).split(".")
     if path.name != "__init__.py":
         package = package[:-1]
@@ -51,8 +54,8 @@ def imports_of(path: Path) -> set[str]:
 MODULES = {module_name(path) for path in PACKAGE.rglob("*.py")}
 
 
-def graph() -> dict[str, set[str]]:
-    return {module_name(path): imports_of(path) for path in PACKAGE.rglob("*.py")}
+def graph(for_types_too: bool = False) -> dict[str, set[str]]:
+    return {module_name(path): imports_of(path, for_types_too) for path in PACKAGE.rglob("*.py")}
 
 
 def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
@@ -90,12 +93,34 @@ def test_the_package_has_no_import_circle():
     assert find_cycle(edges) is None, " -> ".join(find_cycle(edges) or [])
 
 
-def test_the_sweep_gets_a_step_runner_not_the_executor():
-    edges = graph()
-    assert "amlctl.local_run.executor" not in edges["amlctl.local_run.sweep"]
-    assert "amlctl.local_run.executor" in {
-        node for node, targets in edges.items() if "amlctl.local_run.sweep" in targets
-    }
+def _package_of(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_no_step_kind_imports_the_executor_not_even_for_types():
+    edges = graph(for_types_too=True)
+    kinds = [m for m in edges if _package_of(m, "amlctl.local_run.kinds")]
+    assert len(kinds) >= 6, kinds  # the registry and command, sweep, parallel, Spark, AutoML
+    offenders = {m for m in kinds if "amlctl.local_run.executor" in edges[m]}
+    assert not offenders, f"step kinds importing the executor: {sorted(offenders)}"
+
+
+def test_the_pipeline_model_is_below_every_command_that_reads_a_pipeline():
+    """validate, run and submit read pipelines through amlctl.pipeline; it imports none of them."""
+    edges = graph(for_types_too=True)
+    model = [m for m in edges if _package_of(m, "amlctl.pipeline")]
+    above = ("amlctl.local_run", "amlctl.validation", "amlctl.cloud", "amlctl.serving")
+    upward = {(m, t) for m in model for t in edges[m] if any(_package_of(t, p) for p in above)}
+    assert not upward, f"the pipeline model imports a user of it: {sorted(upward)}"
+    for user in ("amlctl.local_run.command", "amlctl.validation.command", "amlctl.cloud.submit"):
+        assert any(_package_of(t, "amlctl.pipeline") for t in edges[user]), user
+
+
+def test_the_rules_above_can_fail():
+    """The import reader sees a TYPE_CHECKING import when asked to (the rule's blind spot)."""
+    sweep = PACKAGE / "local_run" / "kinds" / "sweep.py"
+    assert "amlctl.pipeline.graph" in imports_of(sweep, for_types_too=True)
+    assert "amlctl.pipeline.graph" not in imports_of(sweep)
 
 
 def test_the_cycle_finder_finds_a_circle():

@@ -70,5 +70,5 @@ def test_public_api_resolves_lazily():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert "HEAVY []" in done.stdout, done.stdout + done.stderr
-    assert "API amlctl.local_run.loader amlctl.pipeline_source amlctl.serving.local" in done.stdout
+    assert "API amlctl.pipeline.loader amlctl.pipeline.source amlctl.serving.local" in done.stdout
     assert "MISSING module 'amlctl' has no attribute 'no_such_name'" in done.stdout

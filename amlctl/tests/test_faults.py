@@ -113,7 +113,7 @@ def environment(tmp_path_factory, monkeypatch, tmp_path):
     monkeypatch.setenv("CALLS_LOG", str(tmp_path / "calls.log"))
     for name in ("HANG_STEP", "MLFLOW_RUN_ID"):
         monkeypatch.delenv(name, raising=False)
-    from amlctl.local_run import state
+    from amlctl import state
 
     state._warned.clear()  # one warning per file and process: each test is a new process
 

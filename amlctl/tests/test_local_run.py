@@ -16,10 +16,10 @@ from fakes.template import template_project
 
 from amlctl import cli
 from amlctl.local_run import command as run_command
-from amlctl.local_run.loader import load_pipeline
+from amlctl.local_run.kinds.sweep import trial_parameters
 from amlctl.local_run.resolve import resolve_command, shell_argv, to_argv
-from amlctl.local_run.sweep import trial_parameters
 from amlctl.local_run.tracking import Tracker
+from amlctl.pipeline.loader import load_pipeline
 from amlctl.project import ProjectError
 
 PROJECT = template_project()

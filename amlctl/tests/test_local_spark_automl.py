@@ -20,9 +20,9 @@ import yaml
 from fakes.template import template_project
 
 from amlctl.cli import main as cli_main
-from amlctl.local_run import automl, spark
 from amlctl.local_run import command as run_command
-from amlctl.local_run.loader import load_pipeline
+from amlctl.local_run.kinds import automl, spark
+from amlctl.pipeline.loader import load_pipeline
 from amlctl.project import ProjectError
 
 

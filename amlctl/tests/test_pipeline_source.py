@@ -28,12 +28,13 @@ from test_local_run import (  # noqa: F401 (shared_tracking: the autouse MLflow 
     shared_tracking,
 )
 
-from amlctl import cli, pipeline_source
+from amlctl import cli
 from amlctl.cli import guarded
 from amlctl.cloud import publish, submit
 from amlctl.cloud.assets import discover
 from amlctl.local_run import command as run_command
-from amlctl.local_run.loader import load_pipeline
+from amlctl.pipeline import source as pipeline_source
+from amlctl.pipeline.loader import load_pipeline
 from amlctl.project import ProjectError
 from amlctl.validation.command import validate_project
 

@@ -13,8 +13,8 @@ __version__ = "0.2.0"
 
 # public name -> (module, attribute)
 _API = {
-    "load_pipeline": ("amlctl.local_run.loader", "load_pipeline"),
-    "load_pipeline_job": ("amlctl.pipeline_source", "load_pipeline_job"),
+    "load_pipeline": ("amlctl.pipeline.loader", "load_pipeline"),
+    "load_pipeline_job": ("amlctl.pipeline.source", "load_pipeline_job"),
     "running_server": ("amlctl.serving.local", "running_server"),
 }
 __all__ = ["__version__", *_API]

@@ -98,8 +98,8 @@ def apply_node_overrides(pipeline: Any, pairs: list[str], typed: Any) -> None:
     component; overriding an input of a pipeline-component node replaces it for every
     inner step it is bound through. ``typed(where, kind, text)`` converts the value.
     """
-    from .local_run.expand import step_path, yaml_key
-    from .local_run.graph import PATH_TYPES_GRAPH, Binding
+    from .pipeline.expand import step_path, yaml_key
+    from .pipeline.graph import PATH_TYPES_GRAPH, Binding
 
     for pair in pairs:
         key, sep, text = pair.partition("=")

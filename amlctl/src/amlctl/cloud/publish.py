@@ -105,7 +105,7 @@ def read_publication(
     pipeline component, under the name training-component.yml gives it. With a ``registry``
     the steps and the schedules' jobs refer to the components promoted into it.
     """
-    from ..pipeline_source import pipeline_component_definition, sdk_origin
+    from ..pipeline.source import pipeline_component_definition, sdk_origin
     from .assets import Asset, discover, load_entity, point_jobs_at_components, read_yaml
     from .versions import content_version
 

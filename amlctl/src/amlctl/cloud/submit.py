@@ -27,7 +27,7 @@ POLL_SECONDS = 15.0
 
 def pipeline_file(root: Path, pipeline: str) -> Path:
     """The pipeline file (YAML, or Python as FILE.py[:NAME]) a name or path stands for."""
-    from ..pipeline_source import parse
+    from ..pipeline.source import parse
 
     candidates = [
         Path.cwd() / pipeline,
@@ -53,7 +53,7 @@ def build_job(
     cpu_cluster: str | None = None,
     registry: str = "",
 ) -> Any:
-    from ..pipeline_source import pipeline_definition, sdk_origin
+    from ..pipeline.source import pipeline_definition, sdk_origin
     from ..source import run_tags
     from .assets import discover, point_inputs_at_data, point_jobs_at_components
 

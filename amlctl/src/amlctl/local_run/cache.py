@@ -18,13 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from . import state
-
-
-def file_sha(path: Path) -> str:
-    """The sha256 of a file's bytes, as hex (cache keys and graph-cache sources use it)."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
+from .. import state
 
 IGNORED_NAMES = {"__pycache__", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".DS_Store"}
 IGNORED_SUFFIXES = (".pyc", ".pyo")

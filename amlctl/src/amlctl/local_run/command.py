@@ -92,10 +92,10 @@ def run_pipeline(
 ) -> int:
     """Run the pipeline; returns the exit code (0 when every step succeeded)."""
     from ..cli import PROG
-    from ..pipeline_source import parse
+    from ..pipeline.loader import load_pipeline
+    from ..pipeline.source import parse
     from ..source import git_commit
     from .executor import Console, Runner
-    from .loader import load_pipeline
     from .timings import Timings, table
     from .tracking import Tracker, default_tracking_uri
 
@@ -159,12 +159,13 @@ def run_pipeline(
 
 
 def preflight(pipeline: Any) -> None:
-    """What Spark and AutoML steps need on this machine is there (one-line errors if not)."""
-    from . import automl, spark
+    """What each kind of step needs on this machine is there (one-line errors if not)."""
+    from .kinds import plugins_of
 
     steps = list(pipeline.steps.values())
-    spark.preflight(steps)
-    automl.preflight(steps)
+    for kind in plugins_of(steps):
+        if hasattr(kind, "preflight"):
+            kind.preflight(steps)
 
 
 def _shell_knows(word: str) -> bool:

@@ -55,56 +55,6 @@ AZURE_ONLY = re.compile(r"^azureml[-_]", re.IGNORECASE)
 REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
-def build_spec(
-    environment: Any, base: Path, folders: list[Path], sources: dict[str, str]
-) -> dict[str, Any]:
-    """{"conda_file": abs path, "context": abs path, "image": str} for a component's environment."""
-    if environment is None:
-        return {}
-    if isinstance(environment, str):  # a named environment: its local definition, if any
-        name = re.sub(r"^azureml:(//)?", "", environment).split(":")[0].split("@")[0]
-        for folder in folders:
-            definition = folder / name / "environment.yml"
-            if definition.is_file():
-                import yaml
-
-                try:
-                    data = yaml.safe_load(definition.read_text()) or {}
-                except yaml.YAMLError:
-                    return {}
-                spec = {"image": data.get("image")}
-                if data.get("conda_file"):
-                    spec["conda_file"] = str((definition.parent / data["conda_file"]).resolve())
-                build = data.get("build") or {}
-                if isinstance(build, dict) and build.get("path"):
-                    spec["context"] = str((definition.parent / build["path"]).resolve())
-                return spec
-        return {"name": environment}
-    spec = {"image": getattr(environment, "image", None)}
-    conda_path = getattr(environment, "_conda_file_path", None)
-    if conda_path:
-        spec["conda_file"] = str(Path(conda_path).resolve())
-    elif getattr(environment, "conda_file", None):
-        spec["conda"] = environment.conda_file
-    build = getattr(environment, "build", None)
-    if build is not None and getattr(build, "path", None):
-        context = Path(str(build.path))
-        env_base = Path(getattr(environment, "base_path", None) or base)
-        spec["context"] = str((env_base / context).resolve())
-        for file in _context_files(Path(spec["context"])):
-            from .cache import file_sha
-
-            sources[str(file)] = file_sha(file)
-    return spec
-
-
-def _context_files(context: Path) -> list[Path]:
-    if not context.is_dir():
-        return []
-    names = ("Dockerfile", "requirements.txt", "conda.yml", "conda.yaml", "environment.yml")
-    return [context / n for n in names if (context / n).is_file()]
-
-
 def requirements(spec: dict[str, Any]) -> tuple[list[str], str | None, list[str]]:
     """(pip requirements, python version, conda-only packages) of an environment spec."""
     import yaml

@@ -2,56 +2,34 @@
 
 from __future__ import annotations
 
-import json
 import os
-import shlex
-import shutil
-import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import state
+from ..pipeline.expand import remote_problems, yaml_key
+from ..pipeline.graph import Pipeline, Step
 from ..project import ProjectError
 from ..validation.limits import limit_problem
-from . import state
 from .cache import Hasher, Store, cache_key
-from .expand import yaml_key
-from .graph import Pipeline, Step
+from .context import RunServices, StepContext, StepResult
+from .kinds import kind_of, plugin, plugins_of
+from .kinds.command import PATH_TYPES
 from .processes import REAPER
-from .resolve import display, resolve_command
-from .steps import Console, StepFailed, run_process, tail
+from .steps import Console, StepFailed, tail
 from .timings import Timings
 from .tracking import SESSION_TAG, Tracker
 from .tracking_server import NO_TELEMETRY, artifact_root
 from .workdir import snapshot_hash
 
-PATH_TYPES = ("uri_folder", "uri_file", "mltable", "mlflow_model", "custom_model", "triton_model")
-DEFAULT_APPEND_ROW_FILE = "parallel_run_step.txt"
 TRACKING_VARIABLES = (
     "MLFLOW_RUN_ID",
     "MLFLOW_EXPERIMENT_ID",
     "MLFLOW_EXPERIMENT_NAME",
     "MLFLOW_RUN_CONTEXT",
 )
-
-
-@dataclass
-class StepResult:
-    name: str
-    state: str  # done | cached | failed | skipped
-    seconds: float = 0.0
-    key: str = ""
-    outputs: dict[str, str] = field(default_factory=dict)  # output name -> local path
-    output_hashes: dict[str, str] = field(default_factory=dict)
-    run_id: str | None = None
-    metrics: dict[str, float] = field(default_factory=dict)
-    message: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.state in ("done", "cached")
 
 
 class Runner:
@@ -101,6 +79,9 @@ class Runner:
         tracker.tags = {**tracker.tags, SESSION_TAG: self.store.session.name}
         self.run_id = time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + os.urandom(2).hex()
         self.run_dir = runs_dir / self.run_id
+        self.services = RunServices(
+            self.run_id, runs_dir, self.console, tracker, self.environment_bin, self.step_env
+        )
         self.results: dict[str, StepResult] = {}
         self.walls: dict[str, float] = {}  # step -> wall seconds, cache lookups included
 
@@ -171,8 +152,6 @@ class Runner:
 
     def check_bindings(self) -> None:
         """Every required component input is bound (checked before anything starts)."""
-        from .expand import remote_problems
-
         problems = remote_problems(self.pipeline, self.values)
         for step in self.pipeline.steps.values():
             for name, spec in step.component.inputs.items():
@@ -278,8 +257,9 @@ class Runner:
                     raise StepFailed(f"input '{name}': {value} does not exist") from None
             else:
                 hashes[name] = {"value": value}
-        # the local driver of parallel steps is part of what produced their outputs
-        driver = self.hasher.file(Path(parallel_driver())) if step.type == "parallel" else ""
+        kind = plugin(kind_of(step))
+        # code of the kind's own (a local driver, a stand-in) that produced the outputs
+        own = kind.key_parts(step, self.hasher) if hasattr(kind, "key_parts") else {}
         key = cache_key(
             {
                 "kind": step.type,
@@ -292,7 +272,7 @@ class Runner:
                 "inputs": hashes,
                 "outputs": component.outputs,
                 "parallel": component.parallel,
-                "driver": driver,
+                "driver": own.get("driver", ""),
                 "sweep": step.sweep,
                 # only where present, so the keys of other steps stay what they were
                 **({"spark": component.spark} if component.spark else {}),
@@ -321,31 +301,17 @@ class Runner:
             outputs[name] = str(folder / name) if spec.get("type") == "uri_file" else str(folder)
         # sweeps need their run id up front: it is the parent of the trials' runs
         child = self.tracker.open_child(step.name, self.run_id, defer=step.type != "sweep")
+        context = StepContext(
+            self.services,
+            inputs,
+            outputs,
+            step_dir,
+            workspace,
+            child.env,
+            child.run_id if step.type == "sweep" else None,
+        )
         try:
-            if step.type == "sweep":
-                from .sweep import TrialRunner, run_sweep
-
-                run_sweep(
-                    TrialRunner(self.run_command, self.tracker, self.console),
-                    step,
-                    inputs,
-                    outputs,
-                    step_dir,
-                    child.run_id,
-                    workspace,
-                )
-            elif component.kind == "parallel":
-                self._run_parallel(step, inputs, outputs, step_dir, child.env)
-            elif component.kind == "spark":
-                from .spark import run_spark
-
-                run_spark(self, step, inputs, outputs, step_dir, child.env)
-            elif step.type == "automl":
-                from .automl import run_automl
-
-                run_automl(self, step, inputs, outputs, step_dir, child.env)
-            else:
-                self.run_command(step, inputs, outputs, step_dir, child.env, workspace)
+            kind.run(step, context)
         except BaseException:
             self.tracker.end(self.tracker.settle(child), ok=False)
             failed = step_dir / "failed-outputs"
@@ -414,113 +380,6 @@ class Runner:
         env["AZUREML_LOCAL_RUN"] = "1"
         return env
 
-    def run_command(
-        self,
-        step: Step,
-        inputs: dict[str, Any],
-        outputs: dict[str, str],
-        step_dir: Path,
-        tracking: dict[str, str],
-        workspace: Path,
-        *,
-        log_name: str = "log.txt",
-        prefix: str | None = None,
-        timeout: float | None = None,
-        started: Any = None,
-    ) -> None:
-        from .jobrun import run_job
-
-        where = f"{yaml_key(step.name)}"
-        paths = path_inputs(step)
-        command = resolve_command(step.component.command, inputs, outputs, where, paths)
-        code, log_file, code_dir = run_job(
-            self,
-            step,
-            command,
-            outputs,
-            step_dir,
-            self.step_env(step, tracking),
-            log_name,
-            prefix or step.name,
-            timeout,
-            started,
-        )
-        if code != 0:
-            # the outputs folder is moved to <step>/failed-outputs when a step fails
-            rerun_outputs = {
-                n: str(step_dir / "failed-outputs" / Path(p).relative_to(workspace))
-                for n, p in outputs.items()
-            }
-            rerun = resolve_command(step.component.command, inputs, rerun_outputs, where, paths)
-            if "\n" in rerun:
-                rerun = f"bash -c {shlex.quote(rerun)}"
-            raise StepFailed(
-                f"exit code {code}",
-                rerun=f"cd {shlex.quote(str(code_dir))} && {rerun}",
-                log=log_file,
-            )
-
-    def _run_parallel(
-        self,
-        step: Step,
-        inputs: dict[str, Any],
-        outputs: dict[str, str],
-        step_dir: Path,
-        tracking: dict[str, str],
-    ) -> None:
-        settings = dict(step.component.parallel)
-        where = f"{yaml_key(step.name)}"
-        arguments = resolve_command(step.component.command, inputs, outputs, where)
-        data = resolve_command(str(settings.get("input_data") or ""), inputs, outputs, where)
-        append_to = settings.get("append_row_to")
-        argv = shlex.split(arguments)
-        file_name = DEFAULT_APPEND_ROW_FILE
-        if "--append_row_file_name" in argv:
-            at = argv.index("--append_row_file_name")
-            file_name = argv[at + 1]
-        target = None
-        if append_to:
-            target = shlex.split(resolve_command(str(append_to), inputs, outputs, where))[0]
-        elif len(outputs) == 1:  # Azure ML's default: the step's only output
-            target = next(iter(outputs.values()))
-        append_file = None
-        if target:
-            # a uri_file output is the file itself; a folder output gets the default file name
-            is_file = target in outputs.values() and not Path(target).is_dir()
-            append_file = target if is_file else str(Path(target) / file_name)
-        from .jobrun import job_env
-        from .workdir import prepare
-
-        code_dir = prepare(step.component.code_dir, step_dir / "wd-log")
-        spec = {
-            "code_dir": str(code_dir),
-            "entry_script": settings["entry_script"],
-            "arguments": argv,
-            "inputs": shlex.split(data),
-            "mini_batch_size": settings.get("mini_batch_size"),
-            "error_threshold": settings.get("error_threshold"),
-            "mini_batch_error_threshold": settings.get("mini_batch_error_threshold"),
-            "max_retries": settings.get("max_retries") or 0,
-            "output_action": settings.get("output_action") or "append_row",
-            "append_row_to": append_file,
-            **parallel_settings(settings),
-        }
-        spec_file = step_dir / "parallel.json"
-        spec_file.write_text(json.dumps(spec, indent=2))
-        env = job_env(self, step, self.step_env(step, tracking))
-        python = shutil.which("python", path=env["PATH"]) or sys.executable
-        argv = [python, parallel_driver(), str(spec_file)]
-        log_file = step_dir / "log.txt"
-        code = run_process(argv, code_dir, env, log_file, step.name, self.console)
-        if code == 0:
-            shutil.rmtree(code_dir, ignore_errors=True)  # kept only when the step failed
-        if code != 0:
-            raise StepFailed(
-                f"exit code {code}",
-                rerun=f"cd {shlex.quote(str(code_dir))} && {display(argv)}",
-                log=log_file,
-            )
-
     # -- reporting ----------------------------------------------------------------------------
     def _record_reused(self) -> None:
         """When MLflow is in use for this run, give reused steps a child run too."""
@@ -545,10 +404,10 @@ class Runner:
             self.console.line(
                 f"{name:<{width}}  {result.state:<8}  {took:>7}  {result.key[:12] or '-'}"
             )
-        from .automl import summary_lines
-
-        for line in summary_lines(self.pipeline, self.results):  # AutoML's local stand-ins
-            self.console.line(line)
+        for kind in plugins_of(list(self.pipeline.steps.values())):
+            if hasattr(kind, "summary_lines"):  # e.g. what AutoML's local stand-in found
+                for line in kind.summary_lines(self.pipeline, self.results):
+                    self.console.line(line)
         ok = all(r.ok for r in self.results.values())
         status = "succeeded" if ok else "failed"
         self.console.line(f"run {self.run_id} {status} in {seconds:.1f} s; logs in {self.run_dir}")
@@ -558,24 +417,3 @@ class Runner:
             self.console.line(f"warning: MLflow tracking unavailable: {self.tracker.error}")
         elif ok:
             self.console.line("every step was reused from the cache (no new MLflow run)")
-
-
-def parallel_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Workers (instance_count x max_concurrency_per_instance), partitions, timeout, logging."""
-    per_instance = int(settings.get("max_concurrency_per_instance") or 1)
-    return {
-        "workers": max(1, int(settings.get("instance_count") or 1) * per_instance),
-        "partition_keys": list(settings.get("partition_keys") or []),
-        "timeout": settings.get("timeout"),
-        "logging_level": settings.get("logging_level") or "INFO",
-    }
-
-
-def path_inputs(step: Step) -> set[str]:
-    return {n for n, spec in step.component.inputs.items() if spec.get("type") in PATH_TYPES}
-
-
-def parallel_driver() -> str:
-    from . import parallel
-
-    return parallel.__file__

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import state
+from .. import state
 
 FILE = "timings.json"
 

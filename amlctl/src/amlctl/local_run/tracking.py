@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import state
+from .. import state
 
 STEP_TAG = "local_run.step_run"
 SESSION_TAG = "local_run.session"  # the run's work-area session: alive while its runner is

@@ -87,7 +87,7 @@ def kind_of(file: Path) -> str:
     """What an Azure ML YAML file defines, from its ``$schema`` or, without one, its keys."""
     import yaml
 
-    from ..pipeline_source import parse
+    from ..pipeline.source import parse
 
     if parse(file).is_python:
         return "pipeline"
@@ -135,7 +135,7 @@ SCHEMA_KINDS = (
 
 def validate_files(files: list[Path]) -> tuple[list[Problem], int]:
     """Problems of the given files, wherever they are, each read as what it defines."""
-    from ..pipeline_source import parse
+    from ..pipeline.source import parse
 
     missing = [str(parse(file).path) for file in files if not parse(file).path.is_file()]
     if missing:
@@ -176,9 +176,9 @@ def _validate(files: list[tuple[str, Path]], root: Path) -> tuple[list[Problem],
 def validate_file(
     kind: str, file: Path, relative: str, aml: Any, loaders: Any, client: Any
 ) -> list[Problem]:
-    from ..pipeline_source import load_pipeline_job, parse
+    from ..pipeline.references import reference_problems
+    from ..pipeline.source import load_pipeline_job, parse
     from .bindings import check_local_paths, check_pipeline
-    from .references import reference_problems
 
     python = parse(file).is_python
     syntax = None if python else _yaml_problem(file, relative)

@@ -12,12 +12,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ..pipeline_source import load_pipeline_job, parse
+from .. import state
 from ..project import ProjectError, quiet_azure_ml
-from . import state
-from .cache import file_sha
+from ..state import file_sha
 from .expand import expand_jobs
-from .graph import GRAPH_FORMAT, Pipeline, _local_data_assets, _pipeline_input
+from .graph import GRAPH_FORMAT, Pipeline
+from .nodes import local_data_assets, pipeline_input
+from .source import load_pipeline_job, parse
 
 
 def load_pipeline(
@@ -67,13 +68,9 @@ def _sdk_version() -> str:
         sdk = metadata.version("azure-ai-ml")
     except metadata.PackageNotFoundError:  # pragma: no cover - always installed with the project
         sdk = "unknown"
-    here = Path(__file__).parent
+    here = Path(__file__).parent  # every module of this package builds the graph
     code = hashlib.sha256(
-        b"".join(
-            file_sha(here / name).encode()
-            for name in ("graph.py", "expand.py", "envs.py", "loader.py")
-        )
-        + file_sha(here.parent / "pipeline_source.py").encode()  # builds Python pipelines
+        b"".join(file_sha(module).encode() for module in sorted(here.glob("*.py")))
     ).hexdigest()
     return f"{sdk}+{code[:12]}"
 
@@ -86,7 +83,7 @@ def _build(spec: Path) -> Pipeline:
     except ProjectError:
         raise
     except Exception as exc:  # the SDK raises many unrelated types for a bad file
-        from ..validation.references import reference_problems
+        from .references import reference_problems
 
         missing = reference_problems(path)
         if missing:
@@ -98,10 +95,10 @@ def _build(spec: Path) -> Pipeline:
     if getattr(job, "type", None) != "pipeline":
         raise ProjectError(f"{path.name}: not a pipeline job (type: {getattr(job, 'type', '?')})")
     base = path.parent
-    data_assets = _local_data_assets(base, sources)
+    data_assets = local_data_assets(base, sources)
     inputs: dict[str, dict[str, Any]] = {}
-    for name, pipeline_input in job.inputs.items():
-        inputs[name] = _pipeline_input(name, pipeline_input._data, base, data_assets)
+    for name, declared in job.inputs.items():
+        inputs[name] = pipeline_input(name, declared._data, base, data_assets)
     steps = expand_jobs(job.jobs, inputs, base, data_assets, sources, path.name)
     settings = job.settings
     pipeline = Pipeline(

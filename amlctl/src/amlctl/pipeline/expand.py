@@ -15,18 +15,9 @@ from typing import Any
 
 from ..expressions import PARENT_OUTPUT
 from ..project import ProjectError
-from .graph import (
-    LOCAL_NODE_TYPES,
-    NOT_LOCAL,
-    PATH_TYPES_GRAPH,
-    Binding,
-    Step,
-    _attr,
-    _binding,
-    _component,
-    _local_path,
-    _sweep_settings,
-)
+from ..state import file_sha
+from .graph import LOCAL_NODE_TYPES, NOT_LOCAL, PATH_TYPES_GRAPH, Binding, Step
+from .nodes import attr, local_path, sweep_settings, to_binding, to_component
 
 # every command and sweep job has this output in Azure ML: the job's artifact folder
 # (what it wrote to ./outputs and ./logs)
@@ -101,7 +92,7 @@ class _Expansion:
             self.pipeline_node(full, node, component, bindings)
             return
         try:
-            spec = _component(component, self.sources)
+            spec = to_component(component, self.sources)
         except ProjectError as exc:
             self.problems.append(f"{key}: {exc}")
             return
@@ -115,12 +106,12 @@ class _Expansion:
         if node_type != "parallel" and DEFAULT_OUTPUT not in outputs:
             outputs[DEFAULT_OUTPUT] = None
         for output_name, raw in (node._job_outputs or {}).items():
-            target = _attr(raw, "path") if not isinstance(raw, str) else raw
+            target = attr(raw, "path") if not isinstance(raw, str) else raw
             match = PARENT_OUTPUT.fullmatch(str(target)) if target else None
             if match and prefix:  # bound to the enclosing pipeline component's output
                 self.aliases[f"{prefix[:-1]}.{match.group(1)}"] = f"{full}.{output_name}"
             outputs[output_name] = match.group(1) if match and not prefix else None
-        sweep: dict[str, Any] = _sweep_settings(node) if node_type == "sweep" else {}
+        sweep: dict[str, Any] = sweep_settings(node) if node_type == "sweep" else {}
         if node_type == "parallel":
             _parallel_node_settings(node, spec.parallel)
         step = Step(full, node_type, spec, bindings, outputs, sweep)
@@ -131,7 +122,7 @@ class _Expansion:
         inner_scope: dict[str, Binding | None] = {}
         for input_name, spec in (component.inputs or {}).items():
             binding = bindings.get(input_name)
-            default = _attr(spec, "default")
+            default = attr(spec, "default")
             if binding is None and default is not None:
                 binding = Binding("literal", value=default)
             inner_scope[input_name] = binding
@@ -144,19 +135,17 @@ class _Expansion:
         inner_base = Path(component.base_path).resolve()
         source = getattr(component, "_source_path", None)
         if source and Path(source).is_file():
-            from .cache import file_sha
-
             self.sources[str(Path(source).resolve())] = file_sha(Path(source))
         prefix = full.rsplit("/", 1)[0] + "/" if "/" in full else ""
         for output_name, raw in (node._job_outputs or {}).items():
-            target = _attr(raw, "path") if not isinstance(raw, str) else raw
+            target = attr(raw, "path") if not isinstance(raw, str) else raw
             match = PARENT_OUTPUT.fullmatch(str(target)) if target else None
             if match and prefix:
                 self.aliases[f"{prefix[:-1]}.{match.group(1)}"] = f"{full}.{output_name}"
         self.jobs(component.jobs, inner_scope, full + "/", inner_base)
 
     def binding(self, raw: Any, scope, prefix: str, base: Path, where: str) -> Binding | None:
-        binding = _binding(raw, base, self.data_assets)
+        binding = to_binding(raw, base, self.data_assets)
         if binding is None:
             return None
         if binding.kind == "parent":
@@ -171,7 +160,7 @@ class _Expansion:
 
     def path_binding(self, value: Any, base: Path, keys: list[str]) -> Binding:
         try:
-            return Binding("path", value=_local_path(value, base, self.data_assets), keys=keys)
+            return Binding("path", value=local_path(value, base, self.data_assets), keys=keys)
         except ProjectError:
             return Binding("remote", value=str(value), keys=keys)
 
@@ -226,24 +215,24 @@ def _parallel_node_settings(node: Any, parallel: dict[str, Any]) -> None:
     retry = getattr(node, "retry_settings", None)
     if retry is not None:
         for key in ("max_retries", "timeout"):
-            if _attr(retry, key) is not None:
-                parallel[key] = _attr(retry, key)
+            if attr(retry, key) is not None:
+                parallel[key] = attr(retry, key)
     resources = getattr(node, "resources", None)
-    count = _attr(resources, "instance_count") if resources is not None else None
+    count = attr(resources, "instance_count") if resources is not None else None
     if count:
         parallel["instance_count"] = int(count)
 
 
 def _distribution(node: Any) -> tuple[dict[str, Any], int]:
     resources = getattr(node, "resources", None)
-    count = _attr(resources, "instance_count") if resources is not None else None
+    count = attr(resources, "instance_count") if resources is not None else None
     distribution = getattr(node, "distribution", None)
     if distribution is None:
         return {}, int(count or 1)
-    kind = str(_attr(distribution, "type") or "").lower()
+    kind = str(attr(distribution, "type") or "").lower()
     settings: dict[str, Any] = {"type": kind}
     for name in ("process_count_per_instance", "worker_count", "parameter_server_count"):
-        value = _attr(distribution, name)
+        value = attr(distribution, name)
         if value is not None:
             settings[name] = int(value)
     return settings, int(count or 1)

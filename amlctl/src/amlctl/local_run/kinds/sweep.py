@@ -10,18 +10,18 @@ import random
 import shutil
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..project import ProjectError
-from .expand import yaml_key
-from .steps import StepFailed, tail
+from ...pipeline.expand import yaml_key
+from ...project import ProjectError
+from ..steps import StepFailed, tail
+from . import command
 
 if TYPE_CHECKING:
-    from .graph import Step
+    from ...pipeline.graph import Step
+    from ..context import StepContext
 
 
 def sample(distribution: dict[str, Any], rng: random.Random) -> Any:
@@ -74,27 +74,7 @@ def _typed(value: Any, kind: str | None) -> Any:
     return value
 
 
-@dataclass(frozen=True)
-class TrialRunner:
-    """What a sweep needs from the pipeline runner: run a trial's command, track, report.
-
-    The executor hands a sweep these three, not itself, so sweep does not import it.
-    """
-
-    run_command: Callable[..., Any]
-    tracker: Any
-    console: Any
-
-
-def run_sweep(
-    runner: TrialRunner,
-    step: Step,
-    inputs: dict[str, Any],
-    outputs: dict[str, str],
-    step_dir: Path,
-    run_id: str | None,
-    workspace: Path,
-) -> None:
+def run(step: Step, ctx: StepContext) -> None:
     """Run the trials; the best trial's outputs are moved to ``outputs`` (in ``workspace``).
 
     Every trial runs in its own working directory with its own outputs. Failed trials are
@@ -103,6 +83,8 @@ def run_sweep(
     log while they run; ``limits`` bound the number, concurrency and duration of trials.
     """
 
+    inputs, step_dir, workspace, run_id = ctx.inputs, ctx.step_dir, ctx.workspace, ctx.run_id
+    console, tracker = ctx.console, ctx.tracker
     settings = step.sweep
     metric = settings.get("primary_metric")
     if not metric:
@@ -111,7 +93,7 @@ def run_sweep(
     trials = trial_parameters(settings)
     algorithm = settings.get("sampling_algorithm", "random")
     if algorithm not in ("random", "grid"):
-        runner.console.line(f"[{step.name}] {algorithm} sampling runs as random sampling locally")
+        console.line(f"[{step.name}] {algorithm} sampling runs as random sampling locally")
     policy = settings.get("early_termination") or {}
     concurrent = max(1, int(settings.get("max_concurrent_trials") or 1))
     deadline = time.monotonic() + float(settings["timeout"]) if settings.get("timeout") else None
@@ -134,7 +116,7 @@ def run_sweep(
         }
         records[index] = record
         if deadline and time.monotonic() > deadline:
-            runner.console.line(f"[{step.name}] trial {index}: skipped (sweep timeout reached)")
+            console.line(f"[{step.name}] trial {index}: skipped (sweep timeout reached)")
             return
         trial_dir = workspace / f".trial-{index}"
         trial_outputs = {}
@@ -149,12 +131,12 @@ def run_sweep(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
             for k, v in record["parameters"].items()
         )
-        trial_run = runner.tracker.start_child(
+        trial_run = tracker.start_child(
             f"{step.name}-trial-{index}", parent_id=run_id, **{"local_run.trial": str(index)}
         )
         if trial_run:
-            runner.tracker.log_params(trial_run, record["parameters"])
-        runner.console.line(f"[{step.name}] trial {index}: {shown}")
+            tracker.log_params(trial_run, record["parameters"])
+        console.line(f"[{step.name}] trial {index}: {shown}")
         remaining = deadline - time.monotonic() if deadline else None
         limits = [x for x in (trial_timeout, remaining) if x]
         limit = min(limits) if limits else None
@@ -165,13 +147,15 @@ def run_sweep(
                 active[index] = (process, trial_run)
 
         try:
-            runner.run_command(
+            trial = ctx.derived(
+                inputs=values,
+                outputs=trial_outputs,
+                tracking=tracker.env(trial_run),
+                workspace=trial_dir,
+            )
+            command.run(
                 step,
-                values,
-                trial_outputs,
-                step_dir,
-                runner.tracker.env(trial_run),
-                trial_dir,
+                trial,
                 log_name=log_name,
                 prefix=f"{step.name}/{index}",
                 timeout=limit,
@@ -185,40 +169,40 @@ def run_sweep(
                 active.pop(index, None)
         record["log"] = str(step_dir / log_name)
         if trial_run:
-            histories[index] = runner.tracker.history(trial_run, metric)
+            histories[index] = tracker.history(trial_run, metric)
         if index in stopped:
             record["status"] = "early_terminated"
             record["reason"] = stopped[index]
-            runner.tracker.end(trial_run, ok=False)
-            runner.console.line(f"[{step.name}] trial {index}: stopped early ({stopped[index]})")
+            tracker.end(trial_run, ok=False)
+            console.line(f"[{step.name}] trial {index}: stopped early ({stopped[index]})")
             shutil.rmtree(trial_dir, ignore_errors=True)
             return
         if failure is not None:
             record["status"] = "failed"
             record["error"] = str(failure)
             record["log_tail"] = tail(step_dir / log_name, 10)
-            runner.tracker.end(trial_run, ok=False)
-            runner.console.line(f"[{step.name}] trial {index}: failed ({failure})")
+            tracker.end(trial_run, ok=False)
+            console.line(f"[{step.name}] trial {index}: failed ({failure})")
             for line in record["log_tail"][-5:]:
-                runner.console.line(f"[{step.name}] trial {index}: | {line}")
+                console.line(f"[{step.name}] trial {index}: | {line}")
             shutil.rmtree(trial_dir, ignore_errors=True)
             return
-        runner.tracker.end(trial_run, ok=True)
-        value = runner.tracker.metrics(trial_run).get(metric) if trial_run else None
+        tracker.end(trial_run, ok=True)
+        value = tracker.metrics(trial_run).get(metric) if trial_run else None
         record.update(status="completed", metric=value, folder=str(trial_dir))
-        runner.console.line(f"[{step.name}] trial {index}: {metric}={value}")
+        console.line(f"[{step.name}] trial {index}: {metric}={value}")
 
     done = threading.Event()
 
     def monitor() -> None:
-        from .early_termination import should_stop
-        from .processes import REAPER
+        from ..early_termination import should_stop
+        from ..processes import REAPER
 
         while not done.wait(0.3):
             with lock:
                 running = dict(active)
             for index, (_, trial_run) in running.items():
-                histories[index] = runner.tracker.history(trial_run, metric)
+                histories[index] = tracker.history(trial_run, metric)
             for index, (process, _) in running.items():
                 if index in stopped:
                     continue
@@ -228,7 +212,7 @@ def run_sweep(
                     REAPER.kill(process)  # the trial and what it started
 
     watcher = None
-    if policy.get("type") and runner.tracker.started:
+    if policy.get("type") and tracker.started:
         watcher = threading.Thread(target=monitor, daemon=True)
         watcher.start()
     try:
@@ -244,10 +228,10 @@ def run_sweep(
         for status in ("completed", "failed", "early_terminated", "skipped")
     }
     summary = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in counts.items() if n)
-    runner.console.line(f"[{step.name}] {len(ordered)} trials: {summary}")
+    console.line(f"[{step.name}] {len(ordered)} trials: {summary}")
     (step_dir / "trials.json").write_text(json.dumps(ordered, indent=2, default=str))
     if run_id:
-        runner.tracker.log_metrics(run_id, {f"trials_{k}": float(v) for k, v in counts.items()})
+        tracker.log_metrics(run_id, {f"trials_{k}": float(v) for k, v in counts.items()})
     completed = [r for r in ordered if r["status"] == "completed"]
     if not completed:
         failed = [r for r in ordered if r["status"] == "failed"]
@@ -267,7 +251,7 @@ def run_sweep(
     best = (max if maximize else min)(scored, key=lambda r: r["metric"])
     index, value, best_dir = best["trial"], best["metric"], Path(best["folder"])
     values = {**inputs, **best["parameters"]}
-    runner.console.line(f"[{step.name}] best trial {index}: {metric}={value}")
+    console.line(f"[{step.name}] best trial {index}: {metric}={value}")
     for name in step.outputs:
         target = workspace / name
         shutil.rmtree(target, ignore_errors=True)
@@ -280,5 +264,5 @@ def run_sweep(
     for record in completed:
         shutil.rmtree(record["folder"], ignore_errors=True)
     if run_id:
-        runner.tracker.log_metrics(run_id, {metric: float(value)})
-        runner.tracker.log_params(run_id, {f"best.{k}": v for k, v in best["parameters"].items()})
+        tracker.log_metrics(run_id, {metric: float(value)})
+        tracker.log_params(run_id, {f"best.{k}": v for k, v in best["parameters"].items()})

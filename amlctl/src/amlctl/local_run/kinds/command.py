@@ -1,4 +1,4 @@
-"""One command job (or sweep trial) as Azure ML runs it, on this machine.
+"""Command jobs (and a sweep's trials) as Azure ML runs them, on this machine.
 
 A fresh working directory (workdir.py), the command through bash with the step's
 environment first on PATH (resolve.py, envs.py), one process per rank for
@@ -10,28 +10,67 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import workdir
-from .distributed import processes
-from .expand import DEFAULT_OUTPUT
-from .resolve import shell_argv, shim_dir
-from .steps import run_process
+from ...pipeline.expand import DEFAULT_OUTPUT, yaml_key
+from .. import workdir
+from ..distributed import processes
+from ..resolve import resolve_command, shell_argv, shim_dir
+from ..steps import StepFailed, run_process
 
 if TYPE_CHECKING:
-    from .executor import Runner
-    from .graph import Step
+    from ...pipeline.graph import Step
+    from ..context import StepContext
+
+PATH_TYPES = ("uri_folder", "uri_file", "mltable", "mlflow_model", "custom_model", "triton_model")
 
 
-def job_env(runner: Runner, step: Step, env: dict[str, str]) -> dict[str, str]:
+def run(
+    step: Step,
+    ctx: StepContext,
+    *,
+    log_name: str = "log.txt",
+    prefix: str | None = None,
+    timeout: float | None = None,
+    started: Any = None,
+) -> None:
+    """Run the step's command; a non-zero exit raises StepFailed with how to rerun it."""
+    where = yaml_key(step.name)
+    paths = path_inputs(step)
+    command = resolve_command(step.component.command, ctx.inputs, ctx.outputs, where, paths)
+    code, log_file, code_dir = run_job(
+        step, ctx, command, log_name, prefix or step.name, timeout, started
+    )
+    if code != 0:
+        # the outputs folder is moved to <step>/failed-outputs when a step fails
+        rerun_outputs = {
+            n: str(ctx.step_dir / "failed-outputs" / Path(p).relative_to(ctx.workspace))
+            for n, p in ctx.outputs.items()
+        }
+        rerun = resolve_command(step.component.command, ctx.inputs, rerun_outputs, where, paths)
+        if "\n" in rerun:
+            rerun = f"bash -c {shlex.quote(rerun)}"
+        raise StepFailed(
+            f"exit code {code}",
+            rerun=f"cd {shlex.quote(str(code_dir))} && {rerun}",
+            log=log_file,
+        )
+
+
+def path_inputs(step: Step) -> set[str]:
+    return {n for n, spec in step.component.inputs.items() if spec.get("type") in PATH_TYPES}
+
+
+def job_env(step: Step, ctx: StepContext) -> dict[str, str]:
     """The step's variables with its environment's python and pip first on PATH."""
-    bin_dir = runner.environment_bin(step)
-    shims = shim_dir(runner.runs_dir, bin_dir)
-    env = dict(env)
+    env = ctx.env(step)
+    bin_dir = ctx.services.environment_bin(step)
+    shims = shim_dir(ctx.services.runs_dir, bin_dir)
     env["PATH"] = os.pathsep.join([str(shims), bin_dir, env.get("PATH", os.defpath)])
     env.pop("PYTHONHOME", None)
     if Path(bin_dir) != Path(sys.executable).parent:
@@ -40,22 +79,19 @@ def job_env(runner: Runner, step: Step, env: dict[str, str]) -> dict[str, str]:
 
 
 def run_job(
-    runner: Runner,
     step: Step,
+    ctx: StepContext,
     command: str,
-    outputs: dict[str, str],
-    step_dir: Path,
-    env: dict[str, str],
     log_name: str,
     prefix: str,
     timeout: float | None,
     started: Any = None,
 ) -> tuple[int, Path, Path]:
     """(exit code, log file, working directory of node 0); the folder is removed on success."""
-
+    step_dir, outputs, console = ctx.step_dir, ctx.outputs, ctx.console
     stem = Path(log_name).stem
-    env = job_env(runner, step, env)
-    ranks = processes(step.distribution, step.instance_count, f"{runner.run_id}_{step.name}")
+    env = job_env(step, ctx)
+    ranks = processes(step.distribution, step.instance_count, f"{ctx.services.run_id}_{step.name}")
     nodes = sorted({p.node for p in ranks})
     folders = {
         node: workdir.prepare(
@@ -85,7 +121,7 @@ def run_job(
             {**env, **ranks[0].env},
             log_file,
             prefix,
-            runner.console,
+            console,
             timeout,
             started,
         )
@@ -100,7 +136,7 @@ def run_job(
                 {**env, **process.env},
                 log,
                 f"{prefix}/rank{process.rank}",
-                runner.console,
+                console,
                 timeout,
                 started,
             )

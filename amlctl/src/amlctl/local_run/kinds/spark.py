@@ -22,12 +22,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..project import ProjectError
-from .resolve import display, resolve_command
+from ...pipeline.expand import yaml_key
+from ...project import ProjectError
+from ..resolve import display, resolve_command
+from ..steps import StepFailed, run_process
 
 if TYPE_CHECKING:
-    from .executor import Runner
-    from .graph import Step
+    from ...pipeline.graph import Step
+    from ..context import StepContext
 
 MIN_JAVA = 17
 PYSPARK_HINT = "pip install pyspark==4.3.0 (in a generated project: pip install -e '.[spark]')"
@@ -35,44 +37,6 @@ JAVA_HINT = (
     f"install a Java {MIN_JAVA}+ runtime (e.g. apt-get install openjdk-17-jre-headless) "
     "and put it on PATH or set JAVA_HOME"
 )
-# component attribute -> the Spark property it stands for (azure-ai-ml lifts these out of conf)
-CONF_ATTRIBUTES = {
-    "driver_cores": "spark.driver.cores",
-    "driver_memory": "spark.driver.memory",
-    "executor_cores": "spark.executor.cores",
-    "executor_memory": "spark.executor.memory",
-    "executor_instances": "spark.executor.instances",
-    "dynamic_allocation_enabled": "spark.dynamicAllocation.enabled",
-    "dynamic_allocation_min_executors": "spark.dynamicAllocation.minExecutors",
-    "dynamic_allocation_max_executors": "spark.dynamicAllocation.maxExecutors",
-}
-
-
-def spark_settings(component: Any) -> dict[str, Any]:
-    """The Spark part of a loaded SparkComponent, as plain JSON-friendly values."""
-    entry = component.entry
-    entry_file = getattr(entry, "entry", None) if entry is not None else None
-    entry_type = str(getattr(entry, "type", "") or "")
-    conf = {str(k): _conf_text(v) for k, v in (component.conf or {}).items()}
-    for attribute, key in CONF_ATTRIBUTES.items():
-        value = getattr(component, attribute, None)
-        if value is not None:
-            conf[key] = _conf_text(value)
-    return {
-        "entry_file": entry_file if "class" not in entry_type.lower() else None,
-        "entry_class": entry_file if "class" in entry_type.lower() else None,
-        "py_files": list(component.py_files or []),
-        "jars": list(component.jars or []),
-        "files": list(component.files or []),
-        "archives": list(component.archives or []),
-        "conf": dict(sorted(conf.items())),
-    }
-
-
-def _conf_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value)
 
 
 def spark_submit() -> Path:
@@ -162,35 +126,26 @@ def submit_argv(settings: dict[str, Any], arguments: str, where: str) -> list[st
     return [*argv, settings["entry_file"], *shlex.split(arguments)]
 
 
-def run_spark(
-    runner: Runner,
-    step: Step,
-    inputs: dict[str, Any],
-    outputs: dict[str, str],
-    step_dir: Path,
-    tracking: dict[str, str],
-) -> None:
-    from .steps import StepFailed, run_process
-
-    where = f"jobs.{step.name}"
+def run(step: Step, ctx: StepContext) -> None:
+    where = yaml_key(step.name)
     settings = step.component.spark
-    arguments = resolve_command(step.component.command, inputs, outputs, where)
+    arguments = resolve_command(step.component.command, ctx.inputs, ctx.outputs, where)
     argv = submit_argv(settings, arguments, where)
     code_dir = Path(step.component.code_dir)
     for name in (settings["entry_file"], *settings["py_files"], *settings["files"]):
         if not (code_dir / name).exists():
             raise StepFailed(f"{where}: {name} is not in the component's code ({code_dir})")
-    env = runner.step_env(step, tracking)
+    env = ctx.env(step)
     # the driver and the workers run the project's Python, where pyspark is installed
     env["PYSPARK_PYTHON"] = env["PYSPARK_DRIVER_PYTHON"] = sys.executable
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    for folder in outputs.values():  # Spark writes its output folders itself
+    for folder in ctx.outputs.values():  # Spark writes its output folders itself
         path = Path(folder)
         if path.is_dir() and not any(path.iterdir()):
             path.rmdir()
-    log_file = step_dir / "log.txt"
-    code = run_process(argv, code_dir, env, log_file, step.name, runner.console)
-    for folder in outputs.values():
+    log_file = ctx.step_dir / "log.txt"
+    code = run_process(argv, code_dir, env, log_file, step.name, ctx.console)
+    for folder in ctx.outputs.values():
         Path(folder).mkdir(parents=True, exist_ok=True)
     if code != 0:
         raise StepFailed(

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .inputs import literal_type
-from .local_run.cache import file_sha
-from .project import ProjectError, quiet_azure_ml, work_root
+from ..inputs import literal_type
+from ..project import ProjectError, quiet_azure_ml, work_root
+from ..state import file_sha
 
 PYTHON_SUFFIXES = (".py",)
 YAML_SUFFIXES = (".yml", ".yaml")

@@ -1,4 +1,4 @@
-"""The runner's files under ``.runs/``: read defensively, written atomically, shared under locks.
+"""amlctl's own files (``.runs/``): read defensively, written atomically, shared under locks.
 
 Anything in ``.runs/`` may have been damaged by hand, by a full disk or by a run that was
 killed. Whatever a file holds, reading it gives either data of the expected shape or
@@ -11,6 +11,7 @@ MLflow store, the hash memo, the cache) is changed under an exclusive file lock.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import sys
@@ -26,6 +27,11 @@ except ImportError:  # pragma: no cover - Windows: runs of one project are not s
 
 LOCKS = "locks"
 _warned: set[str] = set()
+
+
+def file_sha(path: Path) -> str:
+    """The sha256 of a file's bytes, as hex (cache keys and graph sources use it)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def warn(path: Path | str, problem: str, action: str = "ignored") -> None:

@@ -1,7 +1,7 @@
-"""The pipeline as a DAG of steps: small JSON-friendly dataclasses and the helpers that
-turn azure-ai-ml's objects (nodes, their components, input bindings) into them.
+"""From azure-ai-ml's loaded objects (nodes, their components, input bindings) to the graph.
 
-``loader.load_pipeline`` builds the graph with these and ``expand``, and caches it.
+Everything the SDK knows about a node that a local run, a check or a submission needs is
+read here once and kept as plain values in ``graph``'s dataclasses.
 """
 
 from __future__ import annotations
@@ -9,141 +9,24 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..expressions import PARENT_INPUT, STEP_OUTPUT
 from ..inputs import literal_type
 from ..project import ProjectError, layout, project_root
-from .cache import file_sha
-
-ASSET_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(?:@[\w.-]+|:[\w.-]+)$")
-ASSET_REFERENCE = re.compile(r"^azureml:(?://)?([^:@/]+)(?:[:@](.+))?$")
-LOCAL_NODE_TYPES = ("command", "sweep", "parallel", "spark", "automl")
-GRAPH_FORMAT = 3
-# node type -> what it is, for the one line that says why it cannot run here
-NOT_LOCAL = {
-    "data_transfer": "a data transfer node (copies between Azure stores)",
-    "import": "an import node (reads from an external database or file system)",
-    "if_else": "a control-flow node (if_else)",
-    "do_while": "a control-flow node (do_while)",
-    "parallel_for": "a control-flow node (parallel_for)",
-}
-PATH_TYPES_GRAPH = ("uri_folder", "uri_file", "mltable", "mlflow_model", "custom_model")
-REMOTE_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+from ..state import file_sha
+from .graph import ASSET_NAME, ASSET_REFERENCE, Binding, Component
 
 
-@dataclass
-class Component:
-    name: str
-    kind: str  # "command", "parallel", "spark" or "automl"
-    command: str  # command line, program_arguments of a parallel task, args of a Spark one
-    code_dir: str
-    environment: str  # canonical text of the environment definition (part of the cache key)
-    inputs: dict[str, dict[str, Any]]  # name -> {"type", "optional", "default"}
-    outputs: dict[str, dict[str, Any]]  # name -> {"type"}
-    deterministic: bool = True
-    source: str = ""
-    environment_variables: dict[str, str] = field(default_factory=dict)
-    parallel: dict[str, Any] = field(default_factory=dict)  # entry_script, mini_batch_size, ...
-    # what a local environment is built from: {"conda_file": path, "context": path, "image"}
-    environment_build: dict[str, Any] = field(default_factory=dict)
-    spark: dict[str, Any] = field(default_factory=dict)  # entry_file, py_files, conf (spark.py)
-
-
-@dataclass
-class Binding:
-    """Where a step input comes from."""
-
-    kind: str  # "parent" | "step" | "literal" | "path" | "remote"
-    ref: str = ""  # parent input name, or "step.output"
-    value: Any = None  # literal value, absolute local path, or remote URL
-    # the YAML keys this binding was set at, outermost first ("jobs.outer.inputs.x"); a
-    # `--set` of any of them replaces it
-    keys: list[str] = field(default_factory=list)
-
-    @property
-    def step(self) -> str:
-        return self.ref.split(".", 1)[0]
-
-    @property
-    def output(self) -> str:
-        return self.ref.split(".", 1)[1]
-
-
-@dataclass
-class Step:
-    name: str
-    type: str  # "command" | "sweep" | "parallel" | "spark" | "automl"
-    component: Component
-    inputs: dict[str, Binding]
-    outputs: dict[str, str | None]  # step output -> pipeline output it is bound to
-    sweep: dict[str, Any] = field(default_factory=dict)
-    # {"type": "pytorch"|"tensorflow"|"mpi", ...counts} and resources.instance_count
-    distribution: dict[str, Any] = field(default_factory=dict)
-    instance_count: int = 1
-    automl: dict[str, Any] = field(default_factory=dict)  # task, limits, ... (automl.py)
-
-    def upstream(self) -> set[str]:
-        return {b.step for b in self.inputs.values() if b.kind == "step"}
-
-
-@dataclass
-class Pipeline:
-    path: str
-    name: str
-    experiment: str
-    inputs: dict[str, dict[str, Any]]  # name -> {"type", "value"}
-    outputs: list[str]
-    steps: dict[str, Step]
-    force_rerun: bool = False
-    sources: dict[str, str] = field(default_factory=dict)  # file -> sha256 it was built from
-
-    def order(self) -> list[str]:
-        """Step names in a topological order (stable: file order among ready steps)."""
-        done: list[str] = []
-        pending = list(self.steps)
-        while pending:
-            ready = [n for n in pending if self.steps[n].upstream() <= set(done)]
-            if not ready:
-                raise ProjectError(f"{self.path}: jobs form a cycle: {', '.join(pending)}")
-            done.extend(ready)
-            pending = [n for n in pending if n not in ready]
-        return done
-
-    def downstream(self, name: str) -> set[str]:
-        found: set[str] = set()
-        frontier = {name}
-        while frontier:
-            frontier = {s.name for s in self.steps.values() if s.upstream() & frontier} - found
-            found |= frontier
-        return found
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Pipeline:
-        steps = {}
-        for name, raw in data["steps"].items():
-            raw = dict(raw)
-            raw["component"] = Component(**raw["component"])
-            raw["inputs"] = {k: Binding(**v) for k, v in raw["inputs"].items()}
-            steps[name] = Step(**raw)
-        return cls(**{**data, "steps": steps})
-
-
-def _pipeline_input(
-    name: str, raw: Any, base: Path, data_assets: dict[str, Path]
-) -> dict[str, Any]:
+def pipeline_input(name: str, raw: Any, base: Path, data_assets: dict[str, Path]) -> dict[str, Any]:
     if _is_asset(raw):
-        path_value = _attr(raw, "path")
-        kind = _attr(raw, "type") or "uri_folder"
+        path_value = attr(raw, "path")
+        kind = attr(raw, "type") or "uri_folder"
         if path_value is None:
-            return {"type": kind, "value": _attr(raw, "default")}
+            return {"type": kind, "value": attr(raw, "default")}
         try:
-            return {"type": kind, "value": _local_path(path_value, base, data_assets)}
+            return {"type": kind, "value": local_path(path_value, base, data_assets)}
         except ProjectError:  # exists only in the workspace: usable locally with --set
             return {"type": kind, "value": None, "remote": str(path_value)}
     if isinstance(raw, dict):  # {type: number, default: 1}
@@ -151,17 +34,17 @@ def _pipeline_input(
     return {"type": literal_type(raw), "value": raw}
 
 
-def _attr(obj: Any, name: str) -> Any:
+def attr(obj: Any, name: str) -> Any:
     return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
 
 
 def _is_asset(raw: Any) -> bool:
-    kind = _attr(raw, "type")
-    has_path = _attr(raw, "path") is not None
+    kind = attr(raw, "type")
+    has_path = attr(raw, "path") is not None
     return has_path or (isinstance(kind, str) and kind.startswith(("uri_", "mltable", "mlflow")))
 
 
-def _local_path(value: Any, base: Path, data_assets: dict[str, Path]) -> str:
+def local_path(value: Any, base: Path, data_assets: dict[str, Path]) -> str:
     text = str(value)
     local = (base / text).resolve()
     if ASSET_NAME.match(text) and not local.exists():
@@ -180,7 +63,7 @@ def _local_path(value: Any, base: Path, data_assets: dict[str, Path]) -> str:
     return str(local)
 
 
-def _local_data_assets(base: Path, sources: dict[str, str]) -> dict[str, Path]:
+def local_data_assets(base: Path, sources: dict[str, str]) -> dict[str, Path]:
     """Data assets defined in the project's data/*.yml: name -> local path."""
     import yaml
 
@@ -204,7 +87,7 @@ def _local_data_assets(base: Path, sources: dict[str, str]) -> dict[str, Path]:
     return assets
 
 
-def _binding(raw: Any, base: Path, data_assets: dict[str, Path]) -> Binding | None:
+def to_binding(raw: Any, base: Path, data_assets: dict[str, Path]) -> Binding | None:
     if raw is None:
         return None
     if not isinstance(raw, str | int | float | bool) and hasattr(raw, "_data_binding"):
@@ -219,20 +102,20 @@ def _binding(raw: Any, base: Path, data_assets: dict[str, Path]) -> Binding | No
         return Binding("literal", value=raw)
     if isinstance(raw, int | float | bool):
         return Binding("literal", value=raw)
-    path_value = _attr(raw, "path")
+    path_value = attr(raw, "path")
     if path_value is not None:
-        nested = _binding(str(path_value), base, data_assets)
+        nested = to_binding(str(path_value), base, data_assets)
         if nested is not None and nested.kind in ("parent", "step"):
             return nested
         try:
-            return Binding("path", value=_local_path(path_value, base, data_assets))
+            return Binding("path", value=local_path(path_value, base, data_assets))
         except ProjectError:  # a workspace asset or a URL: replaced with --set, or reported
             return Binding("remote", value=str(path_value))
-    default = _attr(raw, "default")
+    default = attr(raw, "default")
     return Binding("literal", value=default) if default is not None else None
 
 
-def _component(component: Any, sources: dict[str, str]) -> Component:
+def to_component(component: Any, sources: dict[str, str]) -> Component:
     base = Path(component.base_path).resolve()
     source = getattr(component, "_source_path", None)
     if source:
@@ -243,20 +126,20 @@ def _component(component: Any, sources: dict[str, str]) -> Component:
     parallel: dict[str, Any] = {}
     if kind == "parallel":
         task = component.task
-        code, environment = _attr(task, "code"), _attr(task, "environment")
-        command = _attr(task, "program_arguments") or ""
+        code, environment = attr(task, "code"), attr(task, "environment")
+        command = attr(task, "program_arguments") or ""
         other = getattr(component, "_other_parameter", {}) or {}
         retry = component.retry_settings
         parallel = {
-            "entry_script": _attr(task, "entry_script"),
+            "entry_script": attr(task, "entry_script"),
             "input_data": component.input_data,
             "mini_batch_size": component.mini_batch_size or None,
             "error_threshold": component.error_threshold,
             "mini_batch_error_threshold": component.mini_batch_error_threshold,
-            "max_retries": _attr(retry, "max_retries") if retry is not None else None,
-            "timeout": _attr(retry, "timeout") if retry is not None else None,
+            "max_retries": attr(retry, "max_retries") if retry is not None else None,
+            "timeout": attr(retry, "timeout") if retry is not None else None,
             "output_action": other.get("output_action", "append_row"),
-            "append_row_to": other.get("append_row_to") or _attr(task, "append_row_to"),
+            "append_row_to": other.get("append_row_to") or attr(task, "append_row_to"),
             "max_concurrency_per_instance": component.max_concurrency_per_instance,
             "partition_keys": getattr(component, "partition_keys", None),
             "logging_level": getattr(component, "logging_level", None),
@@ -301,14 +184,8 @@ def _component(component: Any, sources: dict[str, str]) -> Component:
         },
         parallel=parallel,
         environment_build=environment_build(environment, base, sources),
-        spark=_spark_settings(component) if kind == "spark" else {},
+        spark=spark_settings(component) if kind == "spark" else {},
     )
-
-
-def _spark_settings(component: Any) -> dict[str, Any]:
-    from .spark import spark_settings
-
-    return spark_settings(component)
 
 
 def _normalized_command(command: str) -> str:
@@ -318,8 +195,8 @@ def _normalized_command(command: str) -> str:
 
 
 def environment_build(environment: Any, base: Path, sources: dict[str, str]) -> dict[str, Any]:
-    """What a local environment is built from (see envs.py), with absolute paths."""
-    from .envs import build_spec
+    """What a local environment is built from (see ``environments``), with absolute paths."""
+    from .environments import build_spec
 
     return build_spec(environment, base, _environment_folders(base), sources)
 
@@ -359,7 +236,7 @@ def _environment_text(environment: Any, base: Path, sources: dict[str, str]) -> 
     )
 
 
-def _sweep_settings(node: Any) -> dict[str, Any]:
+def sweep_settings(node: Any) -> dict[str, Any]:
     space = {}
     for name, distribution in (node.search_space or {}).items():
         values = {k: v for k, v in vars(distribution).items() if not k.startswith("_")}
@@ -396,3 +273,43 @@ def _environment_folders(base: Path) -> list[Path]:
     with contextlib.suppress(ProjectError):
         folders.insert(0, layout(project_root(base)).environments)
     return folders
+
+
+# component attribute -> the Spark property it stands for (azure-ai-ml lifts these out of conf)
+CONF_ATTRIBUTES = {
+    "driver_cores": "spark.driver.cores",
+    "driver_memory": "spark.driver.memory",
+    "executor_cores": "spark.executor.cores",
+    "executor_memory": "spark.executor.memory",
+    "executor_instances": "spark.executor.instances",
+    "dynamic_allocation_enabled": "spark.dynamicAllocation.enabled",
+    "dynamic_allocation_min_executors": "spark.dynamicAllocation.minExecutors",
+    "dynamic_allocation_max_executors": "spark.dynamicAllocation.maxExecutors",
+}
+
+
+def spark_settings(component: Any) -> dict[str, Any]:
+    """The Spark part of a loaded SparkComponent, as plain JSON-friendly values."""
+    entry = component.entry
+    entry_file = getattr(entry, "entry", None) if entry is not None else None
+    entry_type = str(getattr(entry, "type", "") or "")
+    conf = {str(k): _conf_text(v) for k, v in (component.conf or {}).items()}
+    for attribute, key in CONF_ATTRIBUTES.items():
+        value = getattr(component, attribute, None)
+        if value is not None:
+            conf[key] = _conf_text(value)
+    return {
+        "entry_file": entry_file if "class" not in entry_type.lower() else None,
+        "entry_class": entry_file if "class" in entry_type.lower() else None,
+        "py_files": list(component.py_files or []),
+        "jars": list(component.jars or []),
+        "files": list(component.files or []),
+        "archives": list(component.archives or []),
+        "conf": dict(sorted(conf.items())),
+    }
+
+
+def _conf_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
