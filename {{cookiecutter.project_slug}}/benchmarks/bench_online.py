@@ -1,12 +1,14 @@
 """Load-test the scoring script behind Azure ML's inference server on loopback.
 
     python benchmarks/bench_online.py [--requests 2000] [--concurrency 4] [--rows 1]
-                                      [--workers 1] [--model PATH]
+                                      [--workers 1] [--idle 0] [--model PATH]
 
 Trains a model on the sample data with components/train (or takes --model), starts the
-inference server on a free loopback port (as `amlctl serve` does), then a second process
-sends a bounded load: --requests POSTs of --rows rows each, --concurrency at a time. Prints
-requests per second and p50/p95/p99 latency, and fails if any answer is not 200.
+inference server on a free loopback port with deploy/online/deployment.yml's environment
+variables (as `amlctl serve` does), then a second process sends a bounded load: --requests
+POSTs of --rows rows each, --concurrency at a time, while --idle connections stay open
+sending nothing (each reopened as soon as the server closes it). Prints requests per second
+and p50/p95/p99 latency, and fails if any answer is not 200.
 """
 
 from __future__ import annotations
@@ -16,14 +18,18 @@ import contextlib
 import importlib.util
 import io
 import json
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 SCORING = ROOT / "deploy" / "online" / "scoring" / "score.py"
+DEPLOYMENT = ROOT / "deploy" / "online" / "deployment.yml"
 
 
 def train_model(folder: Path) -> Path:
@@ -50,11 +56,31 @@ def request_body(rows: int) -> bytes:
     return json.dumps({"data": table.head(rows).to_dict(orient="records")}).encode()
 
 
-def load(url: str, body: bytes, requests: int, concurrency: int) -> dict:
+def hold_idle(url: str, count: int, stop: threading.Event) -> None:
+    """`count` connections that send nothing, each reopened as soon as the server closes it."""
+    where = urlsplit(url)
+
+    def idle_client() -> None:
+        while not stop.is_set():
+            with socket.create_connection((where.hostname, where.port)) as idle:
+                idle.settimeout(0.2)
+                while not stop.is_set():
+                    try:
+                        if not idle.recv(1):
+                            break  # closed by the server: open another
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        break
+
+    for _ in range(count):
+        threading.Thread(target=idle_client, daemon=True).start()
+
+
+def load(url: str, body: bytes, requests: int, concurrency: int, idle: int = 0) -> dict:
     """The client side (run in its own process): latencies of `requests` POSTs."""
     import http.client
     from concurrent.futures import ThreadPoolExecutor
-    from urllib.parse import urlsplit
 
     where = urlsplit(url)
     per_thread = [
@@ -74,9 +100,15 @@ def load(url: str, body: bytes, requests: int, concurrency: int) -> dict:
         connection.close()
         return latencies, failures
 
+    stop = threading.Event()
+    hold_idle(url, idle, stop)
+    time.sleep(0.2 if idle else 0)  # the idle connections are open before the load starts
     started = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        results = list(pool.map(client, per_thread))
+    try:
+        with ThreadPoolExecutor(concurrency) as pool:
+            results = list(pool.map(client, per_thread))
+    finally:
+        stop.set()
     elapsed = time.perf_counter() - started
     latencies = sorted(value for values, _ in results for value in values)
     return {
@@ -98,32 +130,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rows", type=int, default=1, help="rows per request")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument(
+        "--idle", type=int, default=0, help="connections held open, sending nothing"
+    )
     parser.add_argument("--model", type=Path, default=None, help="an MLflow model folder")
     parser.add_argument("--client", help=argparse.SUPPRESS)  # internal: run the load only
     args = parser.parse_args(argv)
-    if args.requests < 1 or args.concurrency < 1 or args.rows < 1:
-        parser.error("--requests, --concurrency and --rows must be at least 1")
+    if args.requests < 1 or args.concurrency < 1 or args.rows < 1 or args.idle < 0:
+        parser.error("--requests, --concurrency and --rows must be at least 1, --idle 0 or more")
     body = request_body(args.rows)
     if args.client:
-        print(json.dumps(load(args.client, body, args.requests, args.concurrency)))
+        result = load(args.client, body, args.requests, args.concurrency, args.idle)
+        print(json.dumps(result))
         return 0
 
     from amlctl import running_server
 
     with tempfile.TemporaryDirectory(prefix="bench-online-") as scratch:
         model = args.model or train_model(Path(scratch))
-        with running_server(SCORING, model, workers=args.workers) as server:
+        with running_server(SCORING, model, workers=args.workers, deployment=DEPLOYMENT) as server:
             # warm-up, then the measured load from a second process
             load(server.url, body, 20, 1)
             client = [sys.executable, __file__, "--client", server.url]
             client += ["--requests", str(args.requests), "--concurrency", str(args.concurrency)]
-            client += ["--rows", str(args.rows)]
+            client += ["--rows", str(args.rows), "--idle", str(args.idle)]
             done = subprocess.run(client, capture_output=True, text=True, check=True)
     result = json.loads(done.stdout)
     latencies = result["latencies"]
     print(
         f"{result['requests']} requests of {args.rows} row(s), {args.concurrency} concurrent, "
-        f"{args.workers} server worker(s): {result['requests'] / result['seconds']:.0f} requests/s"
+        f"{args.idle} idle connection(s), {args.workers} server worker(s): "
+        f"{result['requests'] / result['seconds']:.0f} requests/s"
     )
     print(
         "latency ms: "
