@@ -315,7 +315,7 @@ def test_no_request_body_gets_a_500_and_predictions_stay_right(server, trained_m
     message, rows of numbers get exactly the status their values call for, and afterwards
     the model still predicts as before."""
     names = list(features.columns)
-    ruled = {"max_examples": 150, "deadline": None, "database": None}
+    ruled = {"max_examples": 100, "deadline": None, "database": None}
 
     def answer_of(body: bytes, content_type: str = "application/json") -> tuple[int, dict]:
         status, answer = post(server, body, content_type)
