@@ -478,10 +478,21 @@ def test_each_step_logs_to_a_child_run_of_the_pipeline_run(tmp_path, monkeypatch
     from amlctl.local_run.tracking_server import ensure_server
 
     ensure_server(os.environ["MLFLOW_TRACKING_URI"], project / ".runs")  # its store is open
+    # MLflow ready before the step starts (on a loaded machine the background connection may
+    # still be going when the step starts, which the second half covers): connect in the
+    # foreground, so which path is taken does not depend on the machine's speed
+    prefetch = Tracker.prefetch
+
+    def connected_prefetch(self):
+        prefetch(self)
+        self._thread.join()
+
+    monkeypatch.setattr(Tracker, "prefetch", connected_prefetch)
     code, out = run(project, "logged.yml")
     assert code == 0, out
     assert "MLFLOW_RUN_ID given: True" in out  # the runner created the child run first
     assert child_runs(out) == {"logged": {"value": 42.0}}
+    monkeypatch.setattr(Tracker, "prefetch", prefetch)
 
     # MLflow still loading when the step starts: the step creates its run, the runner links it
     connect = Tracker._connect
