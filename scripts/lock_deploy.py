@@ -30,8 +30,9 @@ OLDEST_PYTHON = "3.11"  # the oldest Python the template offers (cookiecutter.js
 HEADER = """\
 # Every package the Azure-token jobs (deploy, register, publish, submit) install, pinned
 # with hashes: `pip install --require-hashes --no-deps -r requirements/deploy.txt`, then
-# amlctl as requirements/deploy.in pins it. Dependabot updates it; regenerate it with
-#   uv pip compile {source} --universal --generate-hashes --python-version {python}
+# amlctl as requirements/deploy.in pins it (a commit), built with the setuptools locked
+# here (`--no-build-isolation`). Dependabot updates it; regenerate it with
+#   uv pip compile {source} build-backend.in --universal --generate-hashes --python-version {python}
 """
 
 
@@ -49,6 +50,15 @@ def template_version() -> str:
     ]
 
 
+def build_backend() -> str:
+    """amlctl's build requirement (setuptools), as its pyproject.toml names it."""
+    import tomllib
+
+    text = (TEMPLATE / "amlctl" / "pyproject.toml").read_text(encoding="utf-8")
+    (requirement,) = tomllib.loads(text)["build-system"]["requires"]
+    return requirement
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -63,9 +73,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             source = TEMPLATE / "amlctl" / "pyproject.toml"
             shown = "<amlctl's pyproject.toml>"
+        # amlctl is installed from a commit with --no-build-isolation: its build backend
+        # comes from this lock too (hashed), not from the index
+        backend = Path(tmp) / "build-backend.in"
+        backend.write_text(f"{build_backend()}\n", encoding="utf-8")
         out = Path(tmp) / "deploy.txt"
+        if LOCK.is_file():  # uv keeps the pins of an existing output: only what must move moves
+            out.write_text(LOCK.read_text(encoding="utf-8"), encoding="utf-8")
         command = [
-            uv(), "pip", "compile", str(source), "--universal", "--generate-hashes",
+            uv(), "pip", "compile", str(source), str(backend), "--universal", "--generate-hashes",
             "--python-version", OLDEST_PYTHON, "--no-header", "--quiet", "-o", str(out),
         ]  # fmt: skip
         done = subprocess.run(command, check=False, capture_output=True, text=True)

@@ -22,12 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from venvs import bin_dir, ensure_venv, install, install_command, python_of, run
+from venvs import bin_dir, ensure_venv, install, install_command, python_of, run, uv
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMINGS = "quickstart-timings.json"
@@ -77,7 +78,8 @@ def project_pins(pyproject: Path) -> list[str]:
     import tomllib
 
     project = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
-    return [*project["dependencies"], *project.get("optional-dependencies", {}).get("dev", [])]
+    pins = [*project["dependencies"], *project.get("optional-dependencies", {}).get("dev", [])]
+    return [pin for pin in pins if not re.match(r"amlctl\b", pin)]  # the tool: see main()
 
 
 def precompile_command(environment: Path, packages: tuple[str, ...]) -> list[str]:
@@ -122,23 +124,28 @@ def main(argv: list[str]) -> int:
 
     environment = project / ".venv"
     ensure_venv(environment)
-    # First amlctl and what it needs (most of the download), held to the project's pins;
-    # the project pins amlctl==<template version>, and this checkout's amlctl is that version.
+    # First amlctl and what it needs (most of the download), held to the project's pins.
+    # The project pins amlctl to this checkout's last commit (a git+file URL); the quickstart
+    # runs the checkout's amlctl as it is, uncommitted edits included (uv's override; pip,
+    # which has none, builds the pinned commit instead)
     pins = output / "project-pins.txt"
     pins.write_text("\n".join(project_pins(project / "pyproject.toml")) + "\n")
-    install(environment, str(ROOT / "amlctl"), "-c", str(pins), compile_bytecode=False)
+    checkout_tool = output / "amlctl-from-checkout.txt"
+    checkout_tool.write_text(f"amlctl @ {(ROOT / 'amlctl').as_uri()}\n")
+    overrides = ("--override", str(checkout_tool)) if uv() is not None else ()
+    install(environment, str(ROOT / "amlctl"), "-c", str(pins), *overrides, compile_bytecode=False)
     # Then the project's own packages; while they download, compile what the run imports first
     # (the SDK that loads the pipeline first, and MLflow, which the tracking store imports)
     first = ("azure/ai/ml", "azure/storage", "azure/core", "mlflow")
     compiling = background(precompile_command(environment, first))
-    install(environment, "-e", str(project), compile_bytecode=False)
+    install(environment, "-e", str(project), *overrides, compile_bytecode=False)
     compiling.wait()
     phases.lap("project environment (pinned packages)")
     # Beside the run, at low priority: what its later steps import, compiled, and the
     # project's development tools (its [dev] extra: tests, linters, hooks), installed
     compiling = background(precompile_command(environment, ("pandas", "numpy", "scipy", "sklearn")))
     dev_tools = background(
-        install_command(environment, "-e", f"{project}[dev]", compile_bytecode=False)
+        install_command(environment, "-e", f"{project}[dev]", *overrides, compile_bytecode=False)
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     run(
@@ -158,8 +165,40 @@ def main(argv: list[str]) -> int:
         print(line)
     took = time.perf_counter() - phases.started
     print(f"\nquickstart: {project} baked and trained in {took:.0f} s")
+    print(next_steps(project))
     return 0
 
 
+def next_steps(project: Path) -> str:
+    runs = project / ".runs"
+    latest = max((p for p in runs.iterdir() if p.is_dir() and p.name[:1].isdigit()), default=None)
+    outputs = latest or runs
+    return f"""
+Next, in {project}:
+  . .venv/bin/activate       # the project's environment, with amlctl
+  amlctl serve               # the model this run registered, behind Azure ML's inference server
+  pytest                     # the project's own tests
+Each step's outputs and log: {outputs}/<step>/
+The local MLflow tracking server stops by itself after 15 idle minutes; to stop it now:
+  kill $(python -c "import json; print(json.load(open('.runs/mlflow.db.server.json'))['pid'])")"""
+
+
+def entry() -> int:
+    """main() with one line for a failure: the failed command's own output is above it."""
+    try:
+        return main(sys.argv[1:])
+    except subprocess.CalledProcessError as exc:
+        command = " ".join([Path(str(exc.cmd[0])).name, *(str(p) for p in exc.cmd[1:3])])
+        failed = f"`{command} ...` failed (exit {exc.returncode}); its output is above"
+        print(f"quickstart: error: {failed}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"quickstart: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("quickstart: interrupted", file=sys.stderr)
+        return 130
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(entry())

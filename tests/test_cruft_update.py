@@ -2,7 +2,8 @@
 
 The template is copied into a fresh git repository (commit A), a project is baked from it
 into its own repository and edited there; the template then changes a component, a
-workflow and the tool version (commit B), and `cruft update` brings B into the project.
+workflow and the tool version (commit B), and `cruft update` brings B into the project,
+with the tool's pin moved to B's commit.
 """
 
 from __future__ import annotations
@@ -100,7 +101,11 @@ def test_cruft_update_brings_template_changes_and_keeps_the_teams_edits(template
         in (project / "components" / "evaluate" / "src" / "evaluate.py").read_text()
     )
     assert "# CI (template B): " in (project / ".github" / "workflows" / "ci.yml").read_text()
-    assert f'"amlctl=={new_version}"' in (project / "pyproject.toml").read_text()
+    # the tool's pin follows the template to commit B (a local template: its git+file URL)
+    commit_b = git(template_repo, "rev-parse", "HEAD")
+    pin = f"amlctl @ git+{template_repo.resolve().as_uri()}@{commit_b}#subdirectory=amlctl"
+    for pinned in ("pyproject.toml", "requirements/deploy.in"):
+        assert pin in (project / pinned).read_text(), pinned
     assert "Our team tuned this step." in train.read_text()
     assert sorted(project.rglob("*.rej")) == []
     record = json.loads((project / ".cruft.json").read_text())

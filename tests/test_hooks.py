@@ -266,6 +266,86 @@ def test_cruft_record_keeps_answers_and_template(tmp_path):
     json.dumps(record)  # serialisable as written to .cruft.json
 
 
+@pytest.mark.parametrize(
+    ("template", "url"),
+    [
+        ("gh:o/template", "git+https://github.com/o/template.git"),
+        ("https://github.com/o/template.git", "git+https://github.com/o/template.git"),
+        ("https://github.com/o/template/", "git+https://github.com/o/template"),
+        ("git@github.com:o/template.git", "git+ssh://git@github.com/o/template.git"),
+        ("ssh://git@host/o/template.git", "git+ssh://git@host/o/template.git"),
+        ("git+file:///srv/template", "git+file:///srv/template"),
+        ("file:///srv/template", "git+file:///srv/template"),
+        ("https://example.com/template.zip", None),
+        ("hg+https://example.com/template", None),
+    ],
+)
+def test_pip_clones_the_template_from_the_url_cookiecutter_cloned(template, url):
+    assert post_gen.pip_git_url(template) == url
+
+
+@pytest.fixture
+def not_under_cookiecutter(monkeypatch):
+    """The hook called by a test: its parent's folder is not a template being rendered."""
+    monkeypatch.setattr(post_gen, "parent_cwd", lambda: None)
+
+
+def git_checkout(folder: Path) -> str:
+    import subprocess
+
+    (folder / "cookiecutter.json").write_text("{}")
+    for command in (
+        ["init", "-q"],
+        ["add", "."],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "t"],
+    ):
+        subprocess.run(["git", *command], cwd=folder, check=True)
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def test_a_git_url_bake_pins_the_tool_to_the_template_commit(tmp_path, not_under_cookiecutter):
+    commit = git_checkout(tmp_path)
+    answers = {
+        **rendered_defaults(),
+        "_template_version": "0.2.0",
+        "_template": "gh:o/template",
+        "_repo_dir": str(tmp_path),
+    }
+    requirement, note = post_gen.amlctl_requirement(answers)
+    assert requirement == (
+        f"amlctl @ git+https://github.com/o/template.git@{commit}#subdirectory=amlctl"
+    )
+    assert note is None
+
+
+def test_a_local_bake_pins_its_commit_and_says_ci_cannot_reach_it(tmp_path, not_under_cookiecutter):
+    commit = git_checkout(tmp_path)
+    answers = {**rendered_defaults(), "_template_version": "0.2.0", "_template": str(tmp_path)}
+    requirement, note = post_gen.amlctl_requirement(answers)
+    assert requirement == f"amlctl @ git+{tmp_path.as_uri()}@{commit}#subdirectory=amlctl"
+    assert "only this machine can reach" in note
+
+
+def test_a_bake_without_a_commit_pins_the_release_and_says_so(tmp_path, not_under_cookiecutter):
+    (tmp_path / "cookiecutter.json").write_text("{}")
+    answers = {**rendered_defaults(), "_template_version": "0.2.0", "_template": str(tmp_path)}
+    requirement, note = post_gen.amlctl_requirement(answers)
+    assert requirement == "amlctl==0.2.0"
+    assert "on the package index" in note
+
+
+def test_the_pin_replaces_the_templates_in_both_files_or_fails(tmp_path):
+    (tmp_path / "requirements").mkdir()
+    (tmp_path / "pyproject.toml").write_text('deps = [\n  "amlctl==0.2.0",\n]\n')
+    (tmp_path / "requirements" / "deploy.in").write_text("# pin\namlctl==0.2.0\n")
+    post_gen.pin_amlctl(tmp_path, "0.2.0", "amlctl @ git+file:///t@" + "a" * 40)
+    assert '"amlctl @ git+file:///t@' in (tmp_path / "pyproject.toml").read_text()
+    assert (tmp_path / "requirements" / "deploy.in").read_text().endswith("a" * 40 + "\n")
+    with pytest.raises(ValueError, match=r"expected one 'amlctl==0\.2\.0'"):
+        post_gen.pin_amlctl(tmp_path, "0.2.0", "x")
+
+
 def test_next_steps_name_the_cli():
     text = post_gen.next_steps(rendered_defaults())
     assert "amlctl run pipelines/training.yml --local" in text

@@ -69,6 +69,17 @@ def test_first_command_bakes_a_project_and_trains_it(tmp_path):
         assert steps[step] == "done"
     assert "where the quickstart's time went" in done.stdout
     (project,) = (path for path in output.iterdir() if path.is_dir())
+    # it ends with what to do next, and the folder it names holds the steps' outputs
+    assert "amlctl serve" in done.stdout and "mlflow.db.server.json" in done.stdout
+    named = re.search(r"^Each step's outputs and log: (\S+)/<step>/$", done.stdout, flags=re.M)
+    assert named and (Path(named.group(1)) / "evaluate").is_dir(), done.stdout[-1500:]
+    # the project runs this checkout's amlctl as it is, whatever commit its pin names
+    shown = subprocess.run(
+        [project / ".venv" / "bin" / "python", "-c", "import amlctl; print(amlctl.__file__)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    installed = Path(shown.stdout.strip()).parent / "cli.py"
+    assert installed.read_bytes() == (ROOT / "amlctl" / "src" / "amlctl" / "cli.py").read_bytes()
     python = project / ".venv" / "bin" / "python"
     tools = "import pytest, ruff, pre_commit; print('dev tools there')"
     checked = subprocess.run([python, "-c", tools], capture_output=True, text=True, check=False)
@@ -78,6 +89,20 @@ def test_first_command_bakes_a_project_and_trains_it(tmp_path):
         import os
 
         os.kill(json.loads(state.read_text())["pid"], 15)
+
+
+def test_a_failed_quickstart_ends_in_one_line(monkeypatch, capsys):
+    import subprocess
+
+    import quickstart
+
+    def fails(argv):
+        raise subprocess.CalledProcessError(2, ["/x/bin/uv", "pip", "install", "-q", "pandas"])
+
+    monkeypatch.setattr(quickstart, "main", fails)
+    assert quickstart.entry() == 1
+    err = capsys.readouterr().err
+    assert err == ("quickstart: error: `uv pip install ...` failed (exit 2); its output is above\n")
 
 
 def test_the_installs_use_the_uv_the_dev_lock_pins(tmp_path):

