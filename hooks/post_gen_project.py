@@ -184,8 +184,10 @@ def amlctl_requirement(answers: dict) -> tuple[str, str | None]:
     """
     version = answers["_template_version"]
     given = str(answers.get("_template", ""))
-    folder = rendered_template_dir(answers)
-    commit = template_commit(str(folder)) if folder is not None else None
+    commit = str(answers.get("_commit") or "")  # cruft (create and update) names its commit
+    if not COMMIT.match(commit):
+        folder = rendered_template_dir(answers)
+        commit = template_commit(str(folder)) if folder is not None else None
     commit = commit if commit and COMMIT.match(commit) else None
     remote = REMOTE_TEMPLATE.match(given) is not None
     url = pip_git_url(given) if remote else None
@@ -245,19 +247,87 @@ def cruft_record(answers: dict) -> dict:
     }
 
 
-def next_steps(answers: dict, note: str | None = None) -> str:
+def start_commands(answers: dict) -> list[str]:
+    """The generated README's Start block, command by command (its tests hold them equal)."""
+    extras = "dev,spark" if answers.get("spark_step") else "dev"
+    return [
+        "python -m venv .venv && . .venv/bin/activate",
+        "python -m pip install --upgrade pip",
+        f'pip install -e ".[{extras}]"',
+        "amlctl validate",
+        "amlctl run pipelines/training.yml --local",
+        "pytest",
+        "pre-commit install",
+    ]
+
+
+def next_steps(answers: dict, notes: list[str] | tuple[str, ...] = ()) -> str:
     slug = answers["project_slug"]
-    warning = f"\nNote: {note}\n" if note else ""
-    return f"""{warning}
-Created {slug}. Next steps:
-  cd {slug}
-  python -m venv .venv && . .venv/bin/activate
-  python -m pip install --upgrade pip && pip install -e ".[dev]"
-  amlctl validate
-  amlctl run pipelines/training.yml --local
-  pytest
+    warnings = "".join(f"\nNote: {note}\n" for note in notes)
+    commands = "\n".join(f"  {command}" for command in ["cd " + slug, *start_commands(answers)])
+    return f"""{warnings}
+Created {slug}. Next steps (the README's Start):
+{commands}
 Then fill in config/*.yml and follow infra/README.md to connect GitHub Actions to Azure.
 """
+
+
+def git(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=project, capture_output=True, text=True, check=False)
+
+
+def git_identity(project: Path, answers: dict) -> list[str]:
+    """`-c` options naming the author when git has no identity configured (CI, new machines)."""
+    options = []
+    for key, answer, fallback in (
+        ("user.name", "author_name", "Azure ML project template"),
+        ("user.email", "author_email", "noreply@localhost"),
+    ):
+        if not git(project, "config", key).stdout.strip():
+            options += ["-c", f"{key}={str(answers.get(answer) or '').strip() or fallback}"]
+    return options
+
+
+def init_git(project: Path, answers: dict) -> str | None:
+    """Make the project a git repository with its first commit; a note when it cannot.
+
+    Into an existing repository (the user's monorepo, say) nothing is initialised: the files
+    are left for the user to add; a folder that repository ignores gets a repository of its
+    own. Under cruft the first commit is made before cruft writes
+    `.cruft.json`, which the note asks to commit.
+    """
+    try:
+        inside = git(project, "rev-parse", "--is-inside-work-tree")
+    except OSError:
+        return "git is not installed: run `git init` in the project before `pre-commit install`."
+    ignored = git(project, "check-ignore", "-q", ".").returncode == 0  # e.g. a build/ folder
+    if inside.returncode == 0 and inside.stdout.strip() == "true" and not ignored:
+        return (
+            "the project was generated inside an existing git repository, so no repository "
+            "was initialised and nothing committed: `git add` it there."
+        )
+    message = (
+        f"Generate {answers['project_slug']} from the Azure ML project template "
+        f"{answers['_template_version']}"
+    )
+    steps = (
+        ("init", ["init", "-q"]),
+        ("symbolic-ref", ["symbolic-ref", "HEAD", "refs/heads/main"]),
+        ("add", ["add", "--all"]),
+        ("commit", [*git_identity(project, answers), "commit", "-q", "--no-verify", "-m", message]),
+    )
+    for name, args in steps:
+        done = git(project, *args)
+        if done.returncode != 0:
+            reason = (done.stderr.strip() or done.stdout.strip()).splitlines()
+            return f"git {name} failed ({reason[-1] if reason else 'no output'}): " + (
+                "make the first commit yourself before `pre-commit install`."
+            )
+    if answers.get("_commit"):
+        return (
+            "cruft writes .cruft.json after the first commit: `git add .cruft.json` and commit it."
+        )
+    return None
 
 
 def main() -> int:
@@ -266,9 +336,11 @@ def main() -> int:
     remove_paths(project, paths_to_remove(answers))
     requirement, note = amlctl_requirement(answers)
     pin_amlctl(project, answers["_template_version"], requirement)
-    record = cruft_record(answers)
-    (project / ".cruft.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    print(next_steps(answers, note))
+    if not answers.get("_commit"):  # under cruft, cruft writes .cruft.json itself
+        record = cruft_record(answers)
+        (project / ".cruft.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    git_note = init_git(project, answers)
+    print(next_steps(answers, [n for n in (note, git_note) if n]))
     return 0
 
 

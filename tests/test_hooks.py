@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import bake
 from .hook_modules import load_hook
+from .readme import start_block
 
 pre_gen = load_hook("pre_gen_project")
 post_gen = load_hook("post_gen_project")
@@ -46,6 +48,9 @@ def rendered_defaults(**changes) -> dict:
         "github_owner": "my-org",
         "github_repo": "azure-ml-project",
         "python_version": "3.11",
+        "_template_version": json.loads(
+            (Path(__file__).parent.parent / "cookiecutter.json").read_text()
+        )["_template_version"],
     }
     answers.update(changes)
     p = answers["resource_prefix"]
@@ -349,6 +354,78 @@ def test_the_pin_replaces_the_templates_in_both_files_or_fails(tmp_path):
 def test_next_steps_name_the_cli():
     text = post_gen.next_steps(rendered_defaults())
     assert "amlctl run pipelines/training.yml --local" in text
+
+
+@pytest.mark.parametrize("spark", [False, True])
+def test_next_steps_are_the_readmes_start_block(spark, tmp_path):
+    """What the bake prints is what the generated README's Start block runs, per option."""
+    project = bake(tmp_path, {"spark_step": spark})
+    answers = rendered_defaults(spark_step=spark)
+    printed = [line.strip() for line in post_gen.next_steps(answers).splitlines()]
+    commands = printed[printed.index(f"cd {answers['project_slug']}") + 1 :][:-1]
+    assert commands == start_block(project / "README.md")
+    assert ('pip install -e ".[dev,spark]"' in commands) is spark
+
+
+def no_git_identity(monkeypatch, home: Path) -> None:
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    for name in (
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_bake_commits_everything_as_the_author_when_git_has_no_identity(tmp_path, monkeypatch):
+    no_git_identity(monkeypatch, tmp_path / "home")
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "a.py").write_text("x = 1\n")
+    answers = rendered_defaults(author_name="Data Team", author_email="data@example.org")
+    assert post_gen.init_git(project, answers) is None
+    log = post_gen.git(project, "log", "--format=%an <%ae>|%s").stdout.strip()
+    assert log == "Data Team <data@example.org>|Generate azure-ml-project from the Azure ML " + (
+        f"project template {answers['_template_version']}"
+    )
+    assert post_gen.git(project, "status", "--porcelain").stdout == ""
+    assert post_gen.git(project, "symbolic-ref", "HEAD").stdout.strip() == "refs/heads/main"
+
+
+def test_a_bake_into_an_existing_repository_initialises_nothing(tmp_path):
+    post_gen.git(tmp_path, "init", "-q")
+    project = tmp_path / "monorepo" / "project"
+    project.mkdir(parents=True)
+    (project / "a.py").write_text("x = 1\n")
+    note = post_gen.init_git(project, rendered_defaults())
+    assert note is not None and "existing git repository" in note
+    assert not (project / ".git").exists()
+    assert post_gen.git(tmp_path, "rev-list", "--all").stdout == ""  # nothing committed
+
+
+def test_a_bake_into_a_folder_the_enclosing_repository_ignores_gets_its_own(tmp_path):
+    post_gen.git(tmp_path, "init", "-q")
+    (tmp_path / ".gitignore").write_text("build/\n")
+    project = tmp_path / "build" / "project"
+    project.mkdir(parents=True)
+    (project / "a.py").write_text("x = 1\n")
+    assert post_gen.init_git(project, rendered_defaults()) is None
+    assert (project / ".git").is_dir()
+    assert post_gen.git(project, "ls-files").stdout.split() == ["a.py"]
+
+
+def test_a_failed_first_commit_is_a_note_not_a_failed_bake(tmp_path, monkeypatch):
+    no_git_identity(monkeypatch, tmp_path / "home")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "a.py").write_text("x = 1\n")
+    answers = rendered_defaults(author_name=".", author_email="")  # git refuses the name
+    note = post_gen.init_git(project, answers)
+    assert note is not None and note.startswith("git commit failed (")
+    assert "make the first commit yourself" in note
 
 
 def test_python_versions_are_supported_ones_newest_first():

@@ -27,6 +27,69 @@ def test_help_lists_every_command(capsys):
         assert name in out
 
 
+def test_help_says_what_amlctl_is(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert "validate an Azure ML project offline" in out
+    assert "thin table" not in out  # the module's docstring is for its readers, not users
+
+
+def test_version_prints_the_package_version(capsys):
+    from amlctl import __version__
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"amlctl {__version__}\n"
+
+
+CHAIN_FAILURE = (
+    "DefaultAzureCredential failed to retrieve a token from the included credentials.\n"
+    "Attempted credentials:\n"
+    "\tEnvironmentCredential: EnvironmentCredential authentication unavailable.\n"
+    "\tManagedIdentityCredential: ManagedIdentityCredential authentication unavailable.\n"
+    "\tAzureCliCredential: Please run 'az login' to set up an account\n"
+    "To mitigate this issue, please refer to the troubleshooting guidelines here at "
+    "https://aka.ms/azsdk/python/identity/defaultazurecredential/troubleshoot."
+)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_failed_sign_in_is_one_line_and_verbose_shows_the_chain(verbose, capsys, monkeypatch):
+    from azure.core.exceptions import ClientAuthenticationError
+
+    from amlctl.cloud.errors import describing
+
+    monkeypatch.setenv(cli.VERBOSE_ENV, "")  # empty is off; restored after cli.main sets it
+
+    def signs_in(args):
+        with describing():
+            raise ClientAuthenticationError(CHAIN_FAILURE)
+
+    monkeypatch.setattr(
+        cli,
+        "_load",
+        lambda name: type(
+            "M",
+            (),
+            {"main": staticmethod(signs_in), "configure": staticmethod(lambda parser: None)},
+        ),
+    )
+    code = cli.main([*(["--verbose"] if verbose else []), "submit"])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1
+    assert err[0] == (
+        "error: could not sign in to Azure (run `az login`, or azure/login with OIDC in GitHub "
+        "Actions): DefaultAzureCredential failed to retrieve a token from the included "
+        "credentials." + ("" if verbose else " (amlctl --verbose shows each credential's reason)")
+    )
+    if verbose:
+        assert any("AzureCliCredential: Please run 'az login'" in line for line in err[1:])
+    else:
+        assert len(err) == 1
+
+
 def test_unknown_command_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["no-such-command"])

@@ -352,9 +352,27 @@ def test_a_program_missing_on_this_machine_stops_the_run_before_any_step(chain, 
         run(chain, "fit.py")
     assert str(raised.value) == (
         "jobs.fit: program 'amlctl-test-no-such-program' is not installed on this machine "
-        "(not found in PATH); install it, or run the pipeline in Azure ML with `submit`"
+        "(not found in amlctl's environment or PATH); install it, or run the pipeline in "
+        "Azure ML with `submit`"
     )
     assert calls(tmp_path) == []  # not even the step before it ran
+
+
+def test_a_program_beside_amlctl_is_found_without_the_environment_on_path(tmp_path, monkeypatch):
+    """`.venv/bin/amlctl run` with the venv not activated finds `.venv/bin/mldesigner`."""
+    from amlctl.local_run import command
+
+    tool_bin = tmp_path / "venv" / "bin"
+    tool_bin.mkdir(parents=True)
+    program = tool_bin / "amlctl-test-beside-the-tool"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    monkeypatch.setattr(command.sys, "executable", str(tool_bin / "python"))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    assert command.find_program("amlctl-test-beside-the-tool") == str(program)
+    assert command.find_program("sh") is not None  # PATH still counts
+    monkeypatch.setattr(command.sys, "executable", "/usr/bin/python3")
+    assert command.find_program("amlctl-test-beside-the-tool") is None
 
 
 def test_parse_names_a_function_only_in_python_files():

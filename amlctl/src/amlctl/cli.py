@@ -1,4 +1,4 @@
-"""Command-line entry point: a thin table of sub-commands.
+"""The `amlctl` command line: a thin table of sub-commands, one exception boundary.
 
 Each command lives in its own module exposing ``configure(parser)`` and
 ``main(args) -> int``. Command modules keep heavy imports (``azure.ai.ml``,
@@ -18,6 +18,11 @@ from typing import Any
 from .project import ProjectError
 
 PROG = "amlctl"
+DESCRIPTION = (
+    "amlctl: validate an Azure ML project offline, run its pipelines on this machine with "
+    "Azure ML's semantics, and provision, register, publish, serve and deploy it on Azure."
+)
+VERBOSE_ENV = "AMLCTL_VERBOSE"  # set by --verbose: messages keep the details they fold away
 
 # name -> (module relative to this package, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -44,7 +49,15 @@ def _load(name: str):
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """Build the parser; only the chosen command's module is imported."""
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print the details a one-line error leaves out (e.g. each Azure credential tried)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (_, help_text) in COMMANDS.items():
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
@@ -63,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     first = next((arg for arg in argv if not arg.startswith("-")), None)
     command = first if first in COMMANDS else None
     args = build_parser(command).parse_args(argv)
+    if args.verbose:
+        os.environ[VERBOSE_ENV] = "1"
     return guarded(_load(args.command).main, args)
 
 

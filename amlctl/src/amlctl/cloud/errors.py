@@ -116,6 +116,27 @@ class AzureFailure(ProjectError):
     exit_code = 1
 
 
+def sign_in_failure(exc: Exception) -> str:
+    """One line for a failed sign-in; each credential's reason only with `--verbose`.
+
+    DefaultAzureCredential explains every credential of its chain on a line of its own (a
+    dozen lines, most about credentials nobody meant to use).
+    """
+    import os
+
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    summary = lines[0] if lines else type(exc).__name__
+    message = (
+        "could not sign in to Azure (run `az login`, or azure/login with OIDC in GitHub "
+        f"Actions): {summary}"
+    )
+    if len(lines) > 1:
+        if os.environ.get("AMLCTL_VERBOSE"):
+            return "\n".join([message, *lines[1:]])
+        message += " (amlctl --verbose shows each credential's reason)"
+    return message
+
+
 @contextlib.contextmanager
 def describing(settings: Any = None) -> Iterator[None]:
     """Re-raise Azure HTTP failures as AzureFailure with a message naming the resources."""
@@ -126,10 +147,7 @@ def describing(settings: Any = None) -> Iterator[None]:
     except ClientAuthenticationError as exc:
         if getattr(exc, "status_code", None) in (401, 403):
             raise AzureFailure(describe_azure_error(exc, settings)) from exc
-        raise AzureFailure(
-            "could not sign in to Azure (run `az login`, or azure/login with OIDC in GitHub "
-            f"Actions): {str(exc).strip()}"
-        ) from exc
+        raise AzureFailure(sign_in_failure(exc)) from exc
     except HttpResponseError as exc:
         raise AzureFailure(describe_azure_error(exc, settings)) from exc
 

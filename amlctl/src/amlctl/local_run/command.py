@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -181,11 +182,19 @@ def _shell_knows(word: str) -> bool:
     return done.stdout.strip() in ("builtin", "keyword")
 
 
+def find_program(name: str) -> str | None:
+    """A program in amlctl's own environment first (an unactivated `.venv/bin/amlctl` finds
+    `mldesigner` beside it, as the steps do), then on PATH."""
+    tool_bin = str(Path(sys.executable).parent)
+    return shutil.which(name, path=os.pathsep.join([tool_bin, os.environ.get("PATH", "")]))
+
+
 def check_programs(pipeline: Any) -> None:
     """Every step's program exists on this machine, checked before any step starts.
 
     A component need not be Python (``bash gate.sh``, ``Rscript fit.R``): its program must be
-    on PATH or in its code folder, else the run stops here with one line naming it.
+    in amlctl's environment, on PATH or in its code folder, else the run stops here with one
+    line naming it.
     """
     import shlex
 
@@ -205,8 +214,8 @@ def check_programs(pipeline: Any) -> None:
         if "/" in program:
             found, where = (Path(component.code_dir) / program).is_file(), component.code_dir
         else:
-            found = shutil.which(program) is not None or _shell_knows(program)
-            where = "PATH"
+            found = find_program(program) is not None or _shell_knows(program)
+            where = "amlctl's environment or PATH"
         if not found:
             missing.append(
                 f"jobs.{step.name}: program '{program}' is not installed on this machine "
