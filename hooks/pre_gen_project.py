@@ -201,6 +201,17 @@ def _as_int(value: object) -> int | None:
     return int(text) if re.fullmatch(r"\d{1,6}", text) else None
 
 
+def region_suggestion(given: str) -> str | None:
+    """The region a display name or near miss means: `East US 2` -> eastus2, `westeu` -> ..."""
+    import difflib
+
+    compact = re.sub(r"[\s_-]+", "", given.strip().lower())
+    if compact in AZURE_REGIONS:
+        return compact
+    close = difflib.get_close_matches(compact, sorted(AZURE_REGIONS), n=1, cutoff=0.75)
+    return close[0] if close else None
+
+
 def model_registry(answers: dict) -> str:
     """Whether the project promotes through an Azure ML registry ('yes'/'no'), as
     cookiecutter.json derives `__model_registry`: auto means yes with dev and prod."""
@@ -232,12 +243,16 @@ def validate(answers: dict) -> list[str]:
     if not _fullmatch(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)*", slug) or len(slug) > 64:
         bad("project_slug", "must be 1-64 lowercase letters, digits and single inner hyphens")
 
-    email = str(answers.get("author_email", ""))
-    if email and not _fullmatch(r"[^@\s\"'<>,;]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", email):
-        bad("author_email", "must be empty or an e-mail address like name@example.com")
+    for field in ("author_email", "alert_email"):
+        email = str(answers.get(field, ""))
+        if email and not _fullmatch(r"[^@\s\"'<>,;]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", email):
+            bad(field, "must be empty or an e-mail address like name@example.com")
 
     if answers.get("azure_location") not in AZURE_REGIONS:
         bad("azure_location", "must be an Azure region name such as westeurope or eastus2")
+        suggestion = region_suggestion(str(answers.get("azure_location", "")))
+        if suggestion:
+            problems[-1] += f" (did you mean {suggestion}?)"
 
     prefix = str(answers.get("resource_prefix", ""))
     if not (2 <= len(prefix) <= PREFIX_LIMIT and _fullmatch(r"[a-z][a-z0-9]+", prefix)):

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from amlctl import cli, create
 
@@ -197,21 +198,23 @@ def test_a_template_that_is_not_one(tmp_path, capsys):
 
 
 class Script:
-    """Answers typed in order; records each question put."""
+    """Answers typed per question (by its name; a list for tries), "" for the rest; records
+    each question put and what was said."""
 
-    def __init__(self, *answers: str) -> None:
-        self.answers = list(answers)
+    def __init__(self, **answers: str | list[str]) -> None:
+        self.answers = {k: [v] if isinstance(v, str) else list(v) for k, v in answers.items()}
         self.asked: list[str] = []
+        self.names: list[str] = []
         self.said: list[str] = []
 
     def ask(self, prompt: str) -> str:
         self.asked.append(prompt)
-        if not self.answers:
-            raise EOFError
-        return self.answers.pop(0)
-
-    def topics(self) -> list[str]:
-        return [prompt.splitlines()[0] for prompt in self.asked]
+        if len(self.asked) > 100:
+            raise EOFError  # a loop that never ends
+        name = question_of(prompt)
+        self.names.append(name)
+        tries = self.answers.get(name)
+        return tries.pop(0) if tries else ""
 
 
 def interactive(tmp_path, script: Script, *answers: str):
@@ -225,7 +228,9 @@ def interactive(tmp_path, script: Script, *answers: str):
     )
 
 
-QUESTIONS = json.loads((TEMPLATE / "cookiecutter.json").read_text())["__prompts__"]
+SPEC = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+QUESTIONS = SPEC["__prompts__"]
+PUBLIC = [k for k in SPEC if k[0] != "_"]
 
 
 def prompt_of(name: str) -> str:
@@ -233,51 +238,90 @@ def prompt_of(name: str) -> str:
     return prompt["__prompt__"] if isinstance(prompt, dict) else prompt
 
 
+def question_of(prompt: str) -> str:
+    """The question a prompt puts (the longest help text it starts with)."""
+    if prompt == create.ADVANCED_QUESTION:
+        return "advanced"
+    names = [name for name in PUBLIC if prompt.startswith(prompt_of(name))]
+    assert names, f"a prompt of no question: {prompt!r}"
+    return max(names, key=lambda name: len(prompt_of(name)))
+
+
+def test_the_default_path_asks_at_most_15_questions(tmp_path):
+    script = Script()
+    project = interactive(tmp_path, script)
+    assert len(script.asked) <= 15, script.names
+    assert "advanced" in script.names
+    assert not set(script.names) & set(create.ADVANCED)
+    # every other question was asked, once, in the template's order
+    expected = [n for n in PUBLIC if n not in create.ADVANCED and n not in ("gpu_vm_size",)]
+    expected = [n for n in expected if n not in ("gpu_max_nodes",)]
+    assert [n for n in script.names if n != "advanced"] == expected
+    recorded = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
+    assert recorded["cpu_max_nodes"] == SPEC["cpu_max_nodes"]  # advanced: the default
+    assert recorded["project_slug"] == "azure-ml-project"  # derived as cookiecutter derives it
+
+
 def test_questions_that_cannot_matter_are_not_asked(tmp_path):
-    script = Script(*[""] * 40)  # every default: no GPU cluster; a schedule
-    interactive(tmp_path, script, "schedule=no")
-    asked = " | ".join(script.topics())
-    assert prompt_of("gpu_cluster") in asked
-    assert prompt_of("gpu_vm_size") not in asked and prompt_of("gpu_max_nodes") not in asked
-    assert prompt_of("schedule_cron") not in asked  # answered "no" on the command line
-    assert prompt_of("schedule") not in asked  # answered on the command line: not asked again
-    public = [k for k in json.loads((TEMPLATE / "cookiecutter.json").read_text()) if k[0] != "_"]
-    assert len(script.asked) == len(public) - 4
+    script = Script(advanced="y")  # every default: no GPU cluster; a schedule
+    interactive(tmp_path, script, "schedule=no", "online_endpoint=no")
+    assert "gpu_cluster" in script.names
+    assert "gpu_vm_size" not in script.names and "gpu_max_nodes" not in script.names
+    assert "schedule_cron" not in script.names  # answered "no" on the command line
+    assert "schedule" not in script.names  # answered on the command line: not asked again
+    assert "alert_email" not in script.names  # no online endpoint: no monitoring alerts
+    assert len(script.asked) == len(PUBLIC) - 6 + 1  # + the advanced question
 
 
 def test_gpu_questions_follow_a_yes(tmp_path):
-    answers = {"gpu_cluster": "y", "gpu_vm_size": "Standard_NC6s_v3", "gpu_max_nodes": "3"}
-    public = [k for k in json.loads((TEMPLATE / "cookiecutter.json").read_text()) if k[0] != "_"]
-    typed = [answers.get(name, "") for name in public]  # with a GPU cluster, all are asked
-    script = Script(*typed)
+    script = Script(
+        advanced="y", gpu_cluster="y", gpu_vm_size="Standard_NC6s_v3", gpu_max_nodes="3"
+    )
     project = interactive(tmp_path, script)
     recorded = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
     assert recorded["gpu_cluster"] is True
     assert recorded["gpu_vm_size"] == "Standard_NC6s_v3"
     assert recorded["gpu_max_nodes"] == "3"
-    assert prompt_of("gpu_vm_size") in " | ".join(script.topics())
+    assert "gpu_vm_size" in script.names
 
 
 def test_the_registry_question_follows_two_environments(tmp_path):
-    public = [k for k in json.loads((TEMPLATE / "cookiecutter.json").read_text()) if k[0] != "_"]
-    script = Script(*[""] * len(public))
+    script = Script(advanced="y")
     interactive(tmp_path / "two", script)  # dev-and-prod by default: the registry is asked
-    assert prompt_of("model_registry") in " | ".join(script.topics())
+    assert "model_registry" in script.names
 
-    script = Script(*[""] * len(public))
+    script = Script(advanced="y")
     project = interactive(tmp_path / "one", script, "environments=dev-only")
-    assert prompt_of("model_registry") not in " | ".join(script.topics())
+    assert "model_registry" not in script.names
     recorded = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
     assert (recorded["model_registry"], recorded["__model_registry"]) == ("auto", "no")
 
 
-def test_a_bad_answer_is_asked_again(tmp_path):
-    script = Script("My Project", "", "", "", "", "mars", "westeurope", *[""] * 40)
+def test_a_bad_answer_is_asked_again_at_once_with_a_suggestion(tmp_path):
+    script = Script(project_name="My Project", azure_location=["East US 2", "mars", "eastus2"])
     project = interactive(tmp_path, script)
     assert project.name == "my-project"
-    assert any("azure_location='mars'" in line for line in script.said)
+    # asked again right away, before any later question
+    at = script.names.index("azure_location")
+    assert script.names[at : at + 4] == ["azure_location"] * 3 + ["environments"]
+    assert script.said[0] == (
+        "error: azure_location='East US 2': must be an Azure region name such as westeurope "
+        "or eastus2 (did you mean eastus2?)"
+    )
+    assert script.said[1].startswith("error: azure_location='mars': ")
     recorded = json.loads((project / ".cruft.json").read_text())["context"]["cookiecutter"]
-    assert recorded["azure_location"] == "westeurope"
+    assert recorded["azure_location"] == "eastus2"
+
+
+def test_the_alert_address_is_asked_as_such_and_never_invented(tmp_path):
+    project = interactive(tmp_path / "none", Script())
+    monitor = yaml.safe_load((project / "deploy" / "online" / "monitor.yml").read_text())
+    assert "alert_notification" not in monitor["create_monitor"]  # no address invented
+    script = Script(alert_email="*ops&alerts@contoso.com")
+    project = interactive(tmp_path / "one", script)
+    monitor = yaml.safe_load((project / "deploy" / "online" / "monitor.yml").read_text())
+    emails = monitor["create_monitor"]["alert_notification"]["emails"]
+    assert emails == ["*ops&alerts@contoso.com"]
 
 
 def test_input_that_ends_early_is_an_error_not_a_traceback(tmp_path, capsys):

@@ -30,6 +30,11 @@ HOSTILE = {
         "description": "$(rm -rf /); `reboot`; ${HOME} ''' \"\"\" <script>alert(1)</script>",
         "author_name": "Robert'); DROP TABLE students;--",
     },
+    "emails-yaml-reads-as-syntax": {  # `*` alias, `&` anchor, `!` tag, `%` directive in YAML
+        "project_name": "Mail Test",
+        "author_email": "!ops%team@contoso.com",
+        "alert_email": "*&alerts@contoso.com",
+    },
     "long-and-at-limits": {
         "project_name": "P" * 100,
         "project_slug": "p" * 64,
@@ -67,3 +72,7 @@ def test_hostile_answers_give_a_valid_project(tmp_path, name):
     assert ruff.returncode == 0, ruff.stdout + ruff.stderr
     for path in project.rglob("*.yml"):
         list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+    if answers.get("alert_email"):  # written as the string it is, wherever it lands
+        monitor = yaml.safe_load((project / "deploy/online/monitor.yml").read_text("utf-8"))
+        assert monitor["create_monitor"]["alert_notification"]["emails"] == [answers["alert_email"]]
+        assert meta["authors"][0]["email"] == answers["author_email"]

@@ -1,7 +1,8 @@
 """The user's path as written: bake from the template's git URL, then follow the README and CI.
 
 The template (this checkout, committed or not) is copied into a fresh git repository and
-baked with plain cookiecutter from its `git+file://` URL, as a team bakes from GitHub. In
+baked from its `git+file://` URL, as a team bakes from GitHub, by cookiecutter installed
+alone in a fresh environment with the template README's command. In
 the project, with nothing of this suite's environments on PATH and no amlctl on any
 package index:
 
@@ -27,7 +28,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import CACHE
+from .conftest import CACHE, TEMPLATE
 from .gitrepo import copy_template, git
 from .readme import start_block
 
@@ -109,8 +110,27 @@ def template_url(tmp_path_factory) -> str:
     return "git+" + copy_template(tmp_path_factory.mktemp("template") / "repo").as_uri()
 
 
+def generator_install() -> str:
+    """The template README's command that installs the generator (cookiecutter alone)."""
+    readme = (TEMPLATE / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Generating a project") :]
+    lines = section[section.index("```bash") :].splitlines()[1:]
+    (command,) = [line for line in lines[: lines.index("```")] if line.startswith("pip install")]
+    return command
+
+
+@pytest.fixture(scope="module")
+def generator(tmp_path_factory) -> Path:
+    """A fresh environment holding only what the template README installs to generate."""
+    venv = tmp_path_factory.mktemp("generator") / "venv"
+    subprocess.run([base_python(), "-m", "venv", str(venv)], check=True)
+    env = clean_environ(venv)
+    bash(generator_install(), venv, {**env, "PATH": f"{venv / 'bin'}{os.pathsep}{env['PATH']}"})
+    return venv / "bin"
+
+
 @pytest.mark.parametrize("name", sorted(USER_BAKES))
-def test_readme_and_ci_run_as_written(name, template_url, tmp_path):
+def test_readme_and_ci_run_as_written(name, template_url, generator, tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     (home / "cookiecutter.yaml").write_text(
@@ -119,10 +139,10 @@ def test_readme_and_ci_run_as_written(name, template_url, tmp_path):
     env = clean_environ(home)
     answers = [f"{key}={value}" for key, value in USER_BAKES[name].items()]
     out = tmp_path / "out"
-    bash(  # cookiecutter from this suite's environment: the generator is not under test here
-        f"{sys.executable} -m cookiecutter --no-input -o {out} {template_url} {' '.join(answers)}",
+    bash(  # the README's generator, alone in its environment, from the template's git URL
+        f"cookiecutter --no-input -o {out} {template_url} {' '.join(answers)}",
         tmp_path,
-        env,
+        {**env, "PATH": f"{generator}{os.pathsep}{env['PATH']}"},
         "cookiecutter from the git URL",
     )
     (project,) = out.iterdir()
@@ -148,8 +168,11 @@ def test_readme_and_ci_run_as_written(name, template_url, tmp_path):
 
     # the environments job's installs, in a fresh environment: what a token-holding job runs
     deploy = tmp_path / "deploy-venv"
-    subprocess.run([base_python(), "-m", "venv", str(deploy)], check=True)
     deploy_env = {**env, "PATH": f"{deploy / 'bin'}{os.pathsep}{env['PATH']}"}
+    subprocess.run([base_python(), "-m", "venv", str(deploy)], check=True)
+    # as actions/setup-python leaves it: its Pythons bring pip 24 or newer (a venv of this
+    # machine's Python 3.11.7 has pip 23.2, whose packaging rejects `git+file:///` URLs)
+    bash("python -m pip install -q --upgrade pip", project, deploy_env, "setup-python's pip")
     for step, script in ci_steps(project, "environments"):
         bash(script, project, deploy_env, f"ci.yml environments: {step}")
     assert "github-environments" in bash("amlctl --help", project, deploy_env, "deploy amlctl")

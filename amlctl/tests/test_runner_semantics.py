@@ -396,3 +396,28 @@ def test_steps_send_no_mlflow_telemetry_unless_told_to(tmp_path, monkeypatch):
     assert code == 0, out
     assert "[quiet] telemetry off=true" in out
     assert "[told] telemetry off=false" in out
+
+
+def test_a_conda_python_pin_is_found_by_its_major_minor_prefix(tmp_path, monkeypatch):
+    """`python=3.7.6` in a conda file wants a 3.7 interpreter (`python3.7`, not `python3.7.6`)."""
+    from amlctl.local_run import envs
+
+    fake = tmp_path / "python3.7"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert envs.python_prefix("3.7.6") == "3.7"
+    assert envs.python_prefix("3.10.*") == "3.10"
+    assert envs._python_available("3.7.6")
+    assert not envs._python_available("3.8.1")
+
+
+def test_uv_comes_with_amlctl():
+    """A conda-file environment builds with nothing but amlctl installed."""
+    from importlib.metadata import requires
+
+    from amlctl.local_run import envs
+
+    assert any(r.startswith("uv") for r in requires("amlctl") or [])
+    uv = envs.uv_binary()
+    assert uv is not None and Path(uv).is_file()

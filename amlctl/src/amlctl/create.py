@@ -34,7 +34,32 @@ ASKED_ONLY_WHEN = {
     "gpu_vm_size": ("gpu_cluster", True),
     "gpu_max_nodes": ("gpu_cluster", True),
     "schedule_cron": ("schedule", True),
+    "alert_email": ("online_endpoint", True),
 }
+# Asked only after "Customise advanced settings?" is answered yes (their defaults are sound,
+# derived from earlier answers, or tuning); each can still be given as NAME=VALUE.
+ADVANCED = (
+    "project_slug",
+    "resource_prefix",
+    "model_registry",
+    "cpu_vm_size",
+    "cpu_min_nodes",
+    "cpu_max_nodes",
+    "cpu_idle_seconds_before_scaledown",
+    "gpu_cluster",
+    "gpu_vm_size",
+    "gpu_max_nodes",
+    "component_style",
+    "schedule_cron",
+    "network_isolation",
+    "spark_step",
+    "automl",
+    "github_repo",
+    "python_version",
+)
+ADVANCED_QUESTION = (
+    "Customise advanced settings (naming, clusters, Spark, AutoML, network)? [y/N]: "
+)
 ANSWER = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 
 
@@ -109,7 +134,13 @@ def create(
     questions = read_questions(repo_dir)
     chosen = check_answers(questions, given)
     if interactive:
-        chosen = ask_questions(questions, chosen, ask, say)
+
+        def check(name: str, answers: dict[str, Any]) -> list[str]:
+            """The template's own rules for one answer, as it is typed."""
+            context = render_context(repo_dir, answers)
+            return [p for p in template_problems(repo_dir, context) if p.split("=", 1)[0] == name]
+
+        chosen = ask_questions(questions, chosen, ask, say, check=check)
     context = render_context(repo_dir, chosen)
     problems = template_problems(repo_dir, context)
     while problems and interactive:
@@ -240,32 +271,53 @@ def ask_questions(
     ask: Callable[[str], str],
     say: Callable[[str], None],
     only: set[str] | None = None,
+    check: Callable[[str, dict[str, Any]], list[str]] | None = None,
 ) -> dict[str, Any]:
-    """Ask, in the template's order, each relevant question not answered yet."""
+    """Ask, in the template's order, each relevant question not answered yet.
+
+    The advanced questions (``ADVANCED``) come only after a yes to one question that opens
+    them; without it they keep their defaults. ``check`` holds each answer to the template's
+    own rules as it is typed, so a bad region is asked again at once, with a suggestion.
+    """
     chosen = dict(chosen)
     so_far: dict[str, Any] = {}  # every earlier answer or default: what defaults render from
+    advanced: bool | None = True if only is not None else None  # re-asking: ask what is named
     for name in questions.public:
         default = _default(questions, name, so_far)
         wanted = only is None or name in only
         if name in chosen or not wanted or not relevant(questions, name, {**so_far, **chosen}):
             so_far[name] = chosen.get(name, default)
             continue
+        if name in ADVANCED and advanced is None:
+            advanced = _yes(_read(ask, ADVANCED_QUESTION, "advanced settings"))
+        if name in ADVANCED and not advanced:
+            so_far[name] = default
+            continue
         while True:
             text = _read(ask, _question(questions, name, default), name)
             if text == "":
-                chosen[name] = default
-                break
-            if questions.kind(name) == "choice" and text.isdigit():
-                options = questions.choices(name)
-                if 1 <= int(text) <= len(options):
-                    text = options[int(text) - 1]
-            problem, value = answer_problem(questions, name, text)
-            if problem is None:
+                value = default
+            else:
+                if questions.kind(name) == "choice" and text.isdigit():
+                    options = questions.choices(name)
+                    if 1 <= int(text) <= len(options):
+                        text = options[int(text) - 1]
+                problem, value = answer_problem(questions, name, text)
+                if problem is not None:
+                    say(f"error: {problem}")
+                    continue
+            problems = check(name, {**so_far, **chosen, name: value}) if check else []
+            if not problems:
                 chosen[name] = value
                 break
-            say(f"error: {problem}")
+            for problem in problems:
+                say(f"error: {problem}")
         so_far[name] = chosen[name]
     return chosen
+
+
+def _yes(text: str) -> bool:
+    return text.strip().lower() in TRUE_WORDS
 
 
 def _read(ask: Callable[[str], str], prompt: str, name: str) -> str:

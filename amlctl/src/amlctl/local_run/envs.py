@@ -208,11 +208,11 @@ class Environments:
         bin_dir = folder / ("Scripts" if os.name == "nt" else "bin")
         if (folder / ".complete").is_file():
             return str(bin_dir)
-        uv = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
-        if not Path(uv).exists() and not shutil.which(uv):
+        uv = uv_binary()
+        if uv is None:
             raise ProjectError(
-                f"{where}: building its environment needs uv (pip install uv), "
-                "or run with --env-manager local"
+                f"{where}: building its environment needs uv, an amlctl dependency that is "
+                "missing here (pip install uv), or run with --env-manager local"
             )
         self.envs_dir.mkdir(parents=True, exist_ok=True)
         with _locked(self.envs_dir / f"{key}.lock"):
@@ -221,7 +221,10 @@ class Environments:
             shutil.rmtree(folder, ignore_errors=True)
             self.console.line(f"-- building environment {key} for {where} ({len(pip)} packages)")
             log = self.envs_dir / f"{key}.log"
-            wanted = python if python and _python_available(python) else sys.executable
+            # uv finds an interpreter by version prefix: `python=3.7.6` runs on a 3.7
+            wanted = (
+                python_prefix(python) if python and _python_available(python) else sys.executable
+            )
             with log.open("w") as out:
                 for interpreter in dict.fromkeys([wanted, sys.executable]):
                     created = subprocess.run(
@@ -259,6 +262,16 @@ class Environments:
         return str(bin_dir)
 
 
+def uv_binary() -> str | None:
+    """uv from its wheel (an amlctl dependency), else from PATH."""
+    try:
+        from uv import find_uv_bin
+
+        return find_uv_bin()
+    except (ImportError, FileNotFoundError):
+        return shutil.which("uv")
+
+
 def _env_hash(pip: list[str], python: str | None) -> str:
     return hashlib.sha256(json.dumps([sorted(pip), python]).encode()).hexdigest()[:16]
 
@@ -270,7 +283,13 @@ def _python_matches(version: str) -> bool:
 
 
 def _python_available(version: str) -> bool:
-    return _python_matches(version) or shutil.which(f"python{version}") is not None
+    """An interpreter for a conda pin (`python=3.7.6`, `3.10.*`) by its major.minor prefix."""
+    return _python_matches(version) or shutil.which(f"python{python_prefix(version)}") is not None
+
+
+def python_prefix(version: str) -> str:
+    """major.minor of a conda Python pin."""
+    return ".".join(version.rstrip(".*").split(".")[:2])
 
 
 @contextlib.contextmanager
