@@ -105,9 +105,12 @@ def test_shell_command(tmp_path, monkeypatch):
     assert (result / "dirs.txt").read_text() == "outputs and logs exist\n"
     import sys
 
-    # python and pip in the command are the step environment's, not the first on PATH
-    assert (result / "python.txt").read_text().strip() == sys.prefix
-    assert sys.prefix in (result / "pip.txt").read_text()
+    # python and pip in the command are the step environment's, not the first on PATH: a
+    # layer of the step's own over amlctl's environment (what it installs stays there)
+    layer = Path((result / "python.txt").read_text().strip())
+    assert layer.name == "env-log" and layer.parent.name == "shell"
+    assert sys.prefix in (result / "pip.txt").read_text()  # over amlctl's: pip is its
+    assert not layer.exists()  # removed with the step, and what it installed
 
 
 def test_amlignore_snapshot(tmp_path):
@@ -242,7 +245,11 @@ def test_conda_env(tmp_path):
     assert "-- building environment" in out  # tabulate is not in the runner's environment
     report = output(folder, "report", "report")
     assert (report / "table.txt").read_text().splitlines()[-1] == "Version: 0.9.0"
-    assert (report / "prefix.txt").read_text().startswith(str(folder / ".runs" / "envs"))
+    # the step ran in a layer over the built environment, which it left as built
+    layer = (report / "prefix.txt").read_text().strip()
+    assert layer.endswith("/report/env-log"), layer
+    built = [p for p in (folder / ".runs" / "envs").iterdir() if (p / ".complete").is_file()]
+    assert len(built) == 1
     code, out, _ = run_command_again(folder)
     assert code == 0 and "building environment" not in out and "-- cached   report" in out
 

@@ -421,3 +421,92 @@ def test_uv_comes_with_amlctl():
     assert any(r.startswith("uv") for r in requires("amlctl") or [])
     uv = envs.uv_binary()
     assert uv is not None and Path(uv).is_file()
+
+
+def fake_wheel(folder: Path, version: str) -> Path:
+    """A pure-Python wheel of a fake `pycep-parser` (module `pycep`, which amlctl's own
+    environment holds at another version) at ``version``, built offline."""
+    import base64
+    import hashlib
+    import zipfile
+
+    dist = f"pycep_parser-{version}"
+    files = {
+        "pycep/__init__.py": f"__version__ = {version + '-fake'!r}\n",
+        f"{dist}.dist-info/METADATA": (
+            f"Metadata-Version: 2.1\nName: pycep-parser\nVersion: {version}\n"
+        ),
+        f"{dist}.dist-info/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = []
+    for name, text in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        record.append(f"{name},sha256={digest.decode()},{len(text.encode())}")
+    record.append(f"{dist}.dist-info/RECORD,,")
+    files[f"{dist}.dist-info/RECORD"] = "\n".join(record) + "\n"
+    path = folder / f"{dist}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return path
+
+
+def tool_freeze() -> str:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "freeze", "--all"], capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def test_a_steps_pip_install_changes_neither_amlctl_nor_a_concurrent_trial(tmp_path):
+    """Each trial installs its own pycep-parser version and reads it back; amlctl's stays."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    for version in ("0.0.1", "0.0.2", "0.0.3"):
+        fake_wheel(wheels, version)
+    root = write(
+        tmp_path / "repo",
+        {
+            "pipeline.yml": f"""
+            type: pipeline
+            jobs:
+              tune:
+                type: sweep
+                trial:
+                  type: command
+                  command: >-
+                    pip install -q --no-index --find-links {wheels}
+                    pycep-parser==0.0.${{{{inputs.v}}}}
+                    && python -c "import pycep; print('installed', pycep.__version__)"
+                    && touch ${{{{outputs.out}}}}/done
+                    && python -c "import mlflow; mlflow.log_metric('loss', ${{{{inputs.v}}}})"
+                  environment: azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest
+                  inputs:
+                    v: {{type: integer, default: 1}}
+                  outputs:
+                    out: {{type: uri_folder}}
+                sampling_algorithm: grid
+                search_space:
+                  v: {{type: choice, values: [1, 2, 3]}}
+                objective: {{primary_metric: loss, goal: minimize}}
+                limits: {{max_total_trials: 3, max_concurrent_trials: 3}}
+            """
+        },
+    )
+    import pycep
+
+    before = tool_freeze()
+    code, out = run(root / "pipeline.yml")
+    assert code == 0, out
+    assert "3 trials: 3 completed" in out or "3 completed" in out, out
+    for v in (1, 2, 3):  # each trial saw the version it installed, not another trial's
+        assert f"[tune/{v - 1}] installed 0.0.{v}-fake" in out, out
+    assert tool_freeze() == before  # amlctl's environment is byte-for-byte what it was
+    assert "-fake" not in str(getattr(pycep, "__version__", ""))
+    assert "pycep-parser==0.7" in before
+    assert not list((root / ".runs").rglob("env-trial-*"))  # each layer went with its trial

@@ -32,6 +32,9 @@ class RunServices:
     environment_bin: Callable[[Step], str]
     # the process environment of a step: the caller's, the step's variables, ``tracking``
     step_env: Callable[[Step, dict[str, str]], dict[str, str]]
+    # the bin folder one process group of the step runs in: a fresh layer in the given
+    # folder over the step's environment, so that what it installs stays there
+    isolated_bin: Callable[[Step, Path], str]
 
 
 @dataclass(frozen=True)

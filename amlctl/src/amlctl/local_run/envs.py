@@ -10,6 +10,12 @@ image) or a Docker build context. Locally, ``--env-manager`` chooses:
   package at the pinned version (``azureml-*`` packages only talk to Azure and are not
   needed), else ``uv``. A template project's own environment matches its venv, so its
   quickstart builds nothing.
+
+With ``auto`` and ``uv`` each step's processes run in a layer of their own over that
+environment (``overlay``), as every Azure ML job runs in its own container: what a step
+installs stays in its layer, removed with it, so neither amlctl's environment, a built
+environment that later steps reuse, nor a concurrent sweep trial changes. ``local`` runs
+steps in amlctl's environment itself, as asked.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -175,6 +182,15 @@ class Environments:
             return str(Path(sys.executable).parent)
         return self._build(*plan, where)
 
+    def isolated_bin(self, spec: dict[str, Any], where: str, folder: Path) -> str:
+        """The bin folder one step's processes run in: a fresh layer in ``folder`` over the
+        step's environment, so what the step installs stays in it (with ``--env-manager
+        local``, the environment amlctl runs in, as chosen)."""
+        base = self.bin_dir(spec, where)
+        if self.manager == "local":
+            return base
+        return str(overlay(Path(base), folder))
+
     def _plan(self, spec: dict[str, Any], where: str) -> tuple[str, Any]:
         memo_key = json.dumps(spec, sort_keys=True, default=str)
         if memo_key not in self._memo:
@@ -260,6 +276,71 @@ class Environments:
                 raise ProjectError(f"{where}: its environment cannot be built ({detail})")
             (folder / ".complete").write_text(json.dumps({"pip": pip, "python": python}))
         return str(bin_dir)
+
+
+def overlay(base_bin: Path, folder: Path) -> Path:
+    """A virtual environment in ``folder`` that sees every package of ``base_bin``'s.
+
+    Like Azure ML's per-job container: a step's ``pip install`` writes into the layer only
+    (pip leaves packages outside its environment alone, "Not uninstalling ... outside
+    environment"), the layer's own packages come first, and neither amlctl's environment
+    nor another step's (a concurrent sweep trial's) changes. Written directly, no
+    interpreter started: a pyvenv.cfg, the interpreter linked, a .pth file that adds the
+    base's site-packages (its own .pth files too: editable installs keep working), and
+    ``pip`` scripts that run the layer's interpreter.
+    """
+    base_python = _interpreter(base_bin)
+    real = Path(os.path.realpath(base_python))
+    version = _version_of(base_bin.parent) or f"{sys.version_info.major}.{sys.version_info.minor}"
+    bin_dir = folder / "bin"
+    site_packages = folder / "lib" / f"python{version}" / "site-packages"
+    site_packages.mkdir(parents=True, exist_ok=True)
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    (folder / "pyvenv.cfg").write_text(
+        f"home = {real.parent}\ninclude-system-site-packages = false\nversion = {version}\n"
+        f"amlctl-base = {base_bin.parent}\n"
+    )
+    for name in ("python", "python3", f"python{version}"):
+        link = bin_dir / name
+        if not link.exists():
+            link.symlink_to(real)
+    bases = _site_packages(base_bin.parent, version)
+    (site_packages / "_amlctl_base.pth").write_text(
+        "import site; " + "; ".join(f"site.addsitedir({str(b)!r})" for b in bases) + "\n"
+    )
+    for name in ("pip", "pip3"):
+        script = bin_dir / name
+        script.write_text(f'#!/bin/sh\nexec {shlex.quote(str(bin_dir / "python"))} -m pip "$@"\n')
+        script.chmod(0o755)
+    return bin_dir
+
+
+def _interpreter(bin_dir: Path) -> Path:
+    for name in ("python", "python3"):
+        if (bin_dir / name).exists():
+            return bin_dir / name
+    return Path(sys.executable)
+
+
+def _version_of(prefix: Path) -> str | None:
+    """major.minor of an environment: this interpreter's, or a venv's from its pyvenv.cfg."""
+    if prefix == Path(sys.prefix):
+        return f"{sys.version_info.major}.{sys.version_info.minor}"
+    cfg = prefix / "pyvenv.cfg"
+    for line in cfg.read_text().splitlines() if cfg.is_file() else []:
+        key, _, value = line.partition("=")
+        if key.strip() in ("version", "version_info"):
+            return ".".join(value.strip().split(".")[:2])
+    return None
+
+
+def _site_packages(prefix: Path, version: str) -> list[Path]:
+    """Where an environment's packages are: this interpreter's own, or the venv layout."""
+    if prefix == Path(sys.prefix):
+        import site
+
+        return [Path(p) for p in site.getsitepackages() if Path(p).is_dir()]
+    return [prefix / "lib" / f"python{version}" / "site-packages"]
 
 
 def uv_binary() -> str | None:

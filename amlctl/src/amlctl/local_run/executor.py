@@ -50,6 +50,12 @@ class Runner:
         """The bin folder of the step's environment (a new uv environment is built first)."""
         return self._environments().bin_dir(step.component.environment_build, yaml_key(step.name))
 
+    def isolated_bin(self, step: Step, folder: Path) -> str:
+        """A layer in ``folder`` over the step's environment, for one process group."""
+        return self._environments().isolated_bin(
+            step.component.environment_build, yaml_key(step.name), folder
+        )
+
     def __init__(
         self,
         pipeline: Pipeline,
@@ -80,7 +86,13 @@ class Runner:
         self.run_id = time.strftime("%Y%m%d-%H%M%S-", time.gmtime()) + os.urandom(2).hex()
         self.run_dir = runs_dir / self.run_id
         self.services = RunServices(
-            self.run_id, runs_dir, self.console, tracker, self.environment_bin, self.step_env
+            self.run_id,
+            runs_dir,
+            self.console,
+            tracker,
+            self.environment_bin,
+            self.step_env,
+            self.isolated_bin,
         )
         self.results: dict[str, StepResult] = {}
         self.walls: dict[str, float] = {}  # step -> wall seconds, cache lookups included

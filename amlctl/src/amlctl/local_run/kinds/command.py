@@ -66,12 +66,19 @@ def path_inputs(step: Step) -> set[str]:
     return {n for n, spec in step.component.inputs.items() if spec.get("type") in PATH_TYPES}
 
 
-def job_env(step: Step, ctx: StepContext) -> dict[str, str]:
-    """The step's variables with its environment's python and pip first on PATH."""
+def job_env(step: Step, ctx: StepContext, name: str = "job") -> dict[str, str]:
+    """The step's variables with its environment's python and pip first on PATH.
+
+    The processes run in a layer of their own (``env-<name>`` in the step's folder) over
+    the step's environment, as an Azure ML job runs in its own container: a ``pip install``
+    in the command changes neither amlctl's environment nor a concurrent trial's.
+    """
     env = ctx.env(step)
-    bin_dir = ctx.services.environment_bin(step)
-    shims = shim_dir(ctx.services.runs_dir, bin_dir)
-    env["PATH"] = os.pathsep.join([str(shims), bin_dir, env.get("PATH", os.defpath)])
+    base = ctx.services.environment_bin(step)
+    bin_dir = ctx.services.isolated_bin(step, ctx.step_dir / f"env-{name}")
+    first = [bin_dir] if bin_dir != base else [str(shim_dir(ctx.services.runs_dir, bin_dir))]
+    # the base's programs (mldesigner, spark-submit) after the layer's python and pip
+    env["PATH"] = os.pathsep.join([*first, base, env.get("PATH", os.defpath)])
     env.pop("PYTHONHOME", None)
     if Path(bin_dir) != Path(sys.executable).parent:
         env["VIRTUAL_ENV"] = str(Path(bin_dir).parent)
@@ -90,7 +97,7 @@ def run_job(
     """(exit code, log file, working directory of node 0); the folder is removed on success."""
     step_dir, outputs, console = ctx.step_dir, ctx.outputs, ctx.console
     stem = Path(log_name).stem
-    env = job_env(step, ctx)
+    env = job_env(step, ctx, stem)
     ranks = processes(step.distribution, step.instance_count, f"{ctx.services.run_id}_{step.name}")
     nodes = sorted({p.node for p in ranks})
     folders = {
@@ -155,4 +162,5 @@ def run_job(
         for node in reversed(nodes):  # node 0's files win
             workdir.collect_artifacts(folders[node], Path(artifacts) if artifacts else None)
             shutil.rmtree(folders[node], ignore_errors=True)
+        shutil.rmtree(step_dir / f"env-{stem}", ignore_errors=True)  # what the step installed
     return code, log_file, folders[0]

@@ -70,13 +70,14 @@ def run(step: Step, ctx: StepContext) -> None:
     }
     spec_file = step_dir / "parallel.json"
     spec_file.write_text(json.dumps(spec, indent=2))
-    env = job_env(step, ctx)
+    env = job_env(step, ctx, "parallel")
     python = shutil.which("python", path=env["PATH"]) or sys.executable
     argv = [python, str(DRIVER), str(spec_file)]
     log_file = step_dir / "log.txt"
     code = run_process(argv, code_dir, env, log_file, step.name, ctx.console)
     if code == 0:
         shutil.rmtree(code_dir, ignore_errors=True)  # kept only when the step failed
+        shutil.rmtree(step_dir / "env-parallel", ignore_errors=True)
     if code != 0:
         raise StepFailed(
             f"exit code {code}",
