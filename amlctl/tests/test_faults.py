@@ -209,6 +209,77 @@ def test_a_touched_but_unchanged_output_is_hashed_not_rerun(project, tmp_path, c
     assert out.count("-- cached") == 2 and "warning" not in err
 
 
+def keep_size_and_times(file: Path, content: str) -> None:
+    """An edit a user's tools can hide from size and mtime: same size, times put back."""
+    stat = file.stat()
+    assert len(content.encode()) == stat.st_size
+    file.write_text(content)
+    os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # `touch -r` to the old times
+    assert (file.stat().st_size, file.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+
+
+@pytest.fixture
+def no_racy_window(monkeypatch):
+    """Files just copied are 'racy' (changed within RACY_NS of their record) and always
+    read; without the window the tests below reach the path that trusts stat data."""
+    from amlctl.local_run import cache
+
+    monkeypatch.setattr(cache, "RACY_NS", 0, raising=False)
+
+
+def test_an_input_edited_with_its_size_and_mtime_kept_is_not_stale(
+    project, tmp_path, capsys, no_racy_window
+):
+    code, out, err = run(project, capsys)  # this copy's hashes remembered, steps cached
+    assert code == 0 and out.count("-- cached") == 2, out + err
+    keep_size_and_times(project / "data" / "raw" / "value.txt", "5")
+    code, out, err = run(project, capsys)
+    assert code == 0, out + err
+    assert calls(tmp_path / "calls.log") == ["first", "second"]  # both ran on the new input
+    second = entry_of_latest(project, "second")
+    assert (second / "out" / "value.txt").read_text() == "7.0"  # 1 + (1 + 5)
+
+
+def entry_of_latest(project: Path, step: str) -> Path:
+    metas = [m for m in (project / ".runs" / "cache").glob("*/meta.json")]
+    metas = [m for m in metas if json.loads(m.read_text())["step"] == step]
+    return max(metas, key=lambda m: m.stat().st_mtime_ns).parent
+
+
+def test_a_cached_output_edited_with_its_size_and_mtime_kept_is_not_reused(
+    project, tmp_path, capsys, no_racy_window
+):
+    code, out, err = run(project, capsys)  # the entries' records hold this copy's stat data
+    assert code == 0 and out.count("-- cached") == 2, out + err
+    keep_size_and_times(entry_of(project, "first") / "out" / "notes.txt", "z" * 100)
+    code, out, err = run(project, capsys)
+    assert code == 0, out + err
+    assert calls(tmp_path / "calls.log") == ["first"]
+    assert "cached outputs of step first were changed" in err
+    assert (entry_of(project, "first") / "out" / "notes.txt").read_text() == "x" * 100
+
+
+def test_the_hash_memo_trusts_stat_data_only_outside_the_racy_window(tmp_path):
+    from amlctl.local_run import cache
+
+    file = tmp_path / "data.csv"
+    file.write_text("a,b\n1,2\n")
+    hasher = cache.Hasher()
+    real = hasher.file(file)
+    key = str(file.resolve())
+    signature = hasher._memo[key][0]
+    changed = file.stat().st_ctime_ns
+    # recorded within the window of the file's last change: read again, whatever it says
+    hasher._memo[key] = [signature, "bogus", str(changed + 1)]
+    assert hasher.file(file) == real
+    # recorded well after it: stat data as recorded is trusted without a read
+    hasher._memo[key] = [signature, "bogus", str(changed + cache.RACY_NS + 1)]
+    assert hasher.file(file) == "bogus"
+    # an older amlctl's memo (signature and digest only) is never trusted
+    hasher._memo[key] = ["9:1", "bogus"]
+    assert hasher.file(file) == real
+
+
 # -- damaged state files ----------------------------------------------------------------------
 
 JUNK = {

@@ -2,9 +2,15 @@
 
 A step's outputs are written to a private temporary folder and renamed into the
 cache only after the step succeeded, so the cache never holds partial outputs.
-Each entry records its files (size, modification time, sha256); an entry is reused
-only while its files still match that record, so outputs damaged after the step
-ran are never reused: the step runs again.
+Each entry records its files (stat data and sha256); an entry is reused only while
+its files still match that record, so outputs damaged after the step ran are never
+reused: the step runs again.
+
+A file is taken as unchanged without reading it only when its size, modification
+time, change time (ctime, which no user tool can set: `touch -r` after an edit moves
+it) and inode are all as recorded, and it was not changed in the moments before it
+was recorded (git's racy-timestamp rule: a timestamp as recent as the record cannot
+tell a later edit apart). Anything else is hashed again.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import json
 import os
 import shutil
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -37,8 +44,23 @@ def _files(root: Path) -> list[Path]:
     return found
 
 
+# a file changed this close before it was recorded is hashed again (timestamps of coarse
+# file systems: FAT's are 2 s)
+RACY_NS = 2_000_000_000
+
+
+def signature(stat: os.stat_result) -> str:
+    """What changes whenever a file's content can have changed (no content read)."""
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}:{stat.st_ino}:{stat.st_dev}"
+
+
+def racy(stat: os.stat_result, recorded_ns: int) -> bool:
+    """Changed so shortly before ``recorded_ns`` that a later edit could keep its stat."""
+    return max(stat.st_mtime_ns, stat.st_ctime_ns) >= recorded_ns - RACY_NS
+
+
 class Hasher:
-    """Content hashes of files and folders, remembered by (path, size, mtime) across runs."""
+    """Content hashes of files and folders, remembered by stat data across runs."""
 
     def __init__(self, memo_file: Path | None = None) -> None:
         self.memo_file = memo_file
@@ -62,15 +84,16 @@ class Hasher:
 
     def file(self, path: Path) -> str:
         stat = path.stat()
-        signature = f"{stat.st_size}:{stat.st_mtime_ns}"
+        sig = signature(stat)
         key = str(path.resolve())
         with self._lock:
             known = self._memo.get(key)
-        if known and known[0] == signature:
+        if known and len(known) == 3 and known[0] == sig and not racy(stat, int(known[2])):
             return known[1]
+        hashed_at = time.time_ns()  # before the read: an edit during it is after the record
         value = _sha256(path)
         with self._lock:
-            self._memo[key] = [signature, value]
+            self._memo[key] = [sig, value, str(hashed_at)]
             self._dirty = True
         return value
 
@@ -88,20 +111,28 @@ class Hasher:
 
 
 def _is_memo(data: Any) -> bool:
-    """{absolute path: [signature, sha256]}"""
+    """{absolute path: [signature, sha256, hashed at (ns)]} (older two-item entries: rehash)"""
     return isinstance(data, dict) and all(
-        isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v)
+        isinstance(v, list) and len(v) in (2, 3) and all(isinstance(x, str) for x in v)
         for v in data.values()
     )
 
 
 def file_record(root: Path, hasher: Hasher | None = None) -> dict[str, list[Any]]:
-    """{relative path: [size, mtime_ns, sha256]} of every file under ``root``."""
+    """{relative path: [size, mtime_ns, sha256, signature, recorded at (ns)]} of every file
+    under ``root``."""
     record = {}
     for file in _files(root):
+        recorded_at = time.time_ns()
         stat = file.stat()
         digest = hasher.file(file) if hasher else _sha256(file)
-        record[file.relative_to(root).as_posix()] = [stat.st_size, stat.st_mtime_ns, digest]
+        record[file.relative_to(root).as_posix()] = [
+            stat.st_size,
+            stat.st_mtime_ns,
+            digest,
+            signature(stat),
+            recorded_at,
+        ]
     return record
 
 
@@ -146,7 +177,10 @@ class Store:
             return None
         if "files" not in data:
             return None  # stored without a file record (an older amlctl): not verifiable
+        before = json.dumps(data["files"], sort_keys=True)
         problem = entry_problem(folder, data["files"])
+        if not problem and json.dumps(data["files"], sort_keys=True) != before:
+            state.write_json(meta, data, indent=2)  # files hashed again: their stat now
         if problem:
             state.warn(
                 folder,
@@ -204,11 +238,13 @@ class Store:
 
 
 def entry_problem(folder: Path, record: dict[str, list[Any]]) -> str | None:
-    """Why the files of the entry in ``folder`` no longer match ``record``; None if they do.
+    """Why the files of the entry in ``folder`` no longer match ``record``; None if they do
+    (then files that had to be read are recorded afresh in ``record``).
 
-    Size and modification time as recorded: the file is taken as unchanged (no read). A
-    file whose time changed is hashed, so touching a file costs a read, not a re-run.
-    meta.json itself is not part of the record; any other file is.
+    Stat data as recorded and not racy: the file is taken as unchanged (no read). Any other
+    file is hashed, so touching or copying a file costs a read, not a re-run, and an edit
+    whose size and modification time were put back is still found. meta.json itself is
+    not part of the record; any other file is.
     """
     remaining = set(record)
     for file in _files(folder):
@@ -218,12 +254,23 @@ def entry_problem(folder: Path, record: dict[str, list[Any]]) -> str | None:
         known = record.get(relative)
         if known is None:
             return f"{relative} was added"
-        size, mtime_ns, digest = known
+        size, _, digest = known[:3]
         stat = file.stat()
         if stat.st_size != size:
             return f"{relative} changed size ({size} -> {stat.st_size} bytes)"
-        if stat.st_mtime_ns != mtime_ns and _sha256(file) != digest:
-            return f"{relative} changed content"
+        trusted = len(known) == 5 and known[3] == signature(stat) and not racy(stat, known[4])
+        if not trusted:
+            recorded_at = time.time_ns()
+            if _sha256(file) != digest:
+                return f"{relative} changed content"
+            # as git refreshes racily clean index entries: the next lookup need not read it
+            record[relative] = [
+                stat.st_size,
+                stat.st_mtime_ns,
+                digest,
+                signature(stat),
+                recorded_at,
+            ]
         remaining.discard(relative)
     if remaining:
         return f"{sorted(remaining)[0]} is missing"
@@ -244,10 +291,11 @@ def _is_meta(data: Any) -> bool:
         and isinstance(files, dict)
         and all(
             isinstance(v, list)
-            and len(v) == 3
+            and len(v) in (3, 5)  # three: an older amlctl's record, every file hashed
             and isinstance(v[0], int)
             and isinstance(v[1], int)
             and isinstance(v[2], str)
+            and (len(v) == 3 or (isinstance(v[3], str) and isinstance(v[4], int)))
             for v in files.values()
         )
     )
