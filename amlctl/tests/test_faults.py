@@ -725,3 +725,38 @@ def test_a_run_keeps_the_entry_another_run_stored_first(tmp_path):
     assert (store.cache_dir / "key" / "out" / "model.txt").read_text() == "first run"
     assert store.lookup("key")["output_hashes"] == {"out": "first run"}
     store.end()
+
+
+# -- step output of any shape -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("newline", [False, True])
+def test_a_long_line_costs_bounded_memory_and_the_log_keeps_it_whole(tmp_path, newline):
+    """50 MB on one line (a progress bar without newlines): the runner's peak stays small."""
+    import io
+    import tracemalloc
+
+    from amlctl.local_run.steps import Console, run_process, tail
+
+    size = 50_000_000
+    code = f"import sys; sys.stdout.write('x' * {size}" + (" + '\\n'" if newline else "") + ")"
+    stream = io.StringIO()
+    log = tmp_path / "log.txt"
+    tracemalloc.start()
+    try:
+        exit_code = run_process(
+            [sys.executable, "-c", code], tmp_path, dict(os.environ), log, "big", Console(stream)
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert exit_code == 0
+    assert peak < 8_000_000, f"peak {peak / 1e6:.1f} MB while reading a {size / 1e6:.0f} MB line"
+    header = log.read_text().splitlines()[0]
+    assert log.stat().st_size == len(header) + 1 + size + (1 if newline else 0)
+    printed = stream.getvalue().splitlines()
+    assert len(printed) == 1 and printed[0].startswith("[big] xxx")
+    assert printed[0].endswith(f"... (a long line: whole in {log})")
+    assert len(printed[0]) < 3000
+    last = tail(log)
+    assert len(last[-1]) < 3000 and last[-1].startswith("xxx")

@@ -18,6 +18,12 @@ from .processes import REAPER
 from .resolve import display
 
 LOG_TAIL_LINES = 20
+# A step's output is read in pieces of at most this many characters, so a line of any
+# length (a progress bar without newlines, a dumped array) costs bounded memory. The log
+# keeps every character; the console shows the start of an over-long line once.
+CHUNK_CHARS = 64 * 1024
+CONSOLE_CHARS = 2000
+TAIL_BYTES = 256 * 1024
 
 
 class StepFailed(Exception):
@@ -84,9 +90,7 @@ def run_process(
             timer = threading.Timer(timeout, REAPER.kill, (process,))
             timer.start()
         try:
-            for text in process.stdout or ():
-                log.write(text)
-                console.line(f"[{prefix}] {text.rstrip()}")
+            echo_lines(process.stdout, log, console, prefix, log_file)
             code = process.wait()
         finally:
             if timer:
@@ -95,9 +99,33 @@ def run_process(
         return code
 
 
+def echo_lines(stream: Any, log: Any, console: Console, prefix: str, log_file: Path) -> None:
+    """Copy ``stream`` to ``log`` whole and to the console line by line, in bounded pieces."""
+    if stream is None:
+        return
+    within_long_line = False
+    while True:
+        text = stream.readline(CHUNK_CHARS)
+        if not text:
+            return
+        log.write(text)
+        complete = text.endswith("\n")
+        if not within_long_line:
+            shown = text.rstrip()
+            if not complete or len(shown) > CONSOLE_CHARS:
+                shown = f"{shown[:CONSOLE_CHARS]} ... (a long line: whole in {log_file})"
+            console.line(f"[{prefix}] {shown}")
+        within_long_line = not complete
+
+
 def tail(log_file: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
+    """The last ``lines`` lines of a log, read from its last TAIL_BYTES, each cut short."""
     try:
-        with log_file.open(encoding="utf-8", errors="replace") as handle:
-            return [line.rstrip("\n") for line in deque(handle, maxlen=lines)]
+        with log_file.open("rb") as handle:
+            size = handle.seek(0, 2)
+            handle.seek(max(0, size - TAIL_BYTES))
+            data = handle.read().decode("utf-8", errors="replace")
     except OSError:
         return []
+    kept = deque(data.splitlines(), maxlen=lines)
+    return [line if len(line) <= CONSOLE_CHARS else line[:CONSOLE_CHARS] + " ..." for line in kept]
