@@ -9,6 +9,7 @@ the questions that earlier answers make relevant are put.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -186,6 +187,42 @@ def test_an_existing_project_folder_is_left_alone(tmp_path, capsys):
     assert new(tmp_path) == 2
     assert "already exists" in capsys.readouterr().err
     assert [p.name for p in (tmp_path / "out" / "azure-ml-project").iterdir()] == ["mine.txt"]
+
+
+def test_an_output_folder_that_is_a_file_is_one_line(tmp_path):
+    (tmp_path / "FILE").write_text("mine")
+    done = subprocess.run(
+        [*AMLCTL, "new", "--template", str(TEMPLATE), "--no-input", "-o", str(tmp_path / "FILE")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr
+        == f"error: -o {tmp_path / 'FILE'}: exists and is not a folder; nothing was created\n"
+    )
+    assert (tmp_path / "FILE").read_text() == "mine"
+
+
+def test_an_unreachable_git_template_is_one_line(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    done = subprocess.run(
+        [*AMLCTL, "new", "--template", "https://127.0.0.1:9/nothing.git", "--no-input"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "HOME": str(home), "GIT_TERMINAL_PROMPT": "0"},
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr
+    assert lines[0].startswith(
+        "error: https://127.0.0.1:9/nothing.git: cannot get the template: `git clone` failed"
+    )
 
 
 def test_a_template_that_is_not_one(tmp_path, capsys):

@@ -146,3 +146,41 @@ def test_shipped_config_files_are_complete():
         online = online_settings(path.stem, TEMPLATE_CONFIG.parent, environ={})
         assert online.endpoint == data["online_endpoint"]
         assert online.instance_count == data["online_instance_count"] >= 1
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"workspace_name: caf\xe9\n", "config/dev.yml is not UTF-8 text (byte 0xe9 at offset 19)"),
+        (b"a:\n" + b"".join(b"  " * i + b"- \n" for i in range(1, 3000)), "nests too deeply"),
+        (b"[1, 2]\n", "config/dev.yml must be a mapping of settings (name: value)"),
+        (b"key: [unclosed\n", "config/dev.yml is not valid YAML: "),
+    ],
+    ids=["latin-1", "deeply nested", "a list", "broken YAML"],
+)
+def test_an_unreadable_config_file_is_one_line(project, content, message):
+    (project / "config" / "dev.yml").write_bytes(content)
+    with pytest.raises(ProjectError) as raised:
+        load_settings("dev", project, environ={})
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_misspelt_setting_is_an_error_with_a_suggestion(project):
+    config = project / "config" / "dev.yml"
+    config.write_text(config.read_text() + "subscripton_id: x\n")
+    with pytest.raises(ProjectError) as raised:
+        load_settings("dev", project, environ={})
+    assert str(raised.value) == (
+        "config/dev.yml: unknown setting 'subscripton_id' (did you mean subscription_id?)"
+    )
+
+
+def test_the_templates_settings_are_all_known():
+    """Every key the template writes (online settings included) is one amlctl reads."""
+    import yaml
+
+    from amlctl.cloud.config import KNOWN
+
+    for file in TEMPLATE_CONFIG.glob("*.yml"):
+        assert set(yaml.safe_load(file.read_text())) <= set(KNOWN), file

@@ -760,3 +760,53 @@ def test_a_long_line_costs_bounded_memory_and_the_log_keeps_it_whole(tmp_path, n
     assert len(printed[0]) < 3000
     last = tail(log)
     assert len(last[-1]) < 3000 and last[-1].startswith("xxx")
+
+
+# -- a project that cannot be written ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("folder", ["locks", "tmp", "cache"])
+def test_a_file_where_runs_keeps_a_folder_is_one_line(project, capsys, folder):
+    target = project / ".runs" / folder
+    shutil.rmtree(target, ignore_errors=True)
+    target.write_text("not a folder")
+    code, _out, err = run(project, capsys)
+    assert code == 2
+    assert err == (
+        f"error: {target} is a file, but amlctl keeps a folder there: move it away "
+        "(nothing else reads it) and run again\n"
+    )
+    assert target.read_text() == "not a folder"  # nothing of the user's is touched
+
+
+def test_a_read_only_project_is_one_line(project, capsys, monkeypatch):
+    """EROFS, as a read-only mount gives it (root here writes through chmod, so the file
+    system's answer is what is simulated, at the call that meets it first)."""
+    import errno
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(project / ".runs"))
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", read_only)
+    code, _out, err = run(project, capsys)
+    assert code == 2
+    assert err.splitlines() == [
+        f"error: {project / '.runs'} cannot be written (Read-only file system): a local run "
+        "keeps its outputs there; run from a writable copy of the project"
+    ]
+
+
+def test_a_full_disk_anywhere_is_one_line_naming_the_path(capsys):
+    import errno
+
+    from amlctl import cli as amlctl_cli
+
+    def fills_the_disk():
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/.runs/cache/x")
+
+    assert amlctl_cli.guarded(fills_the_disk) == 1
+    assert capsys.readouterr().err == (
+        "error: /data/.runs/cache/x: no space left on the device: free space there (old runs "
+        "in .runs/ can go: they are caches) and run again\n"
+    )

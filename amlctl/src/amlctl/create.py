@@ -18,7 +18,9 @@ import argparse
 import difflib
 import importlib.util
 import json
+import logging
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -129,6 +131,10 @@ def create(
 ) -> Path:
     """Check the answers, ask what is still relevant, and bake; returns the project folder."""
     _require_cookiecutter()
+    # cookiecutter logs a failed clone with its traceback; the one line below says it all
+    logging.getLogger("cookiecutter").addHandler(logging.NullHandler())
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ProjectError(f"-o {output_dir}: exists and is not a folder; nothing was created")
     given = parse_answers(answers)
     repo_dir = _template_dir(template or default_template(), checkout)
     questions = read_questions(repo_dir)
@@ -410,10 +416,19 @@ def _template_dir(template: str, checkout: str | None) -> Path:
             checkout=checkout,
             no_input=True,
         )
-    except (CookiecutterException, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ProjectError(f"{template}: cannot get the template: {first}") from None
+    except (CookiecutterException, OSError, subprocess.CalledProcessError) as exc:
+        raise ProjectError(f"{template}: cannot get the template: {_reason(exc)}") from None
     return Path(repo_dir)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line of why cookiecutter or git failed (git's own last line of output)."""
+    if isinstance(exc, subprocess.CalledProcessError):
+        said = (exc.stderr or exc.output or b"").decode(errors="replace").strip().splitlines()
+        command = " ".join(str(a) for a in exc.cmd[:2]) if isinstance(exc.cmd, list) else "git"
+        return f"`{command}` failed" + (f": {said[-1]}" if said else f" (exit {exc.returncode})")
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _bake(source: str, checkout: str | None, chosen: dict[str, Any], output_dir: Path) -> Path:
@@ -431,4 +446,6 @@ def _bake(source: str, checkout: str | None, chosen: dict[str, Any], output_dir:
         )
     except CookiecutterException as exc:  # the hook printed its reasons already
         raise ProjectError(f"the template refused the answers ({exc}); nothing was made") from None
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise ProjectError(f"the project cannot be written: {_reason(exc)}") from None
     return Path(project)

@@ -37,6 +37,8 @@ OVERRIDES = {
 # takes its model, components and environments from (promoted into it from dev); without
 # one, the environment registers its own.
 OPTIONAL = ("registry",)
+# every setting a config/<env>.yml may hold: a misspelt one is an error, never ignored
+KNOWN = (*OVERRIDES, "online_endpoint", "online_instance_type", "online_instance_count")
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,6 @@ def _read_values(
     env: str, root: Path, environ: dict[str, str] | None
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Every setting of config/<env>.yml with its overrides applied, and where each came from."""
-    import yaml
 
     environ = dict(os.environ if environ is None else environ)
     path = layout(root).config / f"{env}.yml"
@@ -92,13 +93,7 @@ def _read_values(
             f"unknown environment {env!r}: {path.relative_to(root)} does not exist "
             f"(environments with a config file: {known})"
         )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ProjectError(f"{path.relative_to(root)} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ProjectError(f"{path.relative_to(root)} must be a mapping of settings")
-
+    data = read_config(path, root)
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
     for name, variable in OVERRIDES.items():
@@ -110,6 +105,41 @@ def _read_values(
             values[name] = "" if raw is None else str(raw).strip()
             sources[name] = f"{path.relative_to(root)} ({name})"
     return values, sources
+
+
+def read_config(path: Path, root: Path) -> dict[str, Any]:
+    """config/<env>.yml as a mapping of known settings; one line naming what is wrong."""
+    import difflib
+
+    import yaml
+
+    where = path.relative_to(root)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProjectError(
+            f"{where} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}); save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ProjectError(f"{where} cannot be read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        first = " ".join(str(exc).split())
+        raise ProjectError(f"{where} is not valid YAML: {first}") from None
+    except RecursionError:
+        raise ProjectError(
+            f"{where} nests too deeply to be settings (a flat mapping of name: value)"
+        ) from None
+    if not isinstance(data, dict):
+        raise ProjectError(f"{where} must be a mapping of settings (name: value)")
+    for key in data:
+        if key not in KNOWN:
+            close = difflib.get_close_matches(str(key), KNOWN, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else f" (settings: {', '.join(KNOWN)})"
+            raise ProjectError(f"{where}: unknown setting {key!r}{hint}")
+    return data
 
 
 def _bad(values: dict[str, str], sources: dict[str, str], name: str, problem: str) -> ProjectError:

@@ -70,11 +70,11 @@ class OnlineSettings:
 
 def online_settings(env: str, root: Path, environ: dict[str, str] | None = None) -> OnlineSettings:
     """online_endpoint, online_instance_type and online_instance_count of config/<env>.yml."""
-    import yaml
+    from .config import read_config
 
     environ = dict(os.environ if environ is None else environ)
     path = layout(root).config / f"{env}.yml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_config(path, root) if path.is_file() else {}
     where = f"{path.relative_to(root)}"
     endpoint = environ.get(ENDPOINT_VARIABLE, "").strip() or str(data.get("online_endpoint") or "")
     source = (

@@ -51,9 +51,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--env-manager",
         choices=ENV_MANAGERS,
         default="auto",
-        help="where steps run: local (this Python environment), uv (a virtual environment "
-        "built from each step's conda file or Docker context, cached by content), auto "
-        "(default: local when it already has every required package, else uv)",
+        help="where steps run: local (this Python environment itself), uv (a virtual "
+        "environment built from each step's conda file or Docker context, cached by content), "
+        "auto (default: this environment when it already has every required package, else "
+        "uv); with auto and uv each step runs in a layer of its own, so what it installs "
+        "stays there",
     )
     parser.add_argument(
         "--timings",
@@ -108,6 +110,7 @@ def run_pipeline(
     root = work_root(parse(pipeline_file).path.resolve().parent)
     default_runs = layout(root).runs if is_project(root) else root / ".runs"
     runs_dir = (runs_dir or default_runs).resolve()
+    check_runs_dir(runs_dir)
     tracker = Tracker(default_tracking_uri(runs_dir), runs_dir / "tracking.json")
     if force:
         tracker.prefetch()  # every step will run: open MLflow while the graph loads
@@ -167,6 +170,39 @@ def preflight(pipeline: Any) -> None:
     for kind in plugins_of(steps):
         if hasattr(kind, "preflight"):
             kind.preflight(steps)
+
+
+# the folders a run keeps under .runs/ (cache entries, locks, work areas, environments...)
+RUNS_FOLDERS = ("cache", "envs", "graphs", "locks", "shims", "tmp")
+
+
+def check_runs_dir(runs_dir: Path) -> None:
+    """`.runs/` can be written, and what amlctl keeps folders in is a folder (one line if not).
+
+    A read-only project, a full disk or a file where a folder belongs would otherwise fail
+    deep inside a step or the tracking server.
+    """
+    import errno
+    import tempfile
+
+    for name in RUNS_FOLDERS:
+        path = runs_dir / name
+        if path.exists() and not path.is_dir():
+            raise ProjectError(
+                f"{path} is a file, but amlctl keeps a folder there: move it away "
+                "(nothing else reads it) and run again"
+            )
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=runs_dir, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise ProjectError(
+                f"{runs_dir} cannot be written ({exc.strerror}): a local run keeps its "
+                "outputs there; run from a writable copy of the project"
+            ) from None
+        raise
 
 
 def _shell_knows(word: str) -> bool:
