@@ -1,4 +1,12 @@
-"""Score a model on the test set and decide whether it is promoted over the baseline."""
+"""Score a model on the test set and decide whether it is promoted over the baseline.
+
+Besides metrics.json and decision.json, the evaluation folder holds predictions.csv (each
+test row's actual and predicted value, and the predicted probability of a binary
+classifier) and PNG plots: a confusion matrix, ROC and precision-recall curves for
+classification; predicted against actual and residuals for regression; the feature
+importances where the model has them. All are logged to the step's MLflow run, so Azure
+ML studio shows them with the run.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +30,7 @@ from sklearn.metrics import (
 )
 
 TASKS = ("classification", "regression")
+PREDICTIONS_FILE = "predictions.csv"
 PRIMARY_METRIC = {"classification": "accuracy", "regression": "r2"}
 METRICS_FILE = "metrics.json"
 DECISION_FILE = "decision.json"
@@ -78,6 +87,76 @@ def decide(score: float, threshold: float, baseline: float | None) -> tuple[bool
     return True, f"score {score:.4f} reaches threshold {threshold:.4f} and beats {against}"
 
 
+def predictions(model, features: pd.DataFrame, target: pd.Series, task: str) -> pd.DataFrame:
+    """Each test row's actual and predicted value (and the positive class's probability)."""
+    frame = pd.DataFrame({"actual": target.to_numpy(), "predicted": model.predict(features)})
+    if task == "classification" and hasattr(model, "predict_proba") and target.nunique() == 2:
+        frame["probability"] = model.predict_proba(features)[:, 1]
+    return frame
+
+
+def feature_importances(model, columns: list[str]) -> pd.Series | None:
+    """Importances of a tree model, or absolute coefficients of a linear one (last step of a
+    pipeline); None when the model has neither."""
+    estimator = model.steps[-1][1] if hasattr(model, "steps") else model
+    values = getattr(estimator, "feature_importances_", None)
+    if values is None and getattr(estimator, "coef_", None) is not None:
+        values = np.abs(np.atleast_2d(estimator.coef_)).mean(axis=0)
+    if values is None or len(values) != len(columns):
+        return None
+    return pd.Series(values, index=columns).sort_values()
+
+
+def write_plots(frame: pd.DataFrame, importances: pd.Series | None, task: str, folder: Path):
+    """PNG plots of the predictions into `folder`; returns the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display, here or in a job
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
+
+    for stale in folder.glob("*.png"):  # an earlier evaluation's plots into this folder
+        stale.unlink()
+    written = []
+
+    def save(name: str, figure) -> None:
+        figure.tight_layout()
+        figure.savefig(folder / name, dpi=100)
+        plt.close(figure)
+        written.append(folder / name)
+
+    if task == "classification":
+        display = ConfusionMatrixDisplay.from_predictions(frame["actual"], frame["predicted"])
+        display.ax_.set_title("Confusion matrix (test set)")
+        save("confusion_matrix.png", display.figure_)
+        if "probability" in frame:
+            for name, kind in (
+                ("roc_curve.png", RocCurveDisplay),
+                ("pr_curve.png", PrecisionRecallDisplay),
+            ):
+                display = kind.from_predictions(frame["actual"], frame["probability"])
+                save(name, display.figure_)
+    else:
+        figure, axes = plt.subplots(figsize=(5, 5))
+        axes.scatter(frame["actual"], frame["predicted"], s=12, alpha=0.7)
+        low = min(frame["actual"].min(), frame["predicted"].min())
+        high = max(frame["actual"].max(), frame["predicted"].max())
+        axes.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1)
+        axes.set(xlabel="actual", ylabel="predicted", title="Predicted against actual (test set)")
+        save("predicted_vs_actual.png", figure)
+        figure, axes = plt.subplots(figsize=(6, 4))
+        axes.scatter(frame["predicted"], frame["actual"] - frame["predicted"], s=12, alpha=0.7)
+        axes.axhline(0, color="grey", linestyle="--", linewidth=1)
+        axes.set(xlabel="predicted", ylabel="actual - predicted", title="Residuals (test set)")
+        save("residuals.png", figure)
+    if importances is not None:
+        figure, axes = plt.subplots(figsize=(6, max(2.5, 0.3 * len(importances))))
+        axes.barh(importances.index, importances.to_numpy())
+        axes.set(xlabel="importance", title="Feature importances")
+        save("feature_importances.png", figure)
+    return written
+
+
 @contextlib.contextmanager
 def tracking_run() -> Iterator[object | None]:
     """The MLflow run of this step when tracking is configured (Azure ML or local runner)."""
@@ -97,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     features = test.drop(columns=[args.target_column])
     target = test[args.target_column]
 
-    metrics = score_model(load_model(args.model), features, target, args.task)
+    model = load_model(args.model)
+    metrics = score_model(model, features, target, args.task)
     baselines = [] if args.baseline_score is None else [args.baseline_score]
     baseline_metrics = None
     if args.baseline_model is not None:
@@ -123,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     (args.evaluation / METRICS_FILE).write_text(json.dumps(report, indent=2) + "\n")
     (args.evaluation / DECISION_FILE).write_text(json.dumps(decision, indent=2) + "\n")
+    predicted = predictions(model, features, target, args.task)
+    predicted.to_csv(args.evaluation / PREDICTIONS_FILE, index=False)
+    importances = feature_importances(model, list(features.columns))
+    plots = write_plots(predicted, importances, args.task, args.evaluation)
 
     with tracking_run() as run:
         if run is not None:
@@ -131,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             mlflow.log_metrics({f"test_{name}": value for name, value in metrics.items()})
             mlflow.log_metric("promote", int(promote))
             mlflow.set_tag("promote", str(promote).lower())
+            for file in [*plots, args.evaluation / PREDICTIONS_FILE]:
+                mlflow.log_artifact(str(file), artifact_path="evaluation")
     print(f"promote={str(promote).lower()}: {reason}")
     return 0
 

@@ -155,3 +155,71 @@ def test_logs_test_metrics_and_decision(workspace, mlflow_store):
     assert run.data.metrics["promote"] == 1.0
     assert run.data.tags["promote"] == "true"
     assert "test_accuracy" in run.data.metrics
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def plots_of(folder: Path) -> dict[str, bytes]:
+    """Every PNG in the evaluation folder, checked to be an image that decodes."""
+    import matplotlib.image
+
+    found = {}
+    for file in sorted((folder / "evaluation").glob("*.png")):
+        data = file.read_bytes()
+        assert data.startswith(PNG_SIGNATURE), file
+        height, width = matplotlib.image.imread(file).shape[:2]
+        assert height > 100 and width > 100, file
+        found[file.name] = data
+    return found
+
+
+def test_classification_writes_its_plots_and_predictions(workspace):
+    folder, frame, good, weak = workspace
+    run_evaluate(folder, good)
+    good_plots = plots_of(folder)
+    assert set(good_plots) == {
+        "confusion_matrix.png",
+        "roc_curve.png",
+        "pr_curve.png",
+        "feature_importances.png",  # a logistic regression's coefficients
+    }
+    predicted = pd.read_csv(folder / "evaluation" / "predictions.csv")
+    assert list(predicted.columns) == ["actual", "predicted", "probability"]
+    assert predicted["actual"].tolist() == frame["target"].tolist()
+    run_evaluate(folder, weak)  # another model: other pictures
+    weak_plots = plots_of(folder)
+    assert "feature_importances.png" not in weak_plots  # a dummy model has none
+    assert weak_plots["confusion_matrix.png"] != good_plots["confusion_matrix.png"]
+    assert weak_plots["roc_curve.png"] != good_plots["roc_curve.png"]
+
+
+def test_regression_writes_its_plots(tmp_path, no_mlflow_tracking):
+    frame = make_data("regression")
+    (tmp_path / "test").mkdir()
+    frame.to_csv(tmp_path / "test" / "test.csv", index=False)
+    model = save_model(LinearRegression(), frame, tmp_path / "model")
+    run_evaluate(tmp_path, model, "--task", "regression")
+    first = plots_of(tmp_path)
+    assert set(first) == {"predicted_vs_actual.png", "residuals.png", "feature_importances.png"}
+    other = save_model(
+        LinearRegression(), frame.assign(target=frame["target"] ** 2), tmp_path / "o"
+    )
+    run_evaluate(tmp_path, other, "--task", "regression")
+    assert plots_of(tmp_path)["residuals.png"] != first["residuals.png"]
+
+
+def test_plots_and_predictions_are_logged_to_the_run(tmp_path, mlflow_store):
+    client, experiment_id = mlflow_store
+    frame = make_data("classification")
+    (tmp_path / "test").mkdir()
+    frame.to_csv(tmp_path / "test" / "test.csv", index=False)
+    good = save_model(LogisticRegression(), frame, tmp_path / "good")
+    run_evaluate(tmp_path, good)
+    (run,) = client.search_runs([experiment_id])
+    logged = {item.path for item in client.list_artifacts(run.info.run_id, "evaluation")}
+    assert {
+        "evaluation/confusion_matrix.png",
+        "evaluation/roc_curve.png",
+        "evaluation/predictions.csv",
+    } <= logged
