@@ -178,6 +178,8 @@ Next, in {project}:
   . .venv/bin/activate       # the project's environment, with amlctl
   amlctl serve               # the model this run registered, behind Azure ML's inference server
   pytest                     # the project's own tests
+  amlctl runs                # the local runs; `amlctl runs compare ~1 latest` after another
+The run's page (graph, steps, logs, metrics, plots): {outputs}/index.html
 Each step's outputs and log: {outputs}/<step>/
 The local MLflow tracking server stops by itself after 15 idle minutes; to stop it now:
   kill $(python -c "import json; print(json.load(open('.runs/mlflow.db.server.json'))['pid'])")"""

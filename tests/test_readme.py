@@ -73,6 +73,9 @@ def test_first_command_bakes_a_project_and_trains_it(tmp_path):
     assert "amlctl serve" in done.stdout and "mlflow.db.server.json" in done.stdout
     named = re.search(r"^Each step's outputs and log: (\S+)/<step>/$", done.stdout, flags=re.M)
     assert named and (Path(named.group(1)) / "evaluate").is_dir(), done.stdout[-1500:]
+    page = re.search(r"^The run's page \(.*\): (\S+)$", done.stdout, flags=re.M)
+    assert page and Path(page.group(1)).is_file(), done.stdout[-1500:]
+    assert "confusion_matrix.png" in Path(page.group(1)).read_text()  # the evaluation's plots
     # the project runs this checkout's amlctl as it is, whatever commit its pin names
     shown = subprocess.run(
         [project / ".venv" / "bin" / "python", "-c", "import amlctl; print(amlctl.__file__)"],

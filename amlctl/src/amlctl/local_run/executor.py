@@ -96,6 +96,9 @@ class Runner:
         )
         self.results: dict[str, StepResult] = {}
         self.walls: dict[str, float] = {}  # step -> wall seconds, cache lookups included
+        # step -> digests of its code and each input, for `amlctl runs compare`
+        self.fingerprints: dict[str, dict[str, str]] = {}
+        self.started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
     # -- scheduling ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -150,8 +153,54 @@ class Runner:
         self._record_reused()
         self.tracker.finish(ok)
         self._record_tracking()
-        self._summary(time.monotonic() - started)
+        seconds = time.monotonic() - started
+        self._summary(seconds)
+        self._write_record(seconds, ok)
         return 0 if ok else 1
+
+    def _write_record(self, seconds: float, ok: bool) -> None:
+        """run.json and index.html in the run's folder (for `amlctl runs` and a browser)."""
+        from ..runs import page, record
+
+        steps = []
+        for name in self.pipeline.order():
+            step = self.pipeline.steps[name]
+            result = self.results.get(name) or StepResult(name, "skipped")
+            logs = sorted((self.run_dir / name).glob("log*.txt"))
+            steps.append(
+                {
+                    "name": name,
+                    "type": step.type,
+                    "state": result.state,
+                    "seconds": round(result.seconds, 3),
+                    "key": result.key,
+                    "upstream": sorted(step.upstream()),
+                    "outputs": result.outputs,
+                    "metrics": result.metrics,
+                    "message": result.message,
+                    "log": str(logs[0]) if logs else None,
+                    "fingerprint": self.fingerprints.get(name, {}),
+                }
+            )
+        root = self.runs_dir.parent
+        try:
+            pipeline = os.path.relpath(self.pipeline.path, root)
+        except ValueError:
+            pipeline = self.pipeline.path
+        run = {
+            "run_id": self.run_id,
+            "pipeline": pipeline,
+            "pipeline_name": self.pipeline.name,
+            "started": self.started_at,
+            "seconds": round(seconds, 3),
+            "status": "succeeded" if ok else "failed",
+            "values": {k: v for k, v in self.values.items() if not isinstance(v, dict)},
+            "mlflow_run_id": self.tracker.parent_id,
+            "steps": steps,
+        }
+        record.write(self.run_dir, run)
+        written = page.write(self.run_dir, run)
+        self.console.line(f"run page: {written}")
 
     def _record_tracking(self) -> None:
         """The tracking store's line of timings.json: started in the background, if at all."""
@@ -272,11 +321,16 @@ class Runner:
         kind = plugin(kind_of(step))
         # code of the kind's own (a local driver, a stand-in) that produced the outputs
         own = kind.key_parts(step, self.hasher) if hasattr(kind, "key_parts") else {}
+        code = snapshot_hash(self.hasher, component.code_dir)
+        self.fingerprints[step.name] = {
+            "code": code,
+            **{f"input {n}": cache_key({"v": h}) for n, h in sorted(hashes.items())},
+        }
         key = cache_key(
             {
                 "kind": step.type,
                 "command": component.command,
-                "code": snapshot_hash(self.hasher, component.code_dir),
+                "code": code,
                 "environment": component.environment,
                 "environment_used": self.environment_of(step),
                 "distribution": [step.distribution, step.instance_count],
