@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "submit": (".cloud.submit", "Submit a pipeline job to the workspace."),
     "invoke": (".cloud.invoke", "Invoke the published batch endpoint over REST."),
     "runs": (".runs.command", "List local runs, or compare two or more (runs compare A B)."),
+    "ui": (".runs.ui", "MLflow's own UI over the local runs (127.0.0.1; uv builds it once)."),
     "serve": (".serving.local", "Serve the latest local model with Azure ML's inference server."),
     "deploy": (".cloud.deploy", "Blue/green rollout of the model to the online endpoint."),
     "promote": (".cloud.promote", "Copy dev's model, components, environment to the registry."),

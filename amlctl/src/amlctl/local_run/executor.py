@@ -479,6 +479,11 @@ class Runner:
         self.console.line(f"run {self.run_id} {status} in {seconds:.1f} s; logs in {self.run_dir}")
         if self.tracker.parent_id:
             self.console.line(f"MLflow run {self.tracker.parent_id} at {self.tracker.uri}")
+            if self.tracker.uri.startswith("sqlite:///") and self.tracker.experiment_id:
+                self.console.line(
+                    "in MLflow's UI: `amlctl ui`, then http://127.0.0.1:5000/#/experiments/"
+                    f"{self.tracker.experiment_id}/runs/{self.tracker.parent_id}"
+                )
         elif self.tracker.error:
             self.console.line(f"warning: MLflow tracking unavailable: {self.tracker.error}")
         elif ok:

@@ -36,7 +36,12 @@ API = "/api/2.0/mlflow/"
 # environment; where the internet is out of reach, that races the process's own requests
 # ("failed with exception '_MLFLOW_TELEMETRY_SESSION_ID'", seen on this template's steps).
 # The server and local steps report nothing unless their environment says otherwise.
-NO_TELEMETRY = {"MLFLOW_DISABLE_TELEMETRY": "true"}
+# no telemetry; and no "View run at http://127.0.0.1:<port>/#/..." per step: that port is
+# the runner's tracking API, which serves no UI (`amlctl ui` does, and the run's page)
+NO_TELEMETRY = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",
+}
 DEFAULT_IDLE_SECONDS = 900
 START_TIMEOUT = 60.0
 
