@@ -477,7 +477,7 @@ def test_each_step_logs_to_a_child_run_of_the_pipeline_run(tmp_path, monkeypatch
     (folder / "component.yml").write_text(LOGGING_COMPONENT)
     from amlctl.local_run.tracking_server import ensure_server
 
-    ensure_server(os.environ["MLFLOW_TRACKING_URI"], project / ".runs")  # its store is open
+    server_url = ensure_server(os.environ["MLFLOW_TRACKING_URI"], project / ".runs")  # open
     # MLflow ready before the step starts (on a loaded machine the background connection may
     # still be going when the step starts, which the second half covers): connect in the
     # foreground, so which path is taken does not depend on the machine's speed
@@ -494,11 +494,20 @@ def test_each_step_logs_to_a_child_run_of_the_pipeline_run(tmp_path, monkeypatch
     assert child_runs(out) == {"logged": {"value": 42.0}}
     monkeypatch.setattr(Tracker, "prefetch", prefetch)
 
-    # MLflow still loading when the step starts: the step creates its run, the runner links it
+    # MLflow still loading when the step starts: the step creates its run, the runner links it.
+    # The connection waits for the step to have started (its first line in its log), so a
+    # loaded machine that starts processes slowly cannot reverse the order
     connect = Tracker._connect
+    runs_before = set((project / ".runs").glob("*/logged/log.txt"))
 
     def slow_connect(self):
-        time.sleep(1.0)
+        self._listening(server_url)  # the server listens; the store is still "opening"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            logs = set((project / ".runs").glob("*/logged/log.txt")) - runs_before
+            if any("MLFLOW_RUN_ID given" in log.read_text() for log in logs):
+                break
+            time.sleep(0.05)
         connect(self)
 
     monkeypatch.setattr(Tracker, "_connect", slow_connect)
