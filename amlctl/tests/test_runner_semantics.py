@@ -510,3 +510,38 @@ def test_a_steps_pip_install_changes_neither_amlctl_nor_a_concurrent_trial(tmp_p
     assert "-fake" not in str(getattr(pycep, "__version__", ""))
     assert "pycep-parser==0.7" in before
     assert not list((root / ".runs").rglob("env-trial-*"))  # each layer went with its trial
+
+
+def test_run_refuses_a_literal_of_the_wrong_type_as_validate_does(tmp_path, capsys):
+    root = write(
+        tmp_path / "repo",
+        {
+            "pipeline.yml": """
+            type: pipeline
+            jobs:
+              fit:
+                type: command
+                inputs:
+                  epochs: many
+                component:
+                  type: command
+                  inputs:
+                    epochs: {type: integer, default: 3}
+                  environment: azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest
+                  command: echo ${{inputs.epochs}}
+            """
+        },
+    )
+    assert cli.main(["validate", str(root / "pipeline.yml")]) != 0
+    said_by_validate = capsys.readouterr()
+    code = cli.main(["run", str(root / "pipeline.yml"), "--local"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == "error: jobs.fit.inputs.epochs: expected integer, got string 'many'\n"
+    assert "expected integer, got string 'many'" in said_by_validate.out + said_by_validate.err
+    assert not (root / ".runs" / "latest").exists()  # no step ran
+    # and an override is checked the same way
+    code = cli.main(
+        ["run", str(root / "pipeline.yml"), "--local", "--set", "jobs.fit.inputs.epochs=2"]
+    )
+    assert code == 0, capsys.readouterr()

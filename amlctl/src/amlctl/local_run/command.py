@@ -95,6 +95,7 @@ def run_pipeline(
 ) -> int:
     """Run the pipeline; returns the exit code (0 when every step succeeded)."""
     from ..cli import PROG
+    from ..pipeline import literals
     from ..pipeline.loader import load_pipeline
     from ..pipeline.source import parse
     from ..source import git_commit
@@ -126,6 +127,9 @@ def run_pipeline(
     pipeline_pairs, node_pairs = split_node_overrides(list(overrides))
     values = pipeline_values(pipeline.inputs, pipeline_pairs)
     apply_node_overrides(pipeline, node_pairs, node_value)
+    wrong = literals.check(pipeline)  # as validate does: before any step, not inside one
+    if wrong:
+        raise ProjectError("\n".join(wrong))
     preflight(pipeline)
     relative = os.path.relpath(pipeline.path, root)
     tags = {"local_run.pipeline": relative, "mlflow.source.name": relative}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..expressions import ANY_BINDING, PARENT_INPUT, PARENT_OUTPUT, STEP_OUTPUT
+from ..pipeline.literals import type_error
 from ..problems import Problem
 from .limits import limit_problem
 
@@ -19,39 +20,6 @@ NUMERIC_DISTRIBUTIONS = {
     "uniform", "quniform", "loguniform", "qloguniform",
     "normal", "qnormal", "lognormal", "qlognormal", "randint",
 }  # fmt: skip
-
-
-def describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"boolean {value}"
-    if isinstance(value, int):
-        return f"integer {value}"
-    if isinstance(value, float):
-        return f"number {value}"
-    if isinstance(value, str):
-        return f"string {value!r}"
-    return f"{type(value).__name__} {value!r}"
-
-
-def type_error(expected: str, value: Any, enum: list[Any] | None = None) -> str | None:
-    """Why ``value`` (a literal from YAML) does not fit an input of type ``expected``."""
-    if value is None or (isinstance(value, str) and ANY_BINDING.search(value)):
-        return None
-    expected = (expected or "").lower()
-    fits = True
-    if expected == "number":
-        fits = isinstance(value, int | float) and not isinstance(value, bool)
-    elif expected == "integer":
-        fits = isinstance(value, int) and not isinstance(value, bool)
-    elif expected == "boolean":
-        fits = isinstance(value, bool)
-    elif expected == "string":
-        fits = isinstance(value, str | int | float) and not isinstance(value, bool)
-    if not fits:
-        return f"expected {expected}, got {describe(value)}"
-    if enum and str(value) not in {str(e) for e in enum}:
-        return f"{value!r} is not one of {', '.join(map(str, enum))}"
-    return None
 
 
 def value_problem(name: str, spec: Any, value: Any) -> str | None:
