@@ -121,6 +121,69 @@ def test_what_the_compiler_accepts_passes(source: str):
     assert lex(source).diagnostics == []
 
 
+IDENTITY = (
+    "resource id 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = if (on) {\n"
+    "  name: 'x'\n  location: 'l'\n}\n"
+)
+MODULE = "module m 'm.bicep' = if (on) {\n  name: 'm'\n}\n"
+# (Bicep source, where the compiler reports BCP318: line and column); each access of a
+# conditional resource or module that does not say it may be null
+POSSIBLY_NULL = {
+    "properties": (IDENTITY + "output a string = id.properties.principalId\n", 5, 19),
+    "id in a name": (IDENTITY + "var n = guid(id.id)\n", 5, 14),
+    "same condition in a ternary": (
+        IDENTITY + "output a string = on ? id.properties.clientId : ''\n",
+        5,
+        24,
+    ),
+    "module output": (MODULE + "output a string = m.outputs.x\n", 4, 19),
+    "in an interpolation": (IDENTITY + "var n = 'x-${id.name}'\n", 5, 14),
+    "existing with a condition": (
+        "resource s 'Microsoft.Storage/storageAccounts@2023-05-01' existing = if (on) {\n"
+        "  name: 's'\n}\noutput a string = s.properties.primaryEndpoints.blob\n",
+        4,
+        19,
+    ),
+}
+SAYS_SO = [
+    IDENTITY + "output a string = id!.properties.principalId\n",
+    IDENTITY + "output a string = id.?properties.principalId ?? ''\n",
+    IDENTITY + "#disable-next-line BCP318\noutput a string = id.properties.principalId\n",
+    MODULE + "output a string = m!.outputs.x\n",
+    "resource id 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {\n  name: 'x'\n"
+    "  location: 'l'\n}\noutput a string = id.properties.principalId\n",  # not conditional
+    IDENTITY + "resource r 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (on) {\n"
+    "  name: 'r'\n  dependsOn: [\n    id\n  ]\n  scope: id\n}\n",  # the symbol alone
+]
+
+
+@pytest.mark.parametrize("case", sorted(POSSIBLY_NULL))
+def test_access_to_a_conditional_resource_is_bcp318(case: str, tmp_path: Path):
+    source, line, column = POSSIBLY_NULL[case]
+    path = tmp_path / "main.bicep"
+    path.write_text("param on bool\n" + source)
+    found = check.semantic_problems(path, tmp_path)
+    assert [(p.message.split(":")[0], p.line, p.column) for p in found] == [
+        ("Bicep warning BCP318", line + 1, column)
+    ], messages(found)
+    assert "may be null at the start of the deployment" in found[0].message
+
+
+@pytest.mark.parametrize("source", SAYS_SO)
+def test_an_access_that_says_it_may_be_null_passes(source: str, tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text("param on bool\n" + source)
+    assert messages(check.semantic_problems(path, tmp_path)) == []
+
+
+def test_the_bootstraps_what_if_identity_was_read_without_saying_so():
+    """The template before this rule: the compiler warned on each of these six accesses."""
+    from amlctl.checks.bicep_semantics import diagnostics
+
+    text = (INFRA / "bootstrap" / "github-oidc.bicep").read_text().replace("!.", ".")
+    assert len([d for d in diagnostics(text) if d.code == "BCP318"]) == 6
+
+
 def test_a_module_with_a_lexical_error_fails_its_parent_too(project: Path):
     storage = project / "infra" / "modules" / "storage.bicep"
     text = storage.read_text()

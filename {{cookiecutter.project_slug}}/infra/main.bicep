@@ -200,14 +200,22 @@ module computeIdentity 'modules/identity.bicep' = {
   }
 }
 
+// Names of the resources the module finds as `existing` come from parameters, not module
+// outputs, so a what-if can evaluate them before anything is deployed (the compiler's
+// what-if-short-circuiting rule); dependsOn keeps the order the outputs gave.
 module computeRoles 'modules/compute-roles.bicep' = {
   name: 'compute-roles'
   params: {
     principalId: computeIdentity.outputs.principalId
-    storageAccountName: storage.outputs.storageAccountName
-    containerRegistryName: registry.outputs.containerRegistryName
-    keyVaultName: keyVault.outputs.keyVaultName
+    storageAccountName: storageAccountName
+    containerRegistryName: containerRegistryName
+    keyVaultName: keyVaultName
   }
+  dependsOn: [
+    storage
+    registry
+    keyVault
+  ]
 }
 
 {%- if cookiecutter.__model_registry == "yes" %}
@@ -231,7 +239,7 @@ module cpuCluster 'modules/compute-cluster.bicep' = {
   name: 'cpu-cluster'
   params: {
     location: location
-    workspaceName: workspace.outputs.workspaceName
+    workspaceName: workspaceName
     clusterName: cpuClusterName
     vmSize: cpuVmSize
     minNodes: cpuMinNodes
@@ -241,13 +249,16 @@ module cpuCluster 'modules/compute-cluster.bicep' = {
     networkIsolation: networkIsolation
     tags: allTags
   }
+  dependsOn: [
+    workspace
+  ]
 }
 
 module gpuCluster 'modules/compute-cluster.bicep' = if (deployGpuCluster) {
   name: 'gpu-cluster'
   params: {
     location: location
-    workspaceName: workspace.outputs.workspaceName
+    workspaceName: workspaceName
     clusterName: gpuClusterName
     vmSize: gpuVmSize
     // GPU nodes are expensive: never keep one running while idle.
@@ -258,6 +269,9 @@ module gpuCluster 'modules/compute-cluster.bicep' = if (deployGpuCluster) {
     networkIsolation: networkIsolation
     tags: allTags
   }
+  dependsOn: [
+    workspace
+  ]
 }
 
 // The project's tooling reads these outputs (see REQUIRED_OUTPUTS in

@@ -176,7 +176,9 @@ resource pullRequestCredential 'Microsoft.ManagedIdentity/userAssignedIdentities
 resource whatIfRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (trustPullRequests) {
   name: guid(resourceGroup().id, 'deployment-what-if')
   properties: {
-    roleName: 'Deployment what-if (${resourceGroup().name})'
+    // unique in the tenant, as custom role names must be: the same group name may be
+    // bootstrapped in another subscription
+    roleName: 'Deployment what-if (${resourceGroup().name} in ${subscription().subscriptionId})'
     description: 'Run ARM what-if and validation of deployments; no write.'
     type: 'CustomRole'
     permissions: [
@@ -197,19 +199,19 @@ resource whatIfRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (t
 }
 
 resource whatIfRead 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (trustPullRequests) {
-  name: guid(resourceGroup().id, whatIfIdentity.id, reader)
+  name: guid(resourceGroup().id, whatIfIdentity!.id, reader)
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', reader)
-    principalId: whatIfIdentity.properties.principalId
+    principalId: whatIfIdentity!.properties.principalId
     principalType: 'ServicePrincipal'
   }
 }
 
 resource whatIfRun 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (trustPullRequests) {
-  name: guid(resourceGroup().id, whatIfIdentity.id, 'deployment-what-if')
+  name: guid(resourceGroup().id, whatIfIdentity!.id, 'deployment-what-if')
   properties: {
-    roleDefinitionId: whatIfRole.id
-    principalId: whatIfIdentity.properties.principalId
+    roleDefinitionId: whatIfRole!.id
+    principalId: whatIfIdentity!.properties.principalId
     principalType: 'ServicePrincipal'
   }
 }
@@ -223,4 +225,4 @@ output AZURE_SUBSCRIPTION_ID string = subscription().subscriptionId
 output AZURE_PRINCIPAL_ID string = identity.properties.principalId
 {%- endif %}
 // GitHub variable AZURE_WHAT_IF_CLIENT_ID: the identity of pull-request what-if jobs.
-output AZURE_WHAT_IF_CLIENT_ID string = trustPullRequests ? whatIfIdentity.properties.clientId : ''
+output AZURE_WHAT_IF_CLIENT_ID string = trustPullRequests ? whatIfIdentity!.properties.clientId : ''

@@ -106,6 +106,22 @@ def lexical_problems(path: Path, root: Path) -> list[Problem]:
     ]
 
 
+def semantic_problems(path: Path, root: Path) -> list[Problem]:
+    """The compiler's semantic diagnostics in the file (bicep_semantics: BCP318...)."""
+    from .bicep_semantics import diagnostics
+
+    text = path.read_text(encoding="utf-8")
+    return [
+        Problem(
+            relative(path, root),
+            f"Bicep warning {found.code}: {found.message}",
+            line_of(text, found.offset),
+            column_of(text, found.offset),
+        )
+        for found in diagnostics(text)
+    ]
+
+
 def _declaration_line(text: str, keyword: str, name: str) -> int | None:
     match = re.search(rf"^\s*{keyword}\s+{re.escape(name)}\b", text, re.MULTILINE)
     return line_of(text, match.start()) if match else None
@@ -307,6 +323,8 @@ def check_bicep(infra: Path, root: Path, notes: list[str] | None = None) -> list
     for path in bicep_files(infra):
         lexical = lexical_problems(path, root)
         problems.extend(lexical)
+        if not lexical:
+            problems.extend(semantic_problems(path, root))
         parsed, errors = parse_bicep(path, root)
         problems.extend(errors)
         if lexical or errors:

@@ -748,7 +748,11 @@ def read_assignments(root) -> tuple[list[Assignment], list[str]]:
             properties = body.get("properties")
             fields = properties.data if properties and properties.kind == "object" else {}
             principal = fields.get("principalId")
-            identity = principals.get(principal.text.strip()) if principal else None
+            # `x!.properties` and `x.?properties` (a conditional identity) name the same one
+            written = (
+                principal.text.strip().replace("!.", ".").replace(".?", ".") if principal else ""
+            )
+            identity = principals.get(written) if principal else None
             if identity is None:
                 problems.append(
                     f"{where}: {resource.symbol}: principalId "
