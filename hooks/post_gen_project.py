@@ -27,6 +27,7 @@ LAYOUT: dict[tuple[str, object], tuple[str, ...]] = {
     ("__model_registry", "no"): (
         ".github/workflows/promote.yml",
         "infra/modules/ml-registry.bicep",
+        "infra/modules/promotion-source.bicep",
     ),
     ("ml_task", "classification"): ("data/sample/diabetes.csv",),
     ("ml_task", "regression"): ("data/sample/breast_cancer.csv",),

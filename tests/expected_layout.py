@@ -81,7 +81,11 @@ def expected_files(answers: dict) -> set[str]:
     if answers["environments"] == "dev-and-prod":
         files |= {"config/prod.yml", "infra/params/prod.parameters.json"}
         if answers["model_registry"] in ("auto", "yes"):  # promotion through a registry
-            files |= {".github/workflows/promote.yml", "infra/modules/ml-registry.bicep"}
+            files |= {
+                ".github/workflows/promote.yml",
+                "infra/modules/ml-registry.bicep",
+                "infra/modules/promotion-source.bicep",
+            }
     files.add(
         "data/sample/breast_cancer.csv"
         if answers["ml_task"] == "classification"

@@ -328,8 +328,8 @@ def test_compile_error_is_reported(project, arm, tmp_path, monkeypatch, capsys):
 def registry_parameters(project, promoter):
     path = project / "infra" / "params" / "dev.parameters.json"
     data = json.loads(path.read_text())
-    data["parameters"]["deployMlRegistry"] = {"value": True}
-    data["parameters"]["mlRegistryPromoterPrincipalId"] = {"value": promoter}
+    data["parameters"]["deployPromotionSource"] = {"value": True}
+    data["parameters"]["promoterPrincipalId"] = {"value": promoter}
     path.write_text(json.dumps(data))
 
 
@@ -342,14 +342,14 @@ def what_if_answers(arm):
     )
 
 
-def test_a_registry_nobody_may_promote_into_is_named_before_it_deploys(project, arm, capsys):
+def test_a_promotion_source_nobody_may_read_is_named_before_it_deploys(project, arm, capsys):
     registry_parameters(project, "")
     what_if_answers(arm)
 
     assert run(project, arm, "--what-if") == 0
 
     err = capsys.readouterr().err
-    assert "infra/params/dev.parameters.json: mlRegistryPromoterPrincipalId is empty" in err
+    assert "infra/params/dev.parameters.json: promoterPrincipalId is empty" in err
     assert "AZURE_PRINCIPAL_ID" in err
 
 
@@ -359,7 +359,7 @@ def test_a_promoter_id_that_is_no_object_id_stops_before_any_request(project, ar
     assert run(project, arm) == 2
 
     err = capsys.readouterr().err
-    assert "mlRegistryPromoterPrincipalId must be an object id" in err
+    assert "promoterPrincipalId must be an object id" in err
     assert "'ci-dev'" in err
     assert arm.requests == []
 
@@ -370,4 +370,4 @@ def test_a_filled_in_promoter_deploys_without_a_word(project, arm, capsys):
 
     assert run(project, arm, "--what-if") == 0
 
-    assert "mlRegistryPromoterPrincipalId" not in capsys.readouterr().err
+    assert "promoterPrincipalId" not in capsys.readouterr().err

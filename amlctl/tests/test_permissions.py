@@ -54,7 +54,7 @@ def test_prod_alone_deploys_the_registry_and_reads_from_it():
     assert "infra/modules/network.bicep" not in envs["dev"].deployed | envs["prod"].deployed
 
 
-def test_dev_promotes_and_prod_reads_each_as_its_own_identity():
+def test_prod_promotes_behind_its_approval_reading_devs_workspace():
     envs = permissions.environments(ROOT)
     jobs = permissions.workflow_jobs(ROOT, CLI)
     needs = permissions.identity_needs(ROOT, CLI, permissions.MODES[0], envs, jobs)
@@ -63,9 +63,42 @@ def test_dev_promotes_and_prod_reads_each_as_its_own_identity():
         for need in needs
         if need.use.action == f"{permissions.MLR}/assets/write"
     }
-    assert writes == {("dev ci", "prod")}  # dev's identity, on the registry in prod
+    assert writes == {("prod ci", "prod")}  # prod's identity, in prod's protected environment
     reads = {need.identity for need in needs if need.use.action == f"{permissions.MLR}/assets/read"}
-    assert reads == {"dev ci", "prod ci", "prod compute"}
+    assert reads == {"prod ci", "prod compute"}
+    source = {
+        (need.identity, need.env)
+        for need in needs
+        if need.use.action == f"{permissions.ML}/models/versions/read" and "promote" in need.who
+    }
+    assert source == {("prod ci", "dev")}  # it reads what it promotes in dev's workspace
+
+
+def test_a_dev_identity_with_a_role_on_a_prod_resource_fails(project: Path):
+    """The layout before: promote.yml ran in dev, prod's deployment let dev's identity write
+    the registry (AzureML Registry User), so any job merged to main could change prod."""
+    promote = project / ".github" / "workflows" / "promote.yml"
+    promote.write_text(
+        promote.read_text().replace("    environment: prod\n", "    environment: dev\n")
+    )
+    registry = project / "infra" / "modules" / "ml-registry.bicep"
+    registry.write_text(
+        registry.read_text().replace(
+            "@description('Principal (object) id of the compute identity",
+            "param promoterPrincipalId string\n\n"
+            "@description('Principal (object) id of the compute identity",
+        )
+        + "\nresource promote 'Microsoft.Authorization/roleAssignments@2022-04-01' = {\n"
+        "  name: guid(registry.id, promoterPrincipalId, '1823dd4f-9b8c-4ab6-ab4e-7397a3684615')\n"
+        "  scope: registry\n  properties: {\n"
+        "    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', "
+        "'1823dd4f-9b8c-4ab6-ab4e-7397a3684615')\n"
+        "    principalId: promoterPrincipalId\n    principalType: 'ServicePrincipal'\n  }\n}\n"
+    )
+    found = permissions.prove(project, CLI)
+    crossing = [p for p in found if "no dev identity may hold a role on a prod resource" in p]
+    assert crossing and "AzureML Registry User for the dev ci identity" in crossing[0], found
+    assert not [p for p in permissions.prove(ROOT, CLI) if "no dev identity" in p]
 
 
 def test_the_model_holds_for_the_project():
@@ -118,8 +151,8 @@ def test_there_are_data_roles_to_remove():
         ("infra/bootstrap/github-oidc.bicep", "deployInfra"),
         ("infra/bootstrap/github-oidc.bicep", "assignRoles"),
         ("infra/bootstrap/github-oidc.bicep", "whatIfRun"),
-        ("infra/bootstrap/github-oidc.bicep", "readResources"),
-        ("infra/modules/ml-registry.bicep", "promote"),
+        ("infra/bootstrap/github-oidc.bicep", "promoteRegistry"),
+        ("infra/modules/promotion-source.bicep", "readSource"),
         ("infra/modules/ml-registry.bicep", "useAssets"),
     ],
 )
@@ -181,9 +214,10 @@ def test_ci_may_assign_exactly_the_roles_main_bicep_assigns(project: Path):
 ASSIGNABLE = re.compile(r"^var assignableRoles = .*$", re.MULTILINE)
 
 
-def test_prod_ci_must_be_able_to_assign_the_registry_roles(project: Path):
-    """The gap of an earlier attempt: prod's deployment assigns the registry's roles, and prod's
-    CI identity could not, so `provision --env prod` would have failed in Azure."""
+def test_each_ci_must_be_able_to_assign_reader(project: Path):
+    """Prod's deployment gives its compute identity Reader on the registry, dev's gives prod's
+    CI identity Reader on dev's workspace (promotion's source): each CI identity must be able
+    to assign it, or `provision` would fail in Azure."""
     bootstrap = project / "infra" / "bootstrap" / "github-oidc.bicep"
     text = bootstrap.read_text()
     assert len(ASSIGNABLE.findall(text)) == 1
@@ -191,26 +225,31 @@ def test_prod_ci_must_be_able_to_assign_the_registry_roles(project: Path):
 
     found = permissions.prove(project, CLI)
 
-    expected = (
-        "the prod CI identity may assign exactly the roles main.bicep assigns in prod "
-        "(params/prod.parameters.json); remove nothing, add ['AzureML Registry User', 'Reader']"
-    )
-    assert any(expected in problem for problem in found), found
-    assert not any("the dev CI identity may assign" in problem for problem in found), found
+    for env in ("dev", "prod"):
+        expected = (
+            f"the {env} CI identity may assign exactly the roles main.bicep assigns in {env} "
+            f"(params/{env}.parameters.json); remove nothing, add ['Reader']"
+        )
+        assert any(expected in problem for problem in found), found
 
 
-def test_dev_ci_may_not_assign_the_registry_roles(project: Path):
+def test_no_ci_may_assign_the_registry_writer_role(project: Path):
+    """AzureML Registry User is the bootstrap's to give (prod's CI identity), never a
+    deployment's: a CI identity that could assign it could hand out writes to prod's assets."""
     bootstrap = project / "infra" / "bootstrap" / "github-oidc.bicep"
     text = bootstrap.read_text()
-    bootstrap.write_text(
-        ASSIGNABLE.sub("var assignableRoles = concat(workspaceRoles, registryRoles)", text)
+    added = text.replace(
+        "var registryRoles = [\n",
+        "var registryRoles = [\n  '1823dd4f-9b8c-4ab6-ab4e-7397a3684615' // Registry User\n",
     )
+    assert added != text
+    bootstrap.write_text(added)
 
     found = permissions.prove(project, CLI)
 
-    expected = "the dev CI identity may assign exactly the roles main.bicep assigns in dev"
-    assert any(expected in p and "remove ['AzureML Registry User', 'Reader']" in p for p in found)
-    assert not any("the prod CI identity may assign" in problem for problem in found), found
+    for env in ("dev", "prod"):
+        expected = f"the {env} CI identity may assign exactly the roles main.bicep assigns in {env}"
+        assert any(expected in p and "remove ['AzureML Registry User']" in p for p in found)
 
 
 def test_an_unreadable_assignable_list_is_reported(project: Path):
@@ -226,11 +265,6 @@ def test_an_unreadable_assignable_list_is_reported(project: Path):
 @pytest.mark.parametrize(
     "symbol, problem",
     [
-        (  # dev's CI identity cannot promote
-            "promote",
-            "dev ci identity (allowInfraDeployment=true): no role grants the action "
-            f"{permissions.MLR}/assets/write on the mlRegistry in prod",
-        ),
         (  # prod's jobs cannot run the promoted components
             "useAssets",
             "prod compute identity (allowInfraDeployment=true): no role grants the action "
@@ -250,13 +284,12 @@ def test_removing_a_registry_role_fails(project: Path, symbol, problem):
     "symbol, wider, least",
     [
         ("useAssets", "1823dd4f-9b8c-4ab6-ab4e-7397a3684615", "Reader"),  # Registry User
-        ("promote", "b24988ac-6180-42a0-ab88-20f7382dd24c", "AzureML Registry User"),
     ],
 )
 def test_a_wider_registry_role_than_needed_fails(project: Path, symbol, wider, least):
     module = project / "infra" / "modules" / "ml-registry.bicep"
     text = module.read_text()
-    variable = {"useAssets": "reader", "promote": "azureMLRegistryUser"}[symbol]
+    variable = {"useAssets": "reader"}[symbol]
     start = text.index(f"\nresource {symbol} ")
     end = text.index("\n}\n", start)
     body = text[start:end].replace(

@@ -79,14 +79,17 @@ param vnetName string = ''
 
 {%- if cookiecutter.__model_registry == "yes" %}
 
-@description('Deploy the Azure ML registry that dev promotes into and prod reads from (true in prod only: one registry serves both).')
+@description('Deploy the Azure ML registry that dev\'s assets are promoted into and prod reads from (true in prod only: one registry serves both).')
 param deployMlRegistry bool = false
 
 @description('Name of the Azure ML registry (used when deployMlRegistry is true).')
 param mlRegistryName string = ''
 
-@description('Principal (object) id of dev\'s CI identity, which promotes into the registry: the output AZURE_PRINCIPAL_ID of dev\'s bootstrap. Empty: the registry is deployed, but no identity may write to it yet.')
-param mlRegistryPromoterPrincipalId string = ''
+@description('Grant promoterPrincipalId read on this workspace, which promotion copies from (true in dev).')
+param deployPromotionSource bool = false
+
+@description('Principal (object) id of prod\'s CI identity, which promotes from this workspace into the registry behind prod\'s approval: the output AZURE_PRINCIPAL_ID of prod\'s bootstrap. Empty: not granted yet.')
+param promoterPrincipalId string = ''
 {%- endif %}
 
 @description('Tags applied to every resource.')
@@ -220,7 +223,7 @@ module computeRoles 'modules/compute-roles.bicep' = {
 
 {%- if cookiecutter.__model_registry == "yes" %}
 
-// Dev promotes the model, components and environment into this registry; prod's jobs and
+// Prod's CI identity promotes dev's model, components and environment into this registry; prod's jobs and
 // deployments use them from it. Only the environment that sets deployMlRegistry (prod) has it.
 module mlRegistry 'modules/ml-registry.bicep' = if (deployMlRegistry) {
   name: 'ml-registry'
@@ -228,10 +231,21 @@ module mlRegistry 'modules/ml-registry.bicep' = if (deployMlRegistry) {
     location: location
     registryName: mlRegistryName
     networkIsolation: networkIsolation
-    promoterPrincipalId: mlRegistryPromoterPrincipalId
     computePrincipalId: computeIdentity.outputs.principalId
     tags: allTags
   }
+}
+
+// Prod's CI identity reads this workspace when it promotes from it (dev's deployment only).
+module promotionSource 'modules/promotion-source.bicep' = if (deployPromotionSource) {
+  name: 'promotion-source'
+  params: {
+    workspaceName: workspaceName
+    promoterPrincipalId: promoterPrincipalId
+  }
+  dependsOn: [
+    workspace
+  ]
 }
 {%- endif %}
 

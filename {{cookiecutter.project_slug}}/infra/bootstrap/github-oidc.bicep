@@ -41,6 +41,9 @@ var contributor = 'b24988ac-6180-42a0-ab88-20f7382dd24c'
 var reader = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
 var roleBasedAccessControlAdministrator = 'f58310d9-a9f6-439a-9e8d-f62e7b41a168'
 var azureMLDataScientist = 'f6c7c914-8db3-469d-8ca1-694a8f32e121'
+{%- if cookiecutter.__model_registry == "yes" %}
+var azureMLRegistryUser = '1823dd4f-9b8c-4ab6-ab4e-7397a3684615'
+{%- endif %}
 var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 
 // The roles infra/main.bicep assigns in every environment (to the compute identity,
@@ -58,11 +61,12 @@ var workspaceRoles = [
   '4633458b-17de-408a-b874-0445c86b69e6' // Key Vault Secrets User
 ]
 {%- if cookiecutter.__model_registry == "yes" %}
+// Reader: in prod, the compute identity on the registry (it uses the promoted assets); in
+// dev, prod's CI identity on dev's workspace (promotion reads it, modules/promotion-source.bicep)
 var registryRoles = [
-  '1823dd4f-9b8c-4ab6-ab4e-7397a3684615' // AzureML Registry User: dev's CI identity promotes
-  'acdd72a7-3385-48ef-bd42-f606fba81ae7' // Reader: the compute identity uses the assets
+  'acdd72a7-3385-48ef-bd42-f606fba81ae7' // Reader
 ]
-var assignableRoles = environmentName == 'prod' ? concat(workspaceRoles, registryRoles) : workspaceRoles
+var assignableRoles = concat(workspaceRoles, registryRoles)
 {%- else %}
 var assignableRoles = workspaceRoles
 {%- endif %}
@@ -127,14 +131,18 @@ resource useWorkspace 'Microsoft.Authorization/roleAssignments@2022-04-01' = if 
 }
 
 {%- if cookiecutter.__model_registry == "yes" %}
-// Without infrastructure rights CI still reads what promotion needs, which AzureML Data
-// Scientist lacks: dev's promote reads the workspace itself (its id and region name the copy),
-// prod's register, publish and deploy read the Azure ML registry in prod's resource group.
-// Reader on the resource group (Contributor already includes it).
-resource readResources 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!allowInfraDeployment) {
-  name: guid(resourceGroup().id, identity.id, reader)
+
+// Prod's CI identity promotes into the Azure ML registry prod's main.bicep deploys in this
+// resource group: AzureML Registry User (asset read, write, delete; not the registry itself)
+// on the group, given here because CI may not assign roles to itself (with infrastructure
+// rights, Contributor covers it). Only prod's identity, whose federated credential trusts
+// only jobs in prod's protected GitHub environment (with required reviewers): promotion
+// happens behind prod's approval, never from a dev job. It also covers prod's register,
+// publish and deploy reading the registry.
+resource promoteRegistry 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (environmentName == 'prod' && !allowInfraDeployment) {
+  name: guid(resourceGroup().id, identity.id, azureMLRegistryUser)
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', reader)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', azureMLRegistryUser)
     principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
   }
@@ -220,8 +228,8 @@ output AZURE_CLIENT_ID string = identity.properties.clientId
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_SUBSCRIPTION_ID string = subscription().subscriptionId
 {%- if cookiecutter.__model_registry == "yes" %}
-// The identity's object id. Dev's goes into infra/params/prod.parameters.json
-// (mlRegistryPromoterPrincipalId): the registry lets it promote.
+// The identity's object id. Prod's goes into infra/params/dev.parameters.json
+// (promoterPrincipalId): dev's workspace lets it read what it promotes.
 output AZURE_PRINCIPAL_ID string = identity.properties.principalId
 {%- endif %}
 // GitHub variable AZURE_WHAT_IF_CLIENT_ID: the identity of pull-request what-if jobs.

@@ -1,7 +1,8 @@
 // The Azure ML registry that carries what dev has tested to prod: the trained model, the
 // components and their environment. One registry serves both environments; prod's main.bicep
 // deploys it (deployMlRegistry in params/prod.parameters.json), in prod's resource group:
-// dev's CI identity promotes into it (`amlctl promote`), prod reads from it. Azure ML
+// prod's CI identity promotes into it (`amlctl promote`, behind prod's approval; its role is
+// in bootstrap/github-oidc.bicep), prod reads from it. Azure ML
 // creates the registry's own storage account and container registry, in a managed
 // resource group, and grants the registry's system-assigned identity its roles there.
 
@@ -16,9 +17,6 @@ param registryName string
 @description('Disable the public endpoint (network isolation): reach the registry through private endpoints.')
 param networkIsolation bool
 
-@description('Principal (object) id of dev\'s CI identity, which promotes into the registry (output AZURE_PRINCIPAL_ID of dev\'s bootstrap). Empty: no identity may write to the registry yet.')
-param promoterPrincipalId string
-
 @description('Principal (object) id of the compute identity, whose jobs use the registry\'s assets.')
 param computePrincipalId string
 
@@ -27,7 +25,6 @@ param tags object = {}
 
 // Built-in role definition ids (the same in every tenant). The CI identity that deploys this
 // may assign exactly these (registryRoles in bootstrap/github-oidc.bicep).
-var azureMLRegistryUser = '1823dd4f-9b8c-4ab6-ab4e-7397a3684615'
 var reader = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
 
 resource registry 'Microsoft.MachineLearningServices/registries@2026-05-01' = {
@@ -61,19 +58,6 @@ resource registry 'Microsoft.MachineLearningServices/registries@2026-05-01' = {
         ]
       }
     ]
-  }
-}
-
-// `amlctl promote` (dev's CI identity) reads the registry and creates models, components and
-// environments in it: AzureML Registry User on the registry alone (asset read, write and
-// delete; it cannot change or delete the registry itself).
-resource promote 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(promoterPrincipalId)) {
-  name: guid(registry.id, promoterPrincipalId, azureMLRegistryUser)
-  scope: registry
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', azureMLRegistryUser)
-    principalId: promoterPrincipalId
-    principalType: 'ServicePrincipal'
   }
 }
 

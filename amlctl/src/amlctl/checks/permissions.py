@@ -6,7 +6,9 @@ in Azure for the project (people use their own accounts):
 - ``<env> ci``: GitHub jobs that declare ``environment: <env>`` log in as the environment's
   identity (infra/bootstrap/github-oidc.bicep, federated credential
   ``github-environment-<env>``); it deploys main.bicep and registers, publishes and submits.
-  Dev's also promotes into the Azure ML registry, which prod's deploys.
+  Prod's also promotes dev's assets into the Azure ML registry prod deploys, from a job in
+  prod's protected environment, reading dev's workspace (a cross-environment use: the only
+  direction allowed; no dev identity may hold a role on a prod resource).
 - ``dev what-if``: pull-request jobs log in as dev's read-only identity (federated credential
   ``github-pull-request``); it reads and runs what-if, never writes.
 - ``<env> compute``: jobs on the compute clusters run as the user-assigned compute identity
@@ -78,6 +80,9 @@ class Use:
     scope: str  # RESOURCE_GROUP or a value of SCOPE_OF_TYPE
     why: str
     data: bool = False
+    # the environment whose resource it acts on, when not the job's own: promotion, run in
+    # prod behind prod's approval, reads dev's workspace
+    env: str | None = None
 
 
 STORAGE = "Microsoft.Storage/storageAccounts"
@@ -371,13 +376,29 @@ COMMAND_USES: dict[str, tuple[Use, ...]] = {
         Use(f"{ML}/schedules/read", "workspace", "compare the model monitor"),
         Use(f"{ML}/schedules/write", "workspace", "create or update the model monitor"),
     ),
-    # dev's model, components and environment into the Azure ML registry (promote.yml)
+    # dev's model, components and environment into the Azure ML registry (promote.yml, a job
+    # in prod's environment: prod's identity reads dev's workspace and writes the registry)
     "promote": (
-        Use(f"{ML}/read", "workspace", "the workspace's id and region, which the copy names"),
-        Use(f"{ML}/models/read", "workspace", "find the model to promote"),
-        Use(f"{ML}/models/versions/read", "workspace", "read the model version"),
-        Use(f"{ML}/environments/versions/read", "workspace", "check that dev has the environment"),
-        Use(f"{ML}/components/versions/read", "workspace", "check that dev has the components"),
+        Use(
+            f"{ML}/read",
+            "workspace",
+            "the workspace's id and region, which the copy names",
+            env="dev",
+        ),
+        Use(f"{ML}/models/read", "workspace", "find the model to promote", env="dev"),
+        Use(f"{ML}/models/versions/read", "workspace", "read the model version", env="dev"),
+        Use(
+            f"{ML}/environments/versions/read",
+            "workspace",
+            "check that dev has the environment",
+            env="dev",
+        ),
+        Use(
+            f"{ML}/components/versions/read",
+            "workspace",
+            "check that dev has the components",
+            env="dev",
+        ),
         Use(f"{MLR}/read", ML_REGISTRY, "find the registry (discovery)"),
         Use(f"{MLR}/assets/read", ML_REGISTRY, "skip what the registry has already"),
         Use(f"{MLR}/assets/write", ML_REGISTRY, "copy the model, components and environment"),
@@ -573,26 +594,33 @@ def holds(condition: str | None, values: dict[str, object]) -> bool:
 # --- the proof: the Bicep's role assignments against the uses above ---------------------------
 
 BOOTSTRAP = "infra/bootstrap/github-oidc.bicep"
-# The CI identity of the environment whose workflow jobs run `promote` (dev's).
+# The CI identity of the environment whose workflow jobs run `promote` (prod's).
 PROMOTER = "promoter"
 # Which identity a role assignment's principalId expression stands for, per Bicep file.
 PRINCIPALS: dict[str, dict[str, str]] = {
     "infra/modules/compute-roles.bicep": {"principalId": "compute"},
+    # promoterPrincipalId: the layout before promotion moved behind prod's approval, when
+    # prod's deployment gave dev's identity the registry (the cross-environment rule fails it)
     "infra/modules/ml-registry.bicep": {
         "computePrincipalId": "compute",
         "promoterPrincipalId": PROMOTER,
     },
+    "infra/modules/promotion-source.bicep": {"promoterPrincipalId": PROMOTER},
     BOOTSTRAP: {
         "identity.properties.principalId": "ci",
         "whatIfIdentity.properties.principalId": "what-if",
     },
 }
 # Files a project may lack: one without the registry option has no ml-registry.bicep.
-OPTIONAL_FILES = ("infra/modules/ml-registry.bicep",)
+OPTIONAL_FILES = ("infra/modules/ml-registry.bicep", "infra/modules/promotion-source.bicep")
 # The bootstrap's list of the roles CI may assign, and the files whose assignments CI deploys
 # through main.bicep (in the environments whose parameters deploy their module).
 ASSIGNABLE_ROLES_VAR = "assignableRoles"
-DEPLOYED_FILES = ("infra/modules/compute-roles.bicep", "infra/modules/ml-registry.bicep")
+DEPLOYED_FILES = (
+    "infra/modules/compute-roles.bicep",
+    "infra/modules/ml-registry.bicep",
+    "infra/modules/promotion-source.bicep",
+)
 # Settings of the bootstrap the proof covers: CI deploys infrastructure, or only uses it.
 MODES = (
     {"allowInfraDeployment": True},
@@ -945,7 +973,7 @@ def identity_needs(
 
     def add(identity: str, env: str, uses: tuple[Use, ...], who: str) -> None:
         for use in uses:
-            where = registry_env if use.scope == ML_REGISTRY else env
+            where = registry_env if use.scope == ML_REGISTRY else (use.env or env)
             needs.append(Need(identity, use, where, who))
 
     for job in jobs:
@@ -1070,6 +1098,15 @@ def prove(root, cli: str) -> list[str]:
         {env for job in jobs if "promote" in job.commands for env in job_environments(job, envs)}
     )
     instances = per_environment(assignments, envs, promoters)
+    # across environments: nothing of dev's may hold a role on a resource of prod's (a dev
+    # job, anything merged to main, must not be able to change what prod deploys)
+    for item in instances:
+        if item.env == "prod" and item.identity.startswith("dev "):
+            problems.append(
+                f"{item.file}:{item.line}: {item.symbol}: {item.role.name} for the "
+                f"{item.identity} identity on prod's {item.scope}: no dev identity may hold a "
+                "role on a prod resource (promote from a job in prod's environment instead)"
+            )
     by_mode = {id(mode): identity_needs(root, cli, mode, envs, jobs) for mode in MODES}
     universe = {(n.use.action, n.use.data) for n in by_mode[id(MODES[0])]}
     universe |= {(a, False) for role in ROLES.values() for a in role.actions if "*" not in a}

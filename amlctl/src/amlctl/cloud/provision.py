@@ -80,29 +80,30 @@ def read_parameters(root: Path, env: str) -> dict[str, Any]:
 
 
 def check_registry_promoter(parameters: dict[str, Any], where: str) -> str | None:
-    """What to say of the registry's promoter before deploying it (the id is pasted by hand).
+    """What to say of promotion's source before deploying it (prod's id is pasted by hand).
 
-    Empty: the registry deploys, but nobody may promote into it yet (a warning). Not an
-    object id: the role assignment would fail late in the deployment (an error, now).
+    With deployPromotionSource (dev), prod's CI identity is granted read on this workspace.
+    Empty: nobody may promote from it yet (a warning). Not an object id: the role
+    assignment would fail late in the deployment (an error, now).
     """
 
     def value(name: str) -> Any:
         entry = parameters.get(name)
         return entry.get("value") if isinstance(entry, dict) else None
 
-    if value("deployMlRegistry") is not True:
+    if value("deployPromotionSource") is not True:
         return None
-    promoter = value("mlRegistryPromoterPrincipalId")
+    promoter = value("promoterPrincipalId")
     if promoter in (None, ""):
         return (
-            f"warning: {where}: mlRegistryPromoterPrincipalId is empty, so the registry is "
-            "deployed with nobody allowed to promote into it; put dev's AZURE_PRINCIPAL_ID "
-            "there (infra/README.md)"
+            f"warning: {where}: promoterPrincipalId is empty, so prod's CI identity may not "
+            "read this workspace yet and promote.yml cannot copy from it; put prod's "
+            "AZURE_PRINCIPAL_ID there (infra/README.md)"
         )
     if not isinstance(promoter, str) or not GUID.fullmatch(promoter):
         raise ProjectError(
-            f"{where}: mlRegistryPromoterPrincipalId must be an object id "
-            f"(00000000-0000-0000-0000-000000000000), not {promoter!r}: dev's "
+            f"{where}: promoterPrincipalId must be an object id "
+            f"(00000000-0000-0000-0000-000000000000), not {promoter!r}: prod's "
             "AZURE_PRINCIPAL_ID, printed by its bootstrap"
         )
     return None
