@@ -810,3 +810,28 @@ def test_a_full_disk_anywhere_is_one_line_naming_the_path(capsys):
         "error: /data/.runs/cache/x: no space left on the device: free space there (old runs "
         "in .runs/ can go: they are caches) and run again\n"
     )
+
+
+# -- one tracking server per store -------------------------------------------------------------
+
+
+def test_a_damaged_state_file_does_not_start_a_second_tracking_server(tmp_path, monkeypatch):
+    """The live server holds the store's serving lock: whatever the state file says, the
+    runner finds that server again (and repairs the file) instead of starting another."""
+    from amlctl.local_run import tracking_server
+
+    monkeypatch.setenv("AMLCTL_TRACKING_IDLE_SECONDS", "60")
+    runs = tmp_path / ".runs"
+    runs.mkdir()
+    uri = f"sqlite:///{runs / 'mlflow.db'}"
+    first = tracking_server.ensure_server(uri, runs)
+    state_file = tracking_server.state_file_for(uri, runs)
+    pid = json.loads(state_file.read_text())["pid"]
+    try:
+        for junk in (b"", b"{", b'{"pid": 1, "port": 9}', bytes(range(256))):
+            state_file.write_bytes(junk)
+            assert tracking_server.ensure_server(uri, runs) == first, junk
+            assert json.loads(state_file.read_text())["pid"] == pid  # repaired, same server
+        assert not list(runs.glob("*.server.json.[0-9]*"))  # no other server wrote its state
+    finally:
+        os.kill(pid, signal.SIGTERM)

@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -338,6 +339,10 @@ def _serve(store_uri: str, state_file: Path, idle: float, artifacts: str) -> Non
 
         do_GET = do_POST = do_PATCH = do_DELETE = _handle
 
+    claim = _claim(state_file)  # held for the server's life: one server per store
+    if claim is None:
+        print(f"another server serves {store_uri}; this one stops", file=sys.stderr, flush=True)
+        sys.exit(3)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     state = {
@@ -346,9 +351,11 @@ def _serve(store_uri: str, state_file: Path, idle: float, artifacts: str) -> Non
         "store": store_uri,
         "code": _code_version(),
     }
-    tmp = state_file.with_name(f"{state_file.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(state))
-    tmp.replace(state_file)
+    claim.seek(0)
+    claim.truncate()
+    claim.write(json.dumps(state))
+    claim.flush()
+    _publish(state_file, state)
     threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.5}, daemon=True
     ).start()
@@ -363,11 +370,83 @@ def _serve(store_uri: str, state_file: Path, idle: float, artifacts: str) -> Non
     try:
         while time.monotonic() - last_request[0] < idle:
             time.sleep(min(5.0, idle / 4))
+            if _published_pid(state_file) != os.getpid():  # damaged or replaced: say it again
+                _publish(state_file, state)
     finally:
         server.shutdown()
         with contextlib.suppress(OSError):
             if json.loads(state_file.read_text()).get("pid") == os.getpid():
                 state_file.unlink()
+
+
+def _publish(state_file: Path, state: dict[str, Any]) -> None:
+    tmp = state_file.with_name(f"{state_file.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(state))
+    tmp.replace(state_file)
+
+
+def _published_pid(state_file: Path) -> int | None:
+    try:
+        return int(json.loads(state_file.read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _serving_file(state_file: Path) -> Path:
+    """The file a live server holds an exclusive lock on: whatever the state file says, a
+    store has one server (a damaged state file cannot make a second one start)."""
+    return state_file.with_name(state_file.name + ".serving")
+
+
+def _claim(state_file: Path) -> Any:
+    """The serving file, locked for this process; None when another server holds it."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: the state file alone decides
+        return open(os.devnull, "w")
+    handle = open(_serving_file(state_file), "a+")  # noqa: SIM115 (held for the server's life)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
+def claimed_by(state_file: Path) -> dict[str, Any] | None:
+    """The state of the live server that holds this store's serving lock, if one does."""
+    path = _serving_file(state_file)
+    if not path.exists():
+        return None
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        return None
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:  # held: a server lives; what it wrote says where
+            handle.seek(0)
+            try:
+                state = json.loads(handle.read())
+                os.kill(int(state["pid"]), 0)
+            except (OSError, ValueError, KeyError, TypeError):
+                return None
+            return state
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
+def _stop_other_version(state: dict[str, Any], deadline: float) -> None:
+    """A server of another amlctl version holds the store: stop it so this version's serves."""
+    with contextlib.suppress(OSError):
+        os.kill(int(state["pid"]), signal.SIGTERM)
+    while time.monotonic() < deadline:
+        try:
+            os.kill(int(state["pid"]), 0)
+        except OSError:
+            return
+        time.sleep(0.05)
 
 
 # -- the runner's side (no MLflow import) -----------------------------------------------------
@@ -440,6 +519,12 @@ def ensure_server(
             except ImportError:  # pragma: no cover
                 pass
             status = server_status(state_file)
+            holder = claimed_by(state_file) if status is None else None
+            if holder is not None and holder.get("code") == _code_version():
+                _publish(state_file, holder)  # the state file was damaged: the server lives
+                status = server_status(state_file)
+            elif holder is not None:
+                _stop_other_version(holder, deadline)
             if status is None:
                 process = _start(store_uri, state_file, log, runs_dir)
                 status = _wait(state_file, process, log, deadline, ready=False)
