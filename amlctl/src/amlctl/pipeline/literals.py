@@ -48,10 +48,12 @@ def type_error(expected: str, value: Any, enum: list[Any] | None = None) -> str 
 
 
 def check(pipeline: Pipeline) -> list[str]:
-    """One line per literal input (of a step, or of the pipeline) that does not fit its type."""
+    """One line per literal input (of a step, or of the pipeline) that does not fit its type.
+
+    Its declared limits (enum, min, max) are the runner's next check, in its own words."""
     problems = []
     for name, spec in pipeline.inputs.items():
-        why = type_error(str(spec.get("type") or ""), spec.get("value"), spec.get("enum"))
+        why = type_error(str(spec.get("type") or ""), spec.get("value"))
         if why:
             problems.append(f"inputs.{name}: {why}")
     for step in pipeline.steps.values():
@@ -59,7 +61,7 @@ def check(pipeline: Pipeline) -> list[str]:
             spec = step.component.inputs.get(name) or {}
             if binding.kind != "literal" or not spec:
                 continue
-            why = type_error(str(spec.get("type") or ""), binding.value, spec.get("enum"))
+            why = type_error(str(spec.get("type") or ""), binding.value)
             if why:
                 where = (
                     binding.keys[-1]
