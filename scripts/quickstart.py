@@ -179,6 +179,7 @@ Next, in {project}:
   amlctl serve               # the model this run registered, behind Azure ML's inference server
   pytest                     # the project's own tests
   amlctl runs                # the local runs; `amlctl runs compare ~1 latest` after another
+  amlctl ui                  # MLflow's own UI over these runs, http://127.0.0.1:5000/
 The run's page (graph, steps, logs, metrics, plots): {outputs}/index.html
 Each step's outputs and log: {outputs}/<step>/
 The local MLflow tracking server stops by itself after 15 idle minutes; to stop it now:

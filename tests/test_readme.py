@@ -71,6 +71,8 @@ def test_first_command_bakes_a_project_and_trains_it(tmp_path):
     (project,) = (path for path in output.iterdir() if path.is_dir())
     # it ends with what to do next, and the folder it names holds the steps' outputs
     assert "amlctl serve" in done.stdout and "mlflow.db.server.json" in done.stdout
+    ui = re.search(r"^  amlctl ui +# MLflow's own UI", done.stdout, flags=re.M)
+    assert ui, done.stdout[-1500:]
     named = re.search(r"^Each step's outputs and log: (\S+)/<step>/$", done.stdout, flags=re.M)
     assert named and (Path(named.group(1)) / "evaluate").is_dir(), done.stdout[-1500:]
     page = re.search(r"^The run's page \(.*\): (\S+)$", done.stdout, flags=re.M)
