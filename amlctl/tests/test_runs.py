@@ -12,8 +12,11 @@ import io
 import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import textwrap
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -138,23 +141,86 @@ def test_a_run_that_is_not_there_is_one_line(two_runs, capsys):
     assert code == 2 and "two or more runs" in err
 
 
+HANGING = """
+type: pipeline
+display_name: stopped
+jobs:
+  hang:
+    type: command
+    environment: azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest
+    outputs:
+      out: {type: uri_folder}
+    command: touch "$STARTED" && sleep 120 && ls ${{outputs.out}}
+  after:
+    type: command
+    inputs:
+      data: ${{parent.jobs.hang.outputs.out}}
+    environment: azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest
+    command: ls ${{inputs.data}}
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="sends Ctrl-C's signal")
+def test_an_interrupted_run_still_leaves_its_record_and_page(tmp_path, capsys):
+    root = tmp_path / "repo"
+    (root / ".git").mkdir(parents=True)
+    (root / "pipeline.yml").write_text(HANGING.lstrip())
+    started = tmp_path / "started"
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "amlctl", "run", "pipeline.yml", "--local"],
+        cwd=root,
+        env={**os.environ, "STARTED": str(started)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 90
+    while not started.exists() and time.monotonic() < deadline:
+        assert runner.poll() is None, runner.communicate()
+        time.sleep(0.1)
+    assert started.exists(), "the step did not start"
+    runner.send_signal(signal.SIGINT)  # what Ctrl-C sends the runner
+    out, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130, out + err
+    (run,) = record.all_runs(root / ".runs")
+    assert run["status"] == "interrupted"
+    assert [(s["name"], s["state"]) for s in run["steps"]] == [
+        ("hang", "interrupted"),
+        ("after", "interrupted"),
+    ]
+    assert "interrupted" in (root / ".runs" / run["run_id"] / "index.html").read_text()
+    assert f"run page: {root / '.runs' / run['run_id'] / 'index.html'}" in out
+    code, listed, _ = runs_cli(root, capsys=capsys)
+    assert code == 0 and " interrupted " in listed.splitlines()[1]
+
+
 # -- the run's page, in a real browser ----------------------------------------------------
 
 
 def chromium() -> str:
-    """Debian's Chromium: installed here when missing (as CI's clean machine needs it)."""
+    """Debian's Chromium: installed here when missing (as CI's clean machine needs it).
+
+    A fresh machine may have no package lists yet: apt-get update, then install. Anything
+    else fails the test with apt's own words; it is never skipped.
+    """
     for name in ("chromium", "chromium-browser"):
         found = shutil.which(name)
         if found:
             return found
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(
-            ["apt-get", "install", "-y", "-q", "chromium"], capture_output=True, timeout=900
-        )
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.fail("the run page test needs Chromium: as root, apt-get install -y chromium")
+    said = ""
+    for argv in (
+        ["apt-get", "install", "-y", "-q", "chromium"],
+        ["apt-get", "update", "-q"],
+        ["apt-get", "install", "-y", "-q", "chromium"],
+    ):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
+        said = (done.stderr or done.stdout).strip()[-600:]
         found = shutil.which("chromium")
         if found:
             return found
-    pytest.fail("the run page test needs Chromium: apt-get install chromium (Debian)")
+    pytest.fail(f"the run page test needs Chromium; apt-get install chromium failed: {said}")
 
 
 def headless(*args: str) -> subprocess.CompletedProcess:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -99,6 +100,7 @@ class Runner:
         # step -> digests of its code and each input, for `amlctl runs compare`
         self.fingerprints: dict[str, dict[str, str]] = {}
         self.started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.began = time.monotonic()
 
     # -- scheduling ---------------------------------------------------------------------------
     def run(self) -> int:
@@ -109,6 +111,10 @@ class Runner:
         state.point_latest(self.runs_dir, self.run_id)
         try:
             return self._run_steps(order)
+        except KeyboardInterrupt:  # Ctrl-C: the page says how far the run got
+            with contextlib.suppress(OSError):  # the interrupt is what the user must see
+                self._write_record(time.monotonic() - self.began, False, interrupted=True)
+            raise
         finally:
             self.store.end()
 
@@ -158,14 +164,17 @@ class Runner:
         self._write_record(seconds, ok)
         return 0 if ok else 1
 
-    def _write_record(self, seconds: float, ok: bool) -> None:
+    def _write_record(self, seconds: float, ok: bool, interrupted: bool = False) -> None:
         """run.json and index.html in the run's folder (for `amlctl runs` and a browser)."""
         from ..runs import page, record
 
+        if interrupted and (self.run_dir / record.RECORD).exists():
+            return  # the run had ended and written its record when Ctrl-C came
         steps = []
         for name in self.pipeline.order():
             step = self.pipeline.steps[name]
-            result = self.results.get(name) or StepResult(name, "skipped")
+            missing = "interrupted" if interrupted else "skipped"
+            result = self.results.get(name) or StepResult(name, missing)
             logs = sorted((self.run_dir / name).glob("log*.txt"))
             steps.append(
                 {
@@ -193,7 +202,7 @@ class Runner:
             "pipeline_name": self.pipeline.name,
             "started": self.started_at,
             "seconds": round(seconds, 3),
-            "status": "succeeded" if ok else "failed",
+            "status": "interrupted" if interrupted else "succeeded" if ok else "failed",
             "values": {k: v for k, v in self.values.items() if not isinstance(v, dict)},
             "mlflow_run_id": self.tracker.parent_id,
             "steps": steps,

@@ -89,15 +89,14 @@ def key_metrics(metrics: dict[str, float], limit: int = 3) -> dict[str, float]:
 
 
 def listing(records: list[dict[str, Any]]) -> list[str]:
-    lines = [
-        f"{'run':<22}  {'started (UTC)':<19}  {'pipeline':<24}  {'status':<9}  {'time':>7}  metrics"
-    ]
+    head = f"{'run':<22}  {'started (UTC)':<19}  {'pipeline':<24}  {'status':<11}"
+    lines = [f"{head}  {'time':>7}  metrics"]
     for run in records:
         metrics = "  ".join(f"{k}={v:.4g}" for k, v in key_metrics(record.metrics_of(run)).items())
         started = str(run.get("started", ""))[:19].replace("T", " ")
         lines.append(
             f"{run['run_id']:<22}  {started:<19}  {str(run.get('pipeline', ''))[:24]:<24}  "
-            f"{run.get('status', '?'):<9}  {run.get('seconds', 0):>5.1f} s  {metrics}"
+            f"{run.get('status', '?'):<11}  {run.get('seconds', 0):>5.1f} s  {metrics}"
         )
     return lines
 
