@@ -105,6 +105,17 @@ def test_no_step_kind_imports_the_executor_not_even_for_types():
     assert not offenders, f"step kinds importing the executor: {sorted(offenders)}"
 
 
+def test_the_run_record_and_page_know_nothing_of_the_runner():
+    """The runner hands `amlctl.runs` plain JSON at a run's end; the record, the page and
+    `amlctl runs` import no part of the runner (only `amlctl ui` borrows its uv finder)."""
+    edges = graph(for_types_too=True)
+    looked_at = ("amlctl.runs", "amlctl.runs.record", "amlctl.runs.page", "amlctl.runs.command")
+    assert set(looked_at) <= set(edges), sorted(m for m in edges if m.startswith("amlctl.runs"))
+    upward = {(m, t) for m in looked_at for t in edges[m] if _package_of(t, "amlctl.local_run")}
+    assert not upward, f"run records importing the runner: {sorted(upward)}"
+    assert "amlctl.runs.page" in edges["amlctl.local_run.executor"]  # the hook at a run's end
+
+
 def test_the_pipeline_model_is_below_every_command_that_reads_a_pipeline():
     """validate, run and submit read pipelines through amlctl.pipeline; it imports none of them."""
     edges = graph(for_types_too=True)
