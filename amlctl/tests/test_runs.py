@@ -24,7 +24,7 @@ import pytest
 
 from amlctl import cli
 from amlctl.local_run import command as run_command
-from amlctl.runs import record
+from amlctl.runs import command, record
 
 # a 1x1 PNG, as a step's plot
 PIXEL = base64.b64decode(
@@ -119,6 +119,22 @@ def test_runs_lists_them_newest_first(two_runs, capsys):
     assert len(lines) == 3
     assert "succeeded" in lines[1] and "make.score=0.2" in lines[1]
     assert "make.score=0.1" in lines[2]
+
+
+def test_the_list_shows_the_last_steps_scores_first():
+    metrics = {
+        "prep.rows": 5.0,
+        "train.val_accuracy": 0.9,
+        "train.val_f1": 0.8,
+        "evaluate.promote": 1.0,
+        "evaluate.test_accuracy": 0.7,
+        "evaluate.test_roc_auc": 0.6,
+    }
+    assert list(command.key_metrics(metrics)) == [
+        "evaluate.test_accuracy",
+        "evaluate.test_roc_auc",
+        "train.val_accuracy",
+    ]
 
 
 def test_compare_shows_what_differs(two_runs, capsys):

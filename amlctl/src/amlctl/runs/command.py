@@ -82,10 +82,12 @@ def resolve(records: list[dict[str, Any]], ref: str) -> dict[str, Any]:
 
 
 def key_metrics(metrics: dict[str, float], limit: int = 3) -> dict[str, float]:
-    chosen = {
-        k: v for k, v in metrics.items() if any(w in k.rsplit(".", 1)[-1] for w in KEY_METRIC_WORDS)
-    }
-    return dict(list(chosen.items())[:limit])
+    """Scores among `step.metric` (in step order), the last steps' first: an evaluation's
+    test scores come before the training's validation ones."""
+    chosen = [k for k in metrics if any(w in k.rsplit(".", 1)[-1] for w in KEY_METRIC_WORDS)]
+    steps = list(dict.fromkeys(k.rsplit(".", 1)[0] for k in chosen))
+    chosen.sort(key=lambda k: -steps.index(k.rsplit(".", 1)[0]))  # stable within a step
+    return {k: metrics[k] for k in chosen[:limit]}
 
 
 def listing(records: list[dict[str, Any]]) -> list[str]:
