@@ -184,6 +184,69 @@ def test_the_bootstraps_what_if_identity_was_read_without_saying_so():
     assert len([d for d in diagnostics(text) if d.code == "BCP318"]) == 6
 
 
+# (Bicep source, undefined name, line, column) where the compiler reports BCP057
+UNDEFINED = {
+    "expression": ("param a string\nvar b = toLower(c)\n", "c", 2, 17),
+    "interpolation": ("param a string\nvar b = '${a}-${nope}'\n", "nope", 2, 17),
+    "resource property": (
+        "resource s 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n"
+        "  name: storageName\n  location: 'l'\n}\n",
+        "storageName",
+        2,
+        9,
+    ),
+    "ternary branch": ("param on bool\nvar b = on ? missing : 'x'\n", "missing", 2, 14),
+    "misspelt symbol": ("param tags object\nvar all = union(tagz, {})\n", "tagz", 2, 17),
+}
+DEFINED = [
+    "var b = [for (x, i) in range(0, 3): '${x}-${i}']\n",  # loop variables
+    "var f = map([1, 2], n => n + 1)\nvar g = reduce([1], 0, (acc, v) => acc + v)\n",  # lambdas
+    "var o = {\n  key: 'v'\n  other: o2\n}\nvar o2 = 'declared later'\n",  # keys, order
+    "var s = sys.concat('a', 'b')\nvar r = resourceGroup().location\n",  # namespace, calls
+    "@description('x')\nparam p string = 'a'\nvar q = p\n",  # decorator
+]
+
+
+@pytest.mark.parametrize("case", sorted(UNDEFINED))
+def test_an_undefined_name_is_bcp057(case: str, tmp_path: Path):
+    source, name, line, column = UNDEFINED[case]
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    found = check.semantic_problems(path, tmp_path)
+    assert [(p.message, p.line, p.column) for p in found] == [
+        (
+            f'Bicep error BCP057: The name "{name}" does not exist in the current context.',
+            line,
+            column,
+        )
+    ], messages(found)
+
+
+@pytest.mark.parametrize("source", DEFINED)
+def test_declared_names_pass(source: str, tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    assert messages(check.semantic_problems(path, tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "column"),
+    [("var a = guid()\n", 9), ("var a = toLower(uniqueString())\n", 17)],
+)
+def test_guid_without_arguments_is_bcp071(source: str, column: int, tmp_path: Path):
+    message = "Expected at least 1 argument, but got 0."
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    found = messages(check.semantic_problems(path, tmp_path))
+    assert found == [f"main.bicep:1:{column}: Bicep error BCP071: {message}"], found
+
+
+def test_guid_with_arguments_passes(tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text("var a = guid(resourceGroup().id, 'x', [1, 2][0] == 1 ? 'a' : 'b')\n")
+    assert messages(check.semantic_problems(path, tmp_path)) == []
+
+
 def test_a_module_with_a_lexical_error_fails_its_parent_too(project: Path):
     storage = project / "infra" / "modules" / "storage.bicep"
     text = storage.read_text()

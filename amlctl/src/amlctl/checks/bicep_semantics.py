@@ -10,6 +10,12 @@ The compiler's ``#disable-next-line`` and ``#disable-diagnostics`` pragmas are h
   (``.id``, ``.name``, ``.properties``, ``.outputs``...) must say so with ``!`` (null-forgiving)
   or ``.?`` (safe access). The compiler narrows on nothing: not on the same condition, not
   in a ternary.
+- BCP057 (``SymbolicNameDoesNotExist``): a name in an expression, also inside a string
+  interpolation, that the file does not declare (parameters, variables, resources, modules,
+  loop variables, lambda parameters, imports; ``az`` and ``sys``). Property names, object
+  keys, decorators and function names are not symbol references.
+- BCP071 (``ArgumentCountMismatch``): a built-in function called with too few arguments
+  (``guid()``, ``uniqueString()``: at least one, as SystemNamespaceType.cs declares them).
 """
 
 from __future__ import annotations
@@ -104,4 +110,161 @@ def diagnostics(text: str) -> list[Diagnostic]:
         found.append(
             Diagnostic(code, message.format(type=f"{declaration.type} | null"), token.offset)
         )
+    for name, offset in undefined_names(tokens):
+        found.append(Diagnostic(BCP057[0], BCP057[1].format(name=name), offset))
+    for expected, count, offset in argument_counts(tokens):
+        found.append(
+            Diagnostic(BCP071[0], BCP071[1].format(expected=expected, count=count), offset)
+        )
+    return [
+        diagnostic
+        for diagnostic in found
+        if not _off(off, text.count("\n", 0, diagnostic.offset) + 1, diagnostic.code)
+    ]
+
+
+def _off(off: dict[int, set[str] | None], line: int, code: str) -> bool:
+    codes = off.get(line, set())
+    return codes is None or code in codes
+
+
+WARNING_CODES = {"BCP318"}  # the rest are errors
+BCP057 = ("BCP057", 'The name "{name}" does not exist in the current context.')
+BCP071 = ("BCP071", "Expected {expected}, but got {count}.")
+# Words that are never symbol references where they stand in an expression.
+KEYWORDS = {"true", "false", "null", "if", "for", "in", "existing"}
+NAMESPACES = {"az", "sys"}  # the compiler's built-in namespaces (`sys.concat(...)`)
+DECLARATIONS = {"param", "var", "resource", "module", "output", "metadata"}
+# Statements whose whole line this check does not read (types, imports, functions).
+UNREAD = {"type", "func", "import", "targetScope", "using", "extension", "provider"}
+# Built-in functions with a fixed least/most argument count, as the compiler declares them
+# (src/Bicep.Core/Semantics/Namespaces/SystemNamespaceType.cs).
+ARGUMENT_COUNTS = {"guid": (1, None), "uniqueString": (1, None)}
+
+
+def _declared_names(tokens: list[Token]) -> set[str]:
+    """Every name declared in the file: top-level symbols, loop variables, lambda parameters."""
+    names = set(NAMESPACES)
+    for index, token in enumerate(tokens):
+        at_line_start = index == 0 or tokens[index - 1].kind == "newline"
+        nxt = tokens[index + 1] if index + 1 < len(tokens) else None
+        declares = at_line_start and token.text in DECLARATIONS | {"type", "func"}
+        if declares and nxt is not None and nxt.kind == "ident":
+            names.add(nxt.text)
+        if token.text == "for" and nxt is not None:  # `for x in`, `for (x, i) in`
+            position = index + 1
+            while position < len(tokens) and tokens[position].text != "in":
+                if tokens[position].kind == "ident":
+                    names.add(tokens[position].text)
+                position += 1
+        if token.text == "=>":  # `x => ...`, `(a, b) => ...`
+            position = index - 1
+            if tokens[position].kind == "ident":
+                names.add(tokens[position].text)
+            elif tokens[position].text == ")":
+                while position > 0 and tokens[position].text != "(":
+                    if tokens[position].kind == "ident":
+                        names.add(tokens[position].text)
+                    position -= 1
+        if at_line_start and token.text == "import":  # `import {a, b as c} from ...`
+            position = index + 1
+            while position < len(tokens) and tokens[position].kind != "newline":
+                if tokens[position].kind == "ident":
+                    names.add(tokens[position].text)
+                position += 1
+    return names
+
+
+def _expression_start(tokens: list[Token], index: int) -> int | None:
+    """Where the expressions of the statement at ``index`` begin (None: none to read)."""
+    keyword = tokens[index].text
+    if keyword in UNREAD:
+        return None
+    position = index + 1
+    while position < len(tokens) and tokens[position].kind != "newline":
+        if tokens[position].text == "=":
+            return position + 1
+        position += 1
+    return None  # a parameter without a default value, say
+
+
+def _unread_indexes(tokens: list[Token]) -> set[int]:
+    """Indexes of the tokens before each statement's ``=`` (names, types), never expressions."""
+    unread: set[int] = set()
+    for index, token in enumerate(tokens):
+        at_line_start = index == 0 or tokens[index - 1].kind == "newline"
+        if not (at_line_start and token.kind == "ident" and token.text in DECLARATIONS | UNREAD):
+            continue
+        start = _expression_start(tokens, index)
+        position = index
+        while position < len(tokens) and tokens[position].kind != "newline":
+            if start is not None and position >= start:
+                break
+            unread.add(position)
+            position += 1
+    return unread
+
+
+def undefined_names(tokens: list[Token]) -> list[tuple[str, int]]:
+    """(name, offset) of each reference to a symbol the file does not declare (BCP057)."""
+    declared = _declared_names(tokens)
+    unread = _unread_indexes(tokens)
+    found = []
+    for index, token in enumerate(tokens):
+        if index in unread or token.kind != "ident":
+            continue
+        if token.text in KEYWORDS or token.text in declared:
+            continue
+        previous = tokens[index - 1] if index else None
+        nxt = tokens[index + 1] if index + 1 < len(tokens) else None
+        if previous is not None and previous.text in (".", ".?", "@"):
+            continue  # a property (`x.name`, `x.?name`) or a decorator (`@description`)
+        if previous is not None and previous.text == "?" and tokens[index - 2].text == ".":
+            continue
+        if nxt is not None and nxt.text == "(":
+            continue  # a function call (an unknown function is another code)
+        if (
+            nxt is not None
+            and nxt.text == ":"
+            and (previous is None or previous.kind == "newline" or previous.text in ("{", ","))
+        ):
+            continue  # an object property's key
+        found.append((token.text, token.offset))
+    return found
+
+
+def argument_counts(tokens: list[Token]) -> list[tuple[str, int, int]]:
+    """(expected, count, offset) of built-in function calls with a wrong argument count."""
+    found = []
+    for index, token in enumerate(tokens[:-1]):
+        limits = ARGUMENT_COUNTS.get(token.text)
+        previous = tokens[index - 1] if index else None
+        if limits is None or tokens[index + 1].text != "(":
+            continue
+        if previous is not None and previous.text == "." and tokens[index - 2].text != "sys":
+            continue  # a method of something else
+        depth, count, position = 0, 0, index + 1
+        while position < len(tokens):
+            text = tokens[position].text
+            if text in ("(", "[", "{") or tokens[position].kind in ("string-left",):
+                depth += 1
+            elif text in (")", "]", "}") or tokens[position].kind in ("string-right",):
+                depth -= 1
+                if depth == 0:
+                    break
+            elif depth == 1 and text == "," and count:
+                count += 1
+            if depth == 1 and count == 0 and text != "(" and tokens[position].kind != "newline":
+                count = 1
+            position += 1
+        least, most = limits
+        if count < least or (most is not None and count > most):
+            noun = "argument" if least == 1 else "arguments"
+            if most is None:
+                expected = f"at least {least} {noun}"
+            elif least == most:
+                expected = f"{least} {noun}"
+            else:
+                expected = f"{least} to {most} arguments"
+            found.append((expected, count, token.offset))
     return found
