@@ -204,6 +204,9 @@ DEFINED = [
     "var o = {\n  key: 'v'\n  other: o2\n}\nvar o2 = 'declared later'\n",  # keys, order
     "var s = sys.concat('a', 'b')\nvar r = resourceGroup().location\n",  # namespace, calls
     "@description('x')\nparam p string = 'a'\nvar q = p\n",  # decorator
+    "\ufeffvar a = 'x'\nvar b = a\n",  # a byte-order mark before the first declaration
+    "var t {\n  foo: string\n  bar: int\n} = {\n  foo: 'a'\n  bar: 1\n}\n",  # a typed variable
+    "import * as shared from 'shared.bicep'\nvar v = shared.x\n",  # an alias
 ]
 
 

@@ -87,6 +87,8 @@ def _suppressed(text: str) -> dict[int, set[str] | None]:
 
 def diagnostics(text: str) -> list[Diagnostic]:
     """The semantic diagnostics of a Bicep file that lexes cleanly."""
+    if text.startswith("\ufeff"):  # a byte-order mark: the compiler skips it
+        text = " " + text[1:]
     tokens = [t for t in lex(text).tokens]
     conditional = conditional_declarations(tokens)
     off = _suppressed(text)
@@ -134,7 +136,7 @@ BCP071 = ("BCP071", "Expected {expected}, but got {count}.")
 # Words that are never symbol references where they stand in an expression.
 KEYWORDS = {"true", "false", "null", "if", "for", "in", "existing"}
 NAMESPACES = {"az", "sys"}  # the compiler's built-in namespaces (`sys.concat(...)`)
-DECLARATIONS = {"param", "var", "resource", "module", "output", "metadata"}
+DECLARATIONS = {"param", "var", "resource", "module", "output", "metadata", "test", "assert"}
 # Statements whose whole line this check does not read (types, imports, functions).
 UNREAD = {"type", "func", "import", "targetScope", "using", "extension", "provider"}
 # Built-in functions with a fixed least/most argument count, as the compiler declares them
@@ -167,25 +169,42 @@ def _declared_names(tokens: list[Token]) -> set[str]:
                         names.add(tokens[position].text)
                     position -= 1
         if at_line_start and token.text == "import":  # `import {a, b as c} from ...`
-            position = index + 1
-            while position < len(tokens) and tokens[position].kind != "newline":
+            position, depth = index + 1, 0
+            while position < len(tokens):
+                text = tokens[position].text
+                depth += (text == "{") - (text == "}")
+                if depth <= 0 and tokens[position].kind == "newline":
+                    break
                 if tokens[position].kind == "ident":
                     names.add(tokens[position].text)
                 position += 1
+        if token.text == "as" and nxt is not None and nxt.kind == "ident":
+            names.add(nxt.text)  # an alias: `import * as x`, `extension k with {...} as x`
     return names
 
 
 def _expression_start(tokens: list[Token], index: int) -> int | None:
-    """Where the expressions of the statement at ``index`` begin (None: none to read)."""
-    keyword = tokens[index].text
-    if keyword in UNREAD:
+    """Where the expressions of the statement at ``index`` begin (None: none to read).
+
+    The declared type may span lines (``var x { foo: string } = ...``): the ``=`` counts only
+    outside brackets, and a line ends the statement only outside them.
+    """
+    if tokens[index].text in UNREAD - {"targetScope"}:
         return None
+    depth = 0
     position = index + 1
-    while position < len(tokens) and tokens[position].kind != "newline":
-        if tokens[position].text == "=":
+    while position < len(tokens):
+        text = tokens[position].text
+        if text in ("{", "[", "(", "<"):
+            depth += 1
+        elif text in ("}", "]", ")", ">"):
+            depth -= 1
+        elif depth <= 0 and text == "=":
             return position + 1
+        elif depth <= 0 and tokens[position].kind == "newline":
+            return None  # a parameter without a default value, say
         position += 1
-    return None  # a parameter without a default value, say
+    return None
 
 
 def _unread_indexes(tokens: list[Token]) -> set[int]:
@@ -196,9 +215,13 @@ def _unread_indexes(tokens: list[Token]) -> set[int]:
         if not (at_line_start and token.kind == "ident" and token.text in DECLARATIONS | UNREAD):
             continue
         start = _expression_start(tokens, index)
-        position = index
-        while position < len(tokens) and tokens[position].kind != "newline":
+        position, depth = index, 0
+        while position < len(tokens):
             if start is not None and position >= start:
+                break
+            text = tokens[position].text
+            depth += (text in ("{", "[", "(", "<")) - (text in ("}", "]", ")", ">"))
+            if start is None and depth <= 0 and tokens[position].kind == "newline":
                 break
             unread.add(position)
             position += 1
