@@ -250,6 +250,36 @@ def test_guid_with_arguments_passes(tmp_path: Path):
     assert messages(check.semantic_problems(path, tmp_path)) == []
 
 
+@pytest.mark.parametrize(
+    ("source", "decorator", "attachable", "target", "line"),
+    [
+        ("@minLength(3)\nparam n int\n", "minLength", "array | string", "int", 1),
+        ("@description('d')\n@maxValue(\n  5\n)\nparam s string\n", "maxValue", "int", "string", 2),
+        ("@secure()\nparam b bool\n", "secure", "object | string", "bool", 1),
+        ("@sys.minValue(1)\noutput o string = 'x'\n", "minValue", "int", "string", 1),
+    ],
+)
+def test_a_decorator_on_the_wrong_type_is_bcp124(
+    source, decorator, attachable, target, line, tmp_path
+):
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    found = messages(check.semantic_problems(path, tmp_path))
+    assert found == [
+        f'main.bicep:{line}:1: Bicep error BCP124: The decorator "{decorator}" can only be '
+        f'attached to targets of type "{attachable}", but the target has type "{target}".'
+    ], found
+
+
+def test_decorators_on_their_types_pass(tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text(
+        "@minLength(1)\n@maxLength(3)\nparam a array\n@minValue(1)\nparam i int\n"
+        "@secure()\nparam p string\n@secure()\nparam o object\n@minLength(2)\nparam s string\n"
+    )
+    assert messages(check.semantic_problems(path, tmp_path)) == []
+
+
 def test_a_module_with_a_lexical_error_fails_its_parent_too(project: Path):
     storage = project / "infra" / "modules" / "storage.bicep"
     text = storage.read_text()

@@ -16,6 +16,9 @@ The compiler's ``#disable-next-line`` and ``#disable-diagnostics`` pragmas are h
   keys, decorators and function names are not symbol references.
 - BCP071 (``ArgumentCountMismatch``): a built-in function called with too few arguments
   (``guid()``, ``uniqueString()``: at least one, as SystemNamespaceType.cs declares them).
+- BCP124 (``CannotAttachDecoratorToTarget``): ``@minLength``/``@maxLength`` on a parameter
+  or output that is not a string or array, ``@minValue``/``@maxValue`` on one that is not an
+  int, ``@secure`` on one that is neither string nor object.
 """
 
 from __future__ import annotations
@@ -114,6 +117,10 @@ def diagnostics(text: str) -> list[Diagnostic]:
         )
     for name, offset in undefined_names(tokens):
         found.append(Diagnostic(BCP057[0], BCP057[1].format(name=name), offset))
+    for decorator, target, offset in decorator_targets(tokens):
+        attachable = " | ".join(sorted(ATTACHABLE[decorator]))
+        message = BCP124[1].format(decorator=decorator, attachable=attachable, target=target)
+        found.append(Diagnostic(BCP124[0], message, offset))
     for expected, count, offset in argument_counts(tokens):
         found.append(
             Diagnostic(BCP071[0], BCP071[1].format(expected=expected, count=count), offset)
@@ -290,4 +297,59 @@ def argument_counts(tokens: list[Token]) -> list[tuple[str, int, int]]:
             else:
                 expected = f"{least} to {most} arguments"
             found.append((expected, count, token.offset))
+    return found
+
+
+BCP124 = (
+    "BCP124",
+    'The decorator "{decorator}" can only be attached to targets of type "{attachable}", '
+    'but the target has type "{target}".',
+)
+# Decorators with an attachable type, as SystemNamespaceType.cs declares them (the union
+# printed as the compiler prints it).
+ATTACHABLE = {
+    "minLength": {"array", "string"},
+    "maxLength": {"array", "string"},
+    "minValue": {"int"},
+    "maxValue": {"int"},
+    "secure": {"object", "string"},
+}
+PRIMITIVE_TYPES = {"string", "int", "bool", "object", "array"}
+
+
+def decorator_targets(tokens: list[Token]) -> list[tuple[str, str, int]]:
+    """(decorator, target type, offset) of each decorator on a parameter or output whose
+    primitive type it cannot be attached to (BCP124)."""
+    found = []
+    pending: list[tuple[str, int]] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        at_line_start = index == 0 or tokens[index - 1].kind == "newline"
+        if not at_line_start or token.kind == "newline":
+            index += 1
+            continue
+        if token.text == "@":
+            position = index + 1
+            if tokens[position].text == "sys" and tokens[position + 1].text == ".":
+                position += 2
+            pending.append((tokens[position].text, token.offset))
+            depth = 0
+            while position < len(tokens):  # to the end of the decorator's arguments
+                text = tokens[position].text
+                depth += (text in ("(", "[", "{")) - (text in (")", "]", "}"))
+                if depth <= 0 and tokens[position].kind == "newline":
+                    break
+                position += 1
+            index = position + 1
+            continue
+        if token.text in ("param", "output") and index + 2 < len(tokens):
+            target = tokens[index + 2]
+            if target.kind == "ident" and target.text in PRIMITIVE_TYPES:
+                for decorator, offset in pending:
+                    attachable = ATTACHABLE.get(decorator)
+                    if attachable is not None and target.text not in attachable:
+                        found.append((decorator, target.text, offset))
+        pending = []
+        index += 1
     return found
