@@ -280,6 +280,43 @@ def test_decorators_on_their_types_pass(tmp_path: Path):
     assert messages(check.semantic_problems(path, tmp_path)) == []
 
 
+ROLE = (
+    "resource r 'Microsoft.Authorization/roleAssignments@2022-04-01' = {{\n"
+    "  name: 'x'\n  scope: {}\n  properties: {{}}\n}}\n"
+)
+
+
+@pytest.mark.parametrize(
+    "scope", ["resourceGroup('other')", "subscription()", "az.resourceGroup('s', 'g')"]
+)
+def test_a_resource_in_another_scope_is_bcp139(scope: str, tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text(ROLE.format(scope))
+    found = messages(check.semantic_problems(path, tmp_path))
+    assert found == [
+        "main.bicep:3:10: Bicep error BCP139: A resource's scope must match the scope of the "
+        "Bicep file for it to be deployable. You must use modules to deploy resources to a "
+        "different scope."
+    ], found
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        ROLE.format("resourceGroup()"),
+        ROLE.format("tenant()"),
+        "targetScope = 'subscription'\n" + ROLE.format("subscription()"),
+        "resource s 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {\n"
+        "  name: 's'\n  scope: resourceGroup('other')\n}\n",  # existing: any scope
+        "module m 'm.bicep' = {\n  name: 'm'\n  scope: resourceGroup('other')\n}\n",
+    ],
+)
+def test_a_resource_at_the_files_scope_passes(source: str, tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    assert messages(check.semantic_problems(path, tmp_path)) == []
+
+
 def test_a_module_with_a_lexical_error_fails_its_parent_too(project: Path):
     storage = project / "infra" / "modules" / "storage.bicep"
     text = storage.read_text()

@@ -19,6 +19,8 @@ The compiler's ``#disable-next-line`` and ``#disable-diagnostics`` pragmas are h
 - BCP124 (``CannotAttachDecoratorToTarget``): ``@minLength``/``@maxLength`` on a parameter
   or output that is not a string or array, ``@minValue``/``@maxValue`` on one that is not an
   int, ``@secure`` on one that is neither string nor object.
+- BCP139 (``InvalidCrossResourceScope``): a new resource whose ``scope`` names another
+  resource group, a subscription or a management group (modules deploy across scopes).
 """
 
 from __future__ import annotations
@@ -121,6 +123,8 @@ def diagnostics(text: str) -> list[Diagnostic]:
         attachable = " | ".join(sorted(ATTACHABLE[decorator]))
         message = BCP124[1].format(decorator=decorator, attachable=attachable, target=target)
         found.append(Diagnostic(BCP124[0], message, offset))
+    for offset in cross_scope_resources(tokens):
+        found.append(Diagnostic(BCP139[0], BCP139[1], offset))
     for expected, count, offset in argument_counts(tokens):
         found.append(
             Diagnostic(BCP071[0], BCP071[1].format(expected=expected, count=count), offset)
@@ -352,4 +356,71 @@ def decorator_targets(tokens: list[Token]) -> list[tuple[str, str, int]]:
                         found.append((decorator, target.text, offset))
         pending = []
         index += 1
+    return found
+
+
+BCP139 = (
+    "BCP139",
+    "A resource's scope must match the scope of the Bicep file for it to be deployable. "
+    "You must use modules to deploy resources to a different scope.",
+)
+SCOPE_FUNCTIONS = {"resourceGroup", "subscription", "managementGroup", "tenant"}
+
+
+def cross_scope_resources(tokens: list[Token]) -> list[int]:
+    """Offsets of ``scope:`` values that deploy a new resource outside the file's scope (BCP139).
+
+    As ScopeHelper.IsDeployableResourceScope: a resource (not ``existing``) may be deployed
+    only at the file's target scope named without arguments (``resourceGroup()`` in a
+    resource-group file), or at the tenant; a scope given by a resource (an extension
+    resource) is not read here.
+    """
+    target = "resourceGroup"
+    for index, token in enumerate(tokens[:-2]):
+        at_line_start = index == 0 or tokens[index - 1].kind == "newline"
+        if at_line_start and token.text == "targetScope" and tokens[index + 1].text == "=":
+            target = (
+                (tokens[index + 2].value or target)
+                if tokens[index + 2].kind == "string"
+                else target
+            )
+    found = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        at_line_start = index == 0 or tokens[index - 1].kind == "newline"
+        if not (at_line_start and token.text == "resource"):
+            index += 1
+            continue
+        position = index + 1
+        existing = False
+        while (
+            position < len(tokens)
+            and tokens[position].text not in ("{", "[")
+            and tokens[position].kind != "newline"
+        ):
+            existing = existing or tokens[position].text == "existing"
+            position += 1
+        depth = 0
+        while position < len(tokens):  # the body, `{ ... }` (or a loop's `[ for ...: { } ]`)
+            text = tokens[position].text
+            depth += (text in ("{", "[", "(")) - (text in ("}", "]", ")"))
+            if depth <= 0:
+                break
+            is_key = (
+                text == "scope"
+                and tokens[position - 1].kind == "newline"
+                and tokens[position + 1].text == ":"
+            )
+            if is_key and not existing:
+                value = position + 2
+                if tokens[value].text == "az" and tokens[value + 1].text == ".":
+                    value += 2
+                call = tokens[value]
+                if call.text in SCOPE_FUNCTIONS and tokens[value + 1].text == "(":
+                    has_arguments = tokens[value + 2].text != ")"
+                    if call.text != "tenant" and (call.text != target or has_arguments):
+                        found.append(tokens[position + 2].offset)
+            position += 1
+        index = position + 1
     return found
