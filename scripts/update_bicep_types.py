@@ -27,7 +27,10 @@ from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 SOURCE_URL = "https://github.com/Azure/bicep-types-az"
-RESOURCE = re.compile(r"'([Mm]icrosoft\.[A-Za-z]+/[A-Za-z/]+)@(\d{4}-\d{2}-\d{2}(?:-[a-z]+)?)'")
+# Any provider namespace (Microsoft.Network, GitHub.Network, ...), as the compiler takes it.
+RESOURCE = re.compile(
+    r"'([A-Za-z][A-Za-z0-9]*\.[A-Za-z][A-Za-z0-9]*/[A-Za-z/]+)@(\d{4}-\d{2}-\d{2}(?:-[a-z]+)?)'"
+)
 KEEP = {
     "ObjectType": ("name", "properties", "additionalProperties", "sensitive"),
     "DiscriminatedObjectType": ("name", "discriminator", "baseProperties", "elements"),

@@ -152,3 +152,17 @@ def test_bad_input_is_one_line(project, github, capsys, monkeypatch, argv, env, 
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1, err
     assert github.requests == []
+
+
+def test_an_environment_a_job_names_is_protected_too(project, github, capsys):
+    """A job in an environment without a config file (here: promote) still gets a token."""
+    promote = project / ".github" / "workflows" / "promote.yml"
+    text = promote.read_text()
+    assert "    environment: prod\n" in text
+    promote.write_text(text.replace("    environment: prod\n", "    environment: promote\n"))
+    assert main(["github-environments", "--repo", REPO, "--reviewer", "octocat"]) == 0
+    assert github.environments["promote"]["reviewers"] == [{"type": "User", "id": 583231}]
+    assert [p["name"] for p in github.policies["promote"]] == ["main"]
+    github.environments["promote"].pop("reviewers")
+    assert main(["github-environments", "--repo", REPO, "--check"]) == 1
+    assert "promote: no required reviewers" in capsys.readouterr().err

@@ -184,6 +184,139 @@ def test_the_bootstraps_what_if_identity_was_read_without_saying_so():
     assert len([d for d in diagnostics(text) if d.code == "BCP318"]) == 6
 
 
+# (Bicep source, undefined name, line, column) where the compiler reports BCP057
+UNDEFINED = {
+    "expression": ("param a string\nvar b = toLower(c)\n", "c", 2, 17),
+    "interpolation": ("param a string\nvar b = '${a}-${nope}'\n", "nope", 2, 17),
+    "resource property": (
+        "resource s 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n"
+        "  name: storageName\n  location: 'l'\n}\n",
+        "storageName",
+        2,
+        9,
+    ),
+    "ternary branch": ("param on bool\nvar b = on ? missing : 'x'\n", "missing", 2, 14),
+    "misspelt symbol": ("param tags object\nvar all = union(tagz, {})\n", "tagz", 2, 17),
+}
+DEFINED = [
+    "var b = [for (x, i) in range(0, 3): '${x}-${i}']\n",  # loop variables
+    "var f = map([1, 2], n => n + 1)\nvar g = reduce([1], 0, (acc, v) => acc + v)\n",  # lambdas
+    "var o = {\n  key: 'v'\n  other: o2\n}\nvar o2 = 'declared later'\n",  # keys, order
+    "var s = sys.concat('a', 'b')\nvar r = resourceGroup().location\n",  # namespace, calls
+    "@description('x')\nparam p string = 'a'\nvar q = p\n",  # decorator
+    "\ufeffvar a = 'x'\nvar b = a\n",  # a byte-order mark before the first declaration
+    "var t {\n  foo: string\n  bar: int\n} = {\n  foo: 'a'\n  bar: 1\n}\n",  # a typed variable
+    "import * as shared from 'shared.bicep'\nvar v = shared.x\n",  # an alias
+]
+
+
+@pytest.mark.parametrize("case", sorted(UNDEFINED))
+def test_an_undefined_name_is_bcp057(case: str, tmp_path: Path):
+    source, name, line, column = UNDEFINED[case]
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    found = check.semantic_problems(path, tmp_path)
+    assert [(p.message, p.line, p.column) for p in found] == [
+        (
+            f'Bicep error BCP057: The name "{name}" does not exist in the current context.',
+            line,
+            column,
+        )
+    ], messages(found)
+
+
+@pytest.mark.parametrize("source", DEFINED)
+def test_declared_names_pass(source: str, tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    assert messages(check.semantic_problems(path, tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "column"),
+    [("var a = guid()\n", 9), ("var a = toLower(uniqueString())\n", 17)],
+)
+def test_guid_without_arguments_is_bcp071(source: str, column: int, tmp_path: Path):
+    message = "Expected at least 1 argument, but got 0."
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    found = messages(check.semantic_problems(path, tmp_path))
+    assert found == [f"main.bicep:1:{column}: Bicep error BCP071: {message}"], found
+
+
+def test_guid_with_arguments_passes(tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text("var a = guid(resourceGroup().id, 'x', [1, 2][0] == 1 ? 'a' : 'b')\n")
+    assert messages(check.semantic_problems(path, tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "decorator", "attachable", "target", "line"),
+    [
+        ("@minLength(3)\nparam n int\n", "minLength", "array | string", "int", 1),
+        ("@description('d')\n@maxValue(\n  5\n)\nparam s string\n", "maxValue", "int", "string", 2),
+        ("@secure()\nparam b bool\n", "secure", "object | string", "bool", 1),
+        ("@sys.minValue(1)\noutput o string = 'x'\n", "minValue", "int", "string", 1),
+    ],
+)
+def test_a_decorator_on_the_wrong_type_is_bcp124(
+    source, decorator, attachable, target, line, tmp_path
+):
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    found = messages(check.semantic_problems(path, tmp_path))
+    assert found == [
+        f'main.bicep:{line}:1: Bicep error BCP124: The decorator "{decorator}" can only be '
+        f'attached to targets of type "{attachable}", but the target has type "{target}".'
+    ], found
+
+
+def test_decorators_on_their_types_pass(tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text(
+        "@minLength(1)\n@maxLength(3)\nparam a array\n@minValue(1)\nparam i int\n"
+        "@secure()\nparam p string\n@secure()\nparam o object\n@minLength(2)\nparam s string\n"
+    )
+    assert messages(check.semantic_problems(path, tmp_path)) == []
+
+
+ROLE = (
+    "resource r 'Microsoft.Authorization/roleAssignments@2022-04-01' = {{\n"
+    "  name: 'x'\n  scope: {}\n  properties: {{}}\n}}\n"
+)
+
+
+@pytest.mark.parametrize(
+    "scope", ["resourceGroup('other')", "subscription()", "az.resourceGroup('s', 'g')"]
+)
+def test_a_resource_in_another_scope_is_bcp139(scope: str, tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text(ROLE.format(scope))
+    found = messages(check.semantic_problems(path, tmp_path))
+    assert found == [
+        "main.bicep:3:10: Bicep error BCP139: A resource's scope must match the scope of the "
+        "Bicep file for it to be deployable. You must use modules to deploy resources to a "
+        "different scope."
+    ], found
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        ROLE.format("resourceGroup()"),
+        ROLE.format("tenant()"),
+        "targetScope = 'subscription'\n" + ROLE.format("subscription()"),
+        "resource s 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {\n"
+        "  name: 's'\n  scope: resourceGroup('other')\n}\n",  # existing: any scope
+        "module m 'm.bicep' = {\n  name: 'm'\n  scope: resourceGroup('other')\n}\n",
+    ],
+)
+def test_a_resource_at_the_files_scope_passes(source: str, tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    assert messages(check.semantic_problems(path, tmp_path)) == []
+
+
 def test_a_module_with_a_lexical_error_fails_its_parent_too(project: Path):
     storage = project / "infra" / "modules" / "storage.bicep"
     text = storage.read_text()

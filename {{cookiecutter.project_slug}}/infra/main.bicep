@@ -77,6 +77,15 @@ param isolationMode string = 'AllowInternetOutbound'
 @description('Name of the virtual network for inbound private endpoints (used with network isolation).')
 param vnetName string = ''
 
+@description('Address range of the VNet\'s private-endpoint subnet (with network isolation). Dev and prod must differ when their VNets are peered.')
+param vnetAddressPrefix string = '10.0.0.0/24'
+
+@description('Address range of the VNet\'s subnet for GitHub-hosted runners (with network isolation).')
+param runnerSubnetPrefix string = '10.0.1.0/24'
+
+@description('Database id of the GitHub organization or enterprise whose hosted runners join the network (used with network isolation; empty: the runner subnet is created, GitHub\'s networkSettings resource is not). See infra/README.md.')
+param githubBusinessId string = ''
+
 {%- if cookiecutter.__model_registry == "yes" %}
 
 @description('Deploy the Azure ML registry that dev\'s assets are promoted into and prod reads from (true in prod only: one registry serves both).')
@@ -178,6 +187,9 @@ module network 'modules/network.bicep' = if (networkIsolation) {
   params: {
     location: location
     vnetName: vnetName
+    addressPrefix: vnetAddressPrefix
+    runnerSubnetPrefix: runnerSubnetPrefix
+    githubBusinessId: githubBusinessId
     workspaceId: workspace.outputs.workspaceId
     workspaceName: workspaceName
     storageAccountId: storage.outputs.storageAccountId

@@ -3,6 +3,11 @@
 // account's blob and file services (clients upload code and data there), and the
 // private DNS zones that resolve them. Outbound isolation of computes is the
 // workspace's managed network (see workspace.bicep). Deployed only with isolation.
+// CI reaches the private endpoints from GitHub-hosted runners injected into a second
+// subnet (GitHub's Azure private networking): the subnet is delegated to
+// GitHub.Network/networkSettings, leaves through a NAT gateway, and the networkSettings
+// resource ties it to the GitHub organization or enterprise (githubBusinessId). See
+// infra/README.md for the steps on GitHub's side.
 
 @description('Azure region of the resources.')
 param location string
@@ -12,6 +17,12 @@ param vnetName string
 
 @description('Address space of the virtual network.')
 param addressPrefix string = '10.0.0.0/24'
+
+@description('Address range of the runners\' subnet (GitHub recommends a /24: one address per concurrent job, plus headroom).')
+param runnerSubnetPrefix string = '10.0.1.0/24'
+
+@description('Database id of the GitHub organization or enterprise whose hosted runners join the runner subnet (GraphQL databaseId; see infra/README.md). Empty: the subnet is created, the networkSettings resource is not.')
+param githubBusinessId string = ''
 
 @description('Resource id of the workspace.')
 param workspaceId string
@@ -95,6 +106,61 @@ resource nsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
   }
 }
 
+// The runners' subnet: outbound through a NAT gateway (GitHub's runners need
+// github.com and the Actions service), inbound from nothing.
+resource runnerNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
+  name: 'nsg-${vnetName}-runners'
+  location: location
+  tags: tags
+  properties: {
+    securityRules: [
+      {
+        name: 'DenyInternetInbound'
+        properties: {
+          priority: 4000
+          direction: 'Inbound'
+          access: 'Deny'
+          protocol: '*'
+          sourceAddressPrefix: 'Internet'
+          sourcePortRange: '*'
+          destinationAddressPrefix: '*'
+          destinationPortRange: '*'
+        }
+      }
+    ]
+  }
+}
+
+resource natIp 'Microsoft.Network/publicIPAddresses@2024-05-01' = {
+  name: 'pip-${vnetName}-nat'
+  location: location
+  tags: tags
+  sku: {
+    name: 'Standard'
+  }
+  properties: {
+    publicIPAllocationMethod: 'Static'
+    publicIPAddressVersion: 'IPv4'
+  }
+}
+
+resource natGateway 'Microsoft.Network/natGateways@2024-05-01' = {
+  name: 'ng-${vnetName}'
+  location: location
+  tags: tags
+  sku: {
+    name: 'Standard'
+  }
+  properties: {
+    idleTimeoutInMinutes: 4
+    publicIpAddresses: [
+      {
+        id: natIp.id
+      }
+    ]
+  }
+}
+
 resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
   name: vnetName
   location: location
@@ -103,6 +169,7 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
     addressSpace: {
       addressPrefixes: [
         addressPrefix
+        runnerSubnetPrefix
       ]
     }
     subnets: [
@@ -114,6 +181,26 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
             id: nsg.id
           }
           privateEndpointNetworkPolicies: 'Enabled'
+        }
+      }
+      {
+        name: 'snet-github-runners'
+        properties: {
+          addressPrefix: runnerSubnetPrefix
+          networkSecurityGroup: {
+            id: runnerNsg.id
+          }
+          natGateway: {
+            id: natGateway.id
+          }
+          delegations: [
+            {
+              name: 'github-network-settings'
+              properties: {
+                serviceName: 'GitHub.Network/networkSettings'
+              }
+            }
+          ]
         }
       }
     ]
@@ -187,4 +274,18 @@ resource dnsGroups 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024
   }
 ]
 
+// GitHub's side of the runners' network: its tag GitHubId is what GitHub asks for
+// when the private network configuration is created (infra/README.md).
+resource runnerNetwork 'GitHub.Network/networkSettings@2024-04-02' = if (!empty(githubBusinessId)) {
+  name: 'ns-${vnetName}-runners'
+  location: location
+  tags: tags
+  properties: {
+    businessId: githubBusinessId
+    subnetId: vnet.properties.subnets[1].id
+  }
+}
+
 output vnetId string = vnet.id
+output runnerSubnetId string = vnet.properties.subnets[1].id
+output runnerNetworkSettingsId string = empty(githubBusinessId) ? '' : runnerNetwork!.id

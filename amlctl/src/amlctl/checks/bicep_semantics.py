@@ -10,6 +10,17 @@ The compiler's ``#disable-next-line`` and ``#disable-diagnostics`` pragmas are h
   (``.id``, ``.name``, ``.properties``, ``.outputs``...) must say so with ``!`` (null-forgiving)
   or ``.?`` (safe access). The compiler narrows on nothing: not on the same condition, not
   in a ternary.
+- BCP057 (``SymbolicNameDoesNotExist``): a name in an expression, also inside a string
+  interpolation, that the file does not declare (parameters, variables, resources, modules,
+  loop variables, lambda parameters, imports; ``az`` and ``sys``). Property names, object
+  keys, decorators and function names are not symbol references.
+- BCP071 (``ArgumentCountMismatch``): a built-in function called with too few arguments
+  (``guid()``, ``uniqueString()``: at least one, as SystemNamespaceType.cs declares them).
+- BCP124 (``CannotAttachDecoratorToTarget``): ``@minLength``/``@maxLength`` on a parameter
+  or output that is not a string or array, ``@minValue``/``@maxValue`` on one that is not an
+  int, ``@secure`` on one that is neither string nor object.
+- BCP139 (``InvalidCrossResourceScope``): a new resource whose ``scope`` names another
+  resource group, a subscription or a management group (modules deploy across scopes).
 """
 
 from __future__ import annotations
@@ -81,6 +92,8 @@ def _suppressed(text: str) -> dict[int, set[str] | None]:
 
 def diagnostics(text: str) -> list[Diagnostic]:
     """The semantic diagnostics of a Bicep file that lexes cleanly."""
+    if text.startswith("\ufeff"):  # a byte-order mark: the compiler skips it
+        text = " " + text[1:]
     tokens = [t for t in lex(text).tokens]
     conditional = conditional_declarations(tokens)
     off = _suppressed(text)
@@ -104,4 +117,310 @@ def diagnostics(text: str) -> list[Diagnostic]:
         found.append(
             Diagnostic(code, message.format(type=f"{declaration.type} | null"), token.offset)
         )
+    for name, offset in undefined_names(tokens):
+        found.append(Diagnostic(BCP057[0], BCP057[1].format(name=name), offset))
+    for decorator, target, offset in decorator_targets(tokens):
+        attachable = " | ".join(sorted(ATTACHABLE[decorator]))
+        message = BCP124[1].format(decorator=decorator, attachable=attachable, target=target)
+        found.append(Diagnostic(BCP124[0], message, offset))
+    for offset in cross_scope_resources(tokens):
+        found.append(Diagnostic(BCP139[0], BCP139[1], offset))
+    for expected, count, offset in argument_counts(tokens):
+        found.append(
+            Diagnostic(BCP071[0], BCP071[1].format(expected=expected, count=count), offset)
+        )
+    return [
+        diagnostic
+        for diagnostic in found
+        if not _off(off, text.count("\n", 0, diagnostic.offset) + 1, diagnostic.code)
+    ]
+
+
+def _off(off: dict[int, set[str] | None], line: int, code: str) -> bool:
+    codes = off.get(line, set())
+    return codes is None or code in codes
+
+
+WARNING_CODES = {"BCP318"}  # the rest are errors
+BCP057 = ("BCP057", 'The name "{name}" does not exist in the current context.')
+BCP071 = ("BCP071", "Expected {expected}, but got {count}.")
+# Words that are never symbol references where they stand in an expression.
+KEYWORDS = {"true", "false", "null", "if", "for", "in", "existing"}
+NAMESPACES = {"az", "sys"}  # the compiler's built-in namespaces (`sys.concat(...)`)
+DECLARATIONS = {"param", "var", "resource", "module", "output", "metadata", "test", "assert"}
+# Statements whose whole line this check does not read (types, imports, functions).
+UNREAD = {"type", "func", "import", "targetScope", "using", "extension", "provider"}
+# Built-in functions with a fixed least/most argument count, as the compiler declares them
+# (src/Bicep.Core/Semantics/Namespaces/SystemNamespaceType.cs).
+ARGUMENT_COUNTS = {"guid": (1, None), "uniqueString": (1, None)}
+
+
+def _declared_names(tokens: list[Token]) -> set[str]:
+    """Every name declared in the file: top-level symbols, loop variables, lambda parameters."""
+    names = set(NAMESPACES)
+    for index, token in enumerate(tokens):
+        at_line_start = index == 0 or tokens[index - 1].kind == "newline"
+        nxt = tokens[index + 1] if index + 1 < len(tokens) else None
+        declares = at_line_start and token.text in DECLARATIONS | {"type", "func"}
+        if declares and nxt is not None and nxt.kind == "ident":
+            names.add(nxt.text)
+        if token.text == "for" and nxt is not None:  # `for x in`, `for (x, i) in`
+            position = index + 1
+            while position < len(tokens) and tokens[position].text != "in":
+                if tokens[position].kind == "ident":
+                    names.add(tokens[position].text)
+                position += 1
+        if token.text == "=>":  # `x => ...`, `(a, b) => ...`
+            position = index - 1
+            if tokens[position].kind == "ident":
+                names.add(tokens[position].text)
+            elif tokens[position].text == ")":
+                while position > 0 and tokens[position].text != "(":
+                    if tokens[position].kind == "ident":
+                        names.add(tokens[position].text)
+                    position -= 1
+        if at_line_start and token.text == "import":  # `import {a, b as c} from ...`
+            position, depth = index + 1, 0
+            while position < len(tokens):
+                text = tokens[position].text
+                depth += (text == "{") - (text == "}")
+                if depth <= 0 and tokens[position].kind == "newline":
+                    break
+                if tokens[position].kind == "ident":
+                    names.add(tokens[position].text)
+                position += 1
+        if token.text == "as" and nxt is not None and nxt.kind == "ident":
+            names.add(nxt.text)  # an alias: `import * as x`, `extension k with {...} as x`
+    return names
+
+
+def _expression_start(tokens: list[Token], index: int) -> int | None:
+    """Where the expressions of the statement at ``index`` begin (None: none to read).
+
+    The declared type may span lines (``var x { foo: string } = ...``): the ``=`` counts only
+    outside brackets, and a line ends the statement only outside them.
+    """
+    if tokens[index].text in UNREAD - {"targetScope"}:
+        return None
+    depth = 0
+    position = index + 1
+    while position < len(tokens):
+        text = tokens[position].text
+        if text in ("{", "[", "(", "<"):
+            depth += 1
+        elif text in ("}", "]", ")", ">"):
+            depth -= 1
+        elif depth <= 0 and text == "=":
+            return position + 1
+        elif depth <= 0 and tokens[position].kind == "newline":
+            return None  # a parameter without a default value, say
+        position += 1
+    return None
+
+
+def _unread_indexes(tokens: list[Token]) -> set[int]:
+    """Indexes of the tokens before each statement's ``=`` (names, types), never expressions."""
+    unread: set[int] = set()
+    for index, token in enumerate(tokens):
+        at_line_start = index == 0 or tokens[index - 1].kind == "newline"
+        if not (at_line_start and token.kind == "ident" and token.text in DECLARATIONS | UNREAD):
+            continue
+        start = _expression_start(tokens, index)
+        position, depth = index, 0
+        while position < len(tokens):
+            if start is not None and position >= start:
+                break
+            text = tokens[position].text
+            depth += (text in ("{", "[", "(", "<")) - (text in ("}", "]", ")", ">"))
+            if start is None and depth <= 0 and tokens[position].kind == "newline":
+                break
+            unread.add(position)
+            position += 1
+    return unread
+
+
+def undefined_names(tokens: list[Token]) -> list[tuple[str, int]]:
+    """(name, offset) of each reference to a symbol the file does not declare (BCP057)."""
+    declared = _declared_names(tokens)
+    unread = _unread_indexes(tokens)
+    found = []
+    for index, token in enumerate(tokens):
+        if index in unread or token.kind != "ident":
+            continue
+        if token.text in KEYWORDS or token.text in declared:
+            continue
+        previous = tokens[index - 1] if index else None
+        nxt = tokens[index + 1] if index + 1 < len(tokens) else None
+        if previous is not None and previous.text in (".", ".?", "@"):
+            continue  # a property (`x.name`, `x.?name`) or a decorator (`@description`)
+        if previous is not None and previous.text == "?" and tokens[index - 2].text == ".":
+            continue
+        if nxt is not None and nxt.text == "(":
+            continue  # a function call (an unknown function is another code)
+        if (
+            nxt is not None
+            and nxt.text == ":"
+            and (previous is None or previous.kind == "newline" or previous.text in ("{", ","))
+        ):
+            continue  # an object property's key
+        found.append((token.text, token.offset))
+    return found
+
+
+def argument_counts(tokens: list[Token]) -> list[tuple[str, int, int]]:
+    """(expected, count, offset) of built-in function calls with a wrong argument count."""
+    found = []
+    for index, token in enumerate(tokens[:-1]):
+        limits = ARGUMENT_COUNTS.get(token.text)
+        previous = tokens[index - 1] if index else None
+        if limits is None or tokens[index + 1].text != "(":
+            continue
+        if previous is not None and previous.text == "." and tokens[index - 2].text != "sys":
+            continue  # a method of something else
+        depth, count, position = 0, 0, index + 1
+        while position < len(tokens):
+            text = tokens[position].text
+            if text in ("(", "[", "{") or tokens[position].kind in ("string-left",):
+                depth += 1
+            elif text in (")", "]", "}") or tokens[position].kind in ("string-right",):
+                depth -= 1
+                if depth == 0:
+                    break
+            elif depth == 1 and text == "," and count:
+                count += 1
+            if depth == 1 and count == 0 and text != "(" and tokens[position].kind != "newline":
+                count = 1
+            position += 1
+        least, most = limits
+        if count < least or (most is not None and count > most):
+            noun = "argument" if least == 1 else "arguments"
+            if most is None:
+                expected = f"at least {least} {noun}"
+            elif least == most:
+                expected = f"{least} {noun}"
+            else:
+                expected = f"{least} to {most} arguments"
+            found.append((expected, count, token.offset))
+    return found
+
+
+BCP124 = (
+    "BCP124",
+    'The decorator "{decorator}" can only be attached to targets of type "{attachable}", '
+    'but the target has type "{target}".',
+)
+# Decorators with an attachable type, as SystemNamespaceType.cs declares them (the union
+# printed as the compiler prints it).
+ATTACHABLE = {
+    "minLength": {"array", "string"},
+    "maxLength": {"array", "string"},
+    "minValue": {"int"},
+    "maxValue": {"int"},
+    "secure": {"object", "string"},
+}
+PRIMITIVE_TYPES = {"string", "int", "bool", "object", "array"}
+
+
+def decorator_targets(tokens: list[Token]) -> list[tuple[str, str, int]]:
+    """(decorator, target type, offset) of each decorator on a parameter or output whose
+    primitive type it cannot be attached to (BCP124)."""
+    found = []
+    pending: list[tuple[str, int]] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        at_line_start = index == 0 or tokens[index - 1].kind == "newline"
+        if not at_line_start or token.kind == "newline":
+            index += 1
+            continue
+        if token.text == "@":
+            position = index + 1
+            if tokens[position].text == "sys" and tokens[position + 1].text == ".":
+                position += 2
+            pending.append((tokens[position].text, token.offset))
+            depth = 0
+            while position < len(tokens):  # to the end of the decorator's arguments
+                text = tokens[position].text
+                depth += (text in ("(", "[", "{")) - (text in (")", "]", "}"))
+                if depth <= 0 and tokens[position].kind == "newline":
+                    break
+                position += 1
+            index = position + 1
+            continue
+        if token.text in ("param", "output") and index + 2 < len(tokens):
+            target = tokens[index + 2]
+            if target.kind == "ident" and target.text in PRIMITIVE_TYPES:
+                for decorator, offset in pending:
+                    attachable = ATTACHABLE.get(decorator)
+                    if attachable is not None and target.text not in attachable:
+                        found.append((decorator, target.text, offset))
+        pending = []
+        index += 1
+    return found
+
+
+BCP139 = (
+    "BCP139",
+    "A resource's scope must match the scope of the Bicep file for it to be deployable. "
+    "You must use modules to deploy resources to a different scope.",
+)
+SCOPE_FUNCTIONS = {"resourceGroup", "subscription", "managementGroup", "tenant"}
+
+
+def cross_scope_resources(tokens: list[Token]) -> list[int]:
+    """Offsets of ``scope:`` values that deploy a new resource outside the file's scope (BCP139).
+
+    As ScopeHelper.IsDeployableResourceScope: a resource (not ``existing``) may be deployed
+    only at the file's target scope named without arguments (``resourceGroup()`` in a
+    resource-group file), or at the tenant; a scope given by a resource (an extension
+    resource) is not read here.
+    """
+    target = "resourceGroup"
+    for index, token in enumerate(tokens[:-2]):
+        at_line_start = index == 0 or tokens[index - 1].kind == "newline"
+        if at_line_start and token.text == "targetScope" and tokens[index + 1].text == "=":
+            target = (
+                (tokens[index + 2].value or target)
+                if tokens[index + 2].kind == "string"
+                else target
+            )
+    found = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        at_line_start = index == 0 or tokens[index - 1].kind == "newline"
+        if not (at_line_start and token.text == "resource"):
+            index += 1
+            continue
+        position = index + 1
+        existing = False
+        while (
+            position < len(tokens)
+            and tokens[position].text not in ("{", "[")
+            and tokens[position].kind != "newline"
+        ):
+            existing = existing or tokens[position].text == "existing"
+            position += 1
+        depth = 0
+        while position < len(tokens):  # the body, `{ ... }` (or a loop's `[ for ...: { } ]`)
+            text = tokens[position].text
+            depth += (text in ("{", "[", "(")) - (text in ("}", "]", ")"))
+            if depth <= 0:
+                break
+            is_key = (
+                text == "scope"
+                and tokens[position - 1].kind == "newline"
+                and tokens[position + 1].text == ":"
+            )
+            if is_key and not existing:
+                value = position + 2
+                if tokens[value].text == "az" and tokens[value + 1].text == ".":
+                    value += 2
+                call = tokens[value]
+                if call.text in SCOPE_FUNCTIONS and tokens[value + 1].text == "(":
+                    has_arguments = tokens[value + 2].text != ")"
+                    if call.text != "tenant" and (call.text != target or has_arguments):
+                        found.append(tokens[position + 2].offset)
+            position += 1
+        index = position + 1
     return found

@@ -108,13 +108,14 @@ def lexical_problems(path: Path, root: Path) -> list[Problem]:
 
 def semantic_problems(path: Path, root: Path) -> list[Problem]:
     """The compiler's semantic diagnostics in the file (bicep_semantics: BCP318...)."""
-    from .bicep_semantics import diagnostics
+    from .bicep_semantics import WARNING_CODES, diagnostics
 
     text = path.read_text(encoding="utf-8")
     return [
         Problem(
             relative(path, root),
-            f"Bicep warning {found.code}: {found.message}",
+            f"Bicep {'warning' if found.code in WARNING_CODES else 'error'} {found.code}: "
+            f"{found.message}",
             line_of(text, found.offset),
             column_of(text, found.offset),
         )

@@ -36,6 +36,7 @@ from typing import Any
 
 from ..project import ProjectError, project_root
 from .problems import Problem, find_tool, line_of, relative
+from .runners import check_runners, isolated_environments
 
 WORKFLOWS_DIR = Path(".github") / "workflows"
 DEPENDABOT = Path(".github") / "dependabot.yml"
@@ -585,6 +586,8 @@ def check_workflows(root: Path) -> list[Problem]:
         problems.append(Problem(relative(root / WORKFLOWS_DIR, root), "no workflow files"))
     data: dict[Path, Any] = {}
     blocks: list[RunBlock] = []
+    isolated, params_problems = isolated_environments(root)
+    problems.extend(params_problems)
     for path in files:
         parsed, tree, errors = load_workflow(path, root)
         problems.extend(errors)
@@ -595,6 +598,7 @@ def check_workflows(root: Path) -> list[Problem]:
         problems.extend(check_pinned_actions(path, root))
         problems.extend(check_azure_login(path, parsed, root))
         problems.extend(check_locked_installs(path, parsed, root))
+        problems.extend(check_runners(path, parsed, root, isolated))
     dependabot = root / DEPENDABOT
     if dependabot.is_file():
         problems.extend(check_schema([dependabot], root, schema="dependabot"))

@@ -30,6 +30,7 @@ import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -89,9 +90,34 @@ class GitHub:
         return payload
 
 
+def job_environments(root) -> set[str]:
+    """Environments that the project's workflow jobs name literally (``environment: prod``).
+
+    A job's environment is what its federated credential trusts, so each one named must be
+    protected, whether or not the project has a config file for it (a ``promote``
+    environment, say). A name chosen at run time (an expression) is one of the config's.
+    """
+    import yaml
+
+    names: set[str] = set()
+    for path in sorted((Path(root) / ".github" / "workflows").glob("*.y*ml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            raise ProjectError(f"{path}: cannot read the workflow ({error})") from None
+        jobs = data.get("jobs") if isinstance(data, dict) else None
+        for job in (jobs or {}).values() if isinstance(jobs, dict) else ():
+            environment = job.get("environment") if isinstance(job, dict) else None
+            if isinstance(environment, dict):
+                environment = environment.get("name")
+            if isinstance(environment, str) and environment and "$" + "{" * 2 not in environment:
+                names.add(environment)
+    return names
+
+
 def environments_of(root) -> list[str]:
     folder = layout(root).config
-    names = sorted(path.stem for path in folder.glob("*.yml"))
+    names = sorted({path.stem for path in folder.glob("*.yml")} | job_environments(root))
     if not names:
         raise ProjectError(f"{folder}: no <env>.yml files, so no environments to protect")
     return names
