@@ -835,3 +835,73 @@ def test_a_damaged_state_file_does_not_start_a_second_tracking_server(tmp_path, 
         assert not list(runs.glob("*.server.json.[0-9]*"))  # no other server wrote its state
     finally:
         os.kill(pid, signal.SIGTERM)
+
+
+# -- a store that cannot record ----------------------------------------------------------------
+
+
+def test_a_store_truncated_while_its_server_runs_is_set_aside_and_records_the_run(
+    project, capsys, monkeypatch
+):
+    """mlflow.db emptied behind the back of the server that has it open: the next run
+    stops that server, keeps the file aside and records into a new store (it exited 0 with
+    a warning and recorded nothing, run after run)."""
+    from amlctl.local_run import tracking_server
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.setenv("AMLCTL_TRACKING_IDLE_SECONDS", "60")
+    runs = project / ".runs"
+    store = runs / "mlflow.db"
+    uri = f"sqlite:///{store}"
+    try:
+        code, out, err = run(project, capsys, "--force-rerun")
+        assert code == 0 and "MLflow run " in out, out + err
+        old = json.loads(tracking_server.state_file_for(uri, runs).read_text())["pid"]
+        with store.open("r+b") as handle:
+            handle.truncate(0)
+        code, out, err = run(project, capsys, "--force-rerun")
+        assert code == 0, out + err
+        assert "MLflow run " in out, out + err  # recorded, in the new store
+        warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+        assert len(warnings) == 1 and "mlflow.db" in warnings[0], err
+        assert "cannot record" in warnings[0] and "Traceback" not in err
+        assert list(runs.glob("mlflow.db.damaged-*"))  # kept for inspection
+        with pytest.raises(OSError):  # the old server is gone: one server per store
+            os.kill(old, 0)
+        url = tracking_server.running_server(tracking_server.state_file_for(uri, runs))
+        assert url is not None
+        found = tracking_server.RestClient(url).search_runs(["1"], "", 50)
+        assert len(found) == 3  # the pipeline's run and its two steps' runs
+    finally:
+        tracking_server.stop_server(uri, runs)
+
+
+def test_a_store_that_cannot_record_fails_the_run_in_one_line(project, capsys, monkeypatch):
+    """Whatever keeps the store from recording, the run does not pass as succeeded."""
+    from amlctl.local_run import tracking_server
+
+    def broken(self, route, body=None, method="POST"):
+        raise tracking_server.TrackingError(
+            f'{route}: HTTP 503 {{"error_code": "TEMPORARILY_UNAVAILABLE", "message": '
+            '"(sqlite3.OperationalError) disk I/O error\\n[SQL: SELECT"',
+            503,
+        )
+
+    runs = project / ".runs"
+    uri = f"sqlite:///{runs / 'own.db'}"  # not the suite's shared store: it is set aside
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("AMLCTL_TRACKING_IDLE_SECONDS", "60")
+    monkeypatch.setattr(tracking_server.RestClient, "call", broken)
+    try:
+        code, out, err = run(project, capsys, "--force-rerun")
+    finally:
+        tracking_server.stop_server(uri, runs)
+    assert code == 1, out + err
+    assert "succeeded" not in out and "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert errors == [
+        f"error: the MLflow store {uri} cannot record "
+        "((sqlite3.OperationalError) disk I/O error): this run's steps are cached but their "
+        "MLflow runs were not kept; fix the store (or move it away) and run again with "
+        "--force-rerun"
+    ], err

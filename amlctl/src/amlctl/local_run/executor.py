@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -159,8 +160,10 @@ class Runner:
         self._record_reused()
         self.tracker.finish(ok)
         self._record_tracking()
+        lost = self.tracker.started and self.tracker.parent_id is None and self.tracker.error
+        ok = ok and not lost  # records lost: the run does not pass as succeeded
         seconds = time.monotonic() - started
-        self._summary(seconds)
+        self._summary(seconds, ok)
         self._write_record(seconds, ok)
         return 0 if ok else 1
 
@@ -469,7 +472,7 @@ class Runner:
                 self.tracker.log_metrics(run_id, result.metrics)
                 self.tracker.end(run_id, ok=True)
 
-    def _summary(self, seconds: float) -> None:
+    def _summary(self, seconds: float, ok: bool) -> None:
         width = max([4, *(len(n) for n in self.results)])
         self.console.line("")
         self.console.line(f"{'step':<{width}}  {'state':<8}  {'time':>7}  cache key")
@@ -483,7 +486,6 @@ class Runner:
             if hasattr(kind, "summary_lines"):  # e.g. what AutoML's local stand-in found
                 for line in kind.summary_lines(self.pipeline, self.results):
                     self.console.line(line)
-        ok = all(r.ok for r in self.results.values())
         status = "succeeded" if ok else "failed"
         self.console.line(f"run {self.run_id} {status} in {seconds:.1f} s; logs in {self.run_dir}")
         if self.tracker.parent_id:
@@ -493,7 +495,16 @@ class Runner:
                     "in MLflow's UI: `amlctl ui`, then http://127.0.0.1:5000/#/experiments/"
                     f"{self.tracker.experiment_id}/runs/{self.tracker.parent_id}"
                 )
-        elif self.tracker.error:
-            self.console.line(f"warning: MLflow tracking unavailable: {self.tracker.error}")
+        elif self.tracker.error and self.tracker.started:
+            from .tracking import _first_line
+
+            print(
+                f"error: the MLflow store {self.tracker.uri} cannot record "
+                f"({_first_line(self.tracker.error)}): this run's steps are cached but their "
+                "MLflow runs were not kept; fix the store (or move it away) and run again "
+                "with --force-rerun",
+                file=sys.stderr,
+                flush=True,
+            )
         elif ok:
             self.console.line("every step was reused from the cache (no new MLflow run)")

@@ -194,7 +194,7 @@ class Tracker:
 
     def _connect(self) -> None:
         try:
-            from .tracking_server import RestClient, ensure_server
+            from .tracking_server import RestClient, TrackingError, ensure_server
 
             with self._store_lock():
                 self._set_aside_damaged_store()
@@ -212,7 +212,14 @@ class Tracker:
                         else f"server started, {'new' if new else 'existing'} store"
                     )
             client = RestClient(url)
-            client.call("experiments/search", {"max_results": 1})
+            try:
+                client.call("experiments/search", {"max_results": 1})
+            except TrackingError as exc:
+                if not self._store_cannot_record(exc):
+                    raise
+                url = self._rebuild(exc)
+                client = RestClient(url)
+                client.call("experiments/search", {"max_results": 1})
             self.server_url = url
             if url != self.uri:  # our own server: kept alive while this run lasts
                 threading.Thread(target=_heartbeat, args=(url,), daemon=True).start()
@@ -221,6 +228,24 @@ class Tracker:
             self._error = exc
         self._listening_event.set()
         self.connect_seconds = time.monotonic() - self._asked_at
+
+    def _store_cannot_record(self, exc: Exception) -> bool:
+        """Our own server answers, but its SQLite store fails (truncated or replaced while
+        the server had it open: "no such table", "file is not a database")."""
+        status = getattr(exc, "status", None)
+        return self.uri.startswith("sqlite:///") and status is not None and status >= 500
+
+    def _rebuild(self, exc: Exception) -> str:
+        """Stop the server of a store that cannot record, set the file aside, serve anew."""
+        from .tracking_server import ensure_server, stop_server
+
+        path = Path(self.uri[len("sqlite:///") :])
+        with self._store_lock():
+            stop_server(self.uri, self._runs_dir())
+            state.replace_damaged(path, f"the MLflow store cannot record ({_first_line(exc)})")
+            url = ensure_server(self.uri, self._runs_dir(), self._listening)
+        self.connect_note = "server restarted, damaged store set aside"
+        return url
 
     def _listening(self, url: str) -> None:
         self.early_url = url
@@ -328,6 +353,17 @@ class Tracker:
             return
         self._thread.join()
         self.end(self.parent_id, ok)
+
+
+def _first_line(exc: BaseException, limit: int = 160) -> str:
+    """The gist of a tracking error: the server's message when it sent one, first line only."""
+    import re
+
+    text = str(exc) or type(exc).__name__
+    found = re.search(r'"message": "((?:[^"\\]|\\.)*)', text)
+    if found:
+        text = found.group(1).replace("\\n", "\n")
+    return text.splitlines()[0][:limit]
 
 
 def _heartbeat(url: str, every: float = 60.0) -> None:

@@ -48,7 +48,9 @@ START_TIMEOUT = 60.0
 
 
 class TrackingError(Exception):
-    pass
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status the server answered with, if it answered
 
 
 # -- the server (run as a script; imports MLflow) ---------------------------------------------
@@ -452,6 +454,14 @@ def _stop_other_version(state: dict[str, Any], deadline: float) -> None:
 # -- the runner's side (no MLflow import) -----------------------------------------------------
 
 
+def stop_server(store_uri: str, runs_dir: Path, timeout: float = 10.0) -> None:
+    """Stop the store's live server: the process that holds its serving lock (a pid in a
+    state file alone may be anyone's by now, so it is not signalled)."""
+    holder = claimed_by(state_file_for(store_uri, runs_dir))
+    if holder is not None and holder.get("store") == store_uri:
+        _stop_other_version(holder, time.monotonic() + timeout)
+
+
 def state_file_for(store_uri: str, runs_dir: Path) -> Path:
     if store_uri.startswith("sqlite:///"):
         return Path(store_uri[len("sqlite:///") :] + ".server.json")
@@ -605,7 +615,7 @@ class RestClient:
                 return json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")
-            raise TrackingError(f"{route}: HTTP {exc.code} {detail[:200]}") from None
+            raise TrackingError(f"{route}: HTTP {exc.code} {detail[:200]}", exc.code) from None
         except OSError as exc:  # refused, reset, timed out: the server is gone
             raise TrackingError(f"{route}: {self.url} does not answer ({exc})") from None
 
