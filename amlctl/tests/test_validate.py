@@ -411,3 +411,67 @@ def test_a_broken_online_file_is_reported_with_its_field(tmp_path, file, old, ne
     assert len(found) >= 1, found
     assert all(f.startswith(f"deploy/online/{file}: ") for f in found), found
     assert any(field in f for f in found), found
+
+
+def repeated_nodes(count: int, extra: dict[int, list[str]]) -> str:
+    """A pipeline of ``count`` train steps in a chain; ``extra[i]`` adds lines to node i
+    (-1: to every node)."""
+    lines = [
+        "type: pipeline",
+        "settings:",
+        "  default_compute: azureml:cpu-cluster",
+        "inputs:",
+        "  raw: {type: uri_folder, path: ../data/raw}",
+        "jobs:",
+    ]
+    for index in range(count):
+        data = (
+            "${{parent.inputs.raw}}"
+            if index == 0
+            else f"${{{{parent.jobs.t{index - 1}.outputs.model}}}}"
+        )
+        lines += [
+            f"  t{index}:",
+            "    type: command",
+            "    component: ../components/train/component.yml",
+            "    inputs:",
+            f"      data: {data}",
+            f"      epochs: {index + 1}",
+        ]
+        lines += ["    " + line for line in extra.get(index, []) + extra.get(-1, [])]
+    return "\n".join(lines) + "\n"
+
+
+def each_node_on_its_own(spec, base, read, valid_name=None):
+    return spec, {name: name for name in spec.get("jobs") or {}}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {-1: ["resources: {instance_count: x}"]},  # the SDK's schema, on every node
+        {-1: ["outputs: {model: {type: uri_folder, mode: bogus}}"]},
+        {4: ["compute: 5"], 9: ["limits: {timeout: abc}"]},  # the SDK's, on one node each
+        {3: ["  mode: medium"], 7: ["  early_stop: 'yes'"]},  # literals, on one node each
+        {6: ["  learning_rate: ${{parent.jobs.nowhere.outputs.model}}"]},  # a binding
+        {8: ["  batch: 32"]},  # an input the component lacks
+    ],
+    ids=[
+        "valid",
+        "sdk-all",
+        "sdk-output-all",
+        "sdk-one",
+        "literal-one",
+        "binding-one",
+        "input-one",
+    ],
+)
+def test_nodes_checked_once_per_kind_report_what_checking_each_reports(project, monkeypatch, extra):
+    """validate hands azure-ai-ml one node per kind (pipeline/representatives.py): what it
+    reports must be exactly what handing it every node reports, node by node."""
+    (project / "pipelines" / "many.yml").write_text(repeated_nodes(12, extra))
+    once_per_kind = reported(project)
+    monkeypatch.setattr("amlctl.pipeline.representatives.representatives", each_node_on_its_own)
+    assert once_per_kind == reported(project)
+    assert bool(extra) == any("many.yml" in line for line in once_per_kind)

@@ -66,8 +66,10 @@ def reference_problems(file: Path, prefix: str = "", depth: int = 0) -> list[tup
     """
     import yaml
 
+    from . import yamlfile
+
     try:
-        spec = yaml.safe_load(file.read_text(encoding="utf-8"))
+        spec = yamlfile.load(file)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return []  # reported by the YAML check
     if not isinstance(spec, dict):

@@ -87,13 +87,14 @@ def kind_of(file: Path) -> str:
     """What an Azure ML YAML file defines, from its ``$schema`` or, without one, its keys."""
     import yaml
 
+    from ..pipeline import yamlfile
     from ..pipeline.source import parse
 
     if parse(file).is_python:
         return "pipeline"
 
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = yamlfile.load(file)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return "component"  # validate_file reports the syntax error
     if not isinstance(data, dict):
@@ -177,6 +178,7 @@ def validate_file(
     kind: str, file: Path, relative: str, aml: Any, loaders: Any, client: Any
 ) -> list[Problem]:
     from ..pipeline.references import reference_problems
+    from ..pipeline.representatives import full_view, members
     from ..pipeline.source import load_pipeline_job, parse
     from .bindings import check_local_paths, check_pipeline
 
@@ -214,10 +216,15 @@ def validate_file(
         unknown = _unknown_monitor_signals(file, relative)
         if unknown:  # the SDK fails on them with a bare NotImplementedError
             return unknown
+    spec: dict[str, Any] = {}
+    standing: dict[str, str] = {}
+    if kind == "pipeline" and not python:  # the SDK sees one node per kind of node
+        loader, spec, standing = _representatives_loader(file, aml, loader)
+    stands_for = members(standing)
     try:
         loaded = loader(file)
     except Exception as exc:  # the SDK raises marshmallow, azure and plain errors alike
-        return _load_problems(relative, exc)
+        return _spread(_load_problems(relative, exc), stands_for)
     problems: list[Problem] = []
     if kind == "component":
         problems += _sdk_result(relative, client.components.validate(loaded))
@@ -226,9 +233,10 @@ def validate_file(
     elif kind == "pipeline":
         if getattr(loaded, "type", None) != "pipeline":
             return [Problem(relative, f"expected a pipeline job, got {loaded.type}", field="type")]
-        problems += _sdk_result(relative, client.jobs.validate(loaded))
-        problems += check_pipeline(relative, loaded)
-        problems += check_local_paths(relative, file.parent, loaded)
+        problems += _spread(_sdk_result(relative, client.jobs.validate(loaded)), stands_for)
+        every_node = full_view(loaded, spec, standing)
+        problems += check_pipeline(relative, every_node)
+        problems += check_local_paths(relative, file.parent, every_node)
     elif kind == "job":
         problems += _sdk_result(relative, client.jobs.validate(loaded))
     elif kind == "schedule" and not _refers_to_file(file):  # files are checked on their own
@@ -253,6 +261,51 @@ def validate_file(
         problems += _sdk_result(relative, client.components.validate(loaded))
         problems += check_pipeline(relative, loaded)
     return problems
+
+
+def _representatives_loader(
+    file: Path, aml: Any, loader: Callable[[Path], Any]
+) -> tuple[Callable[[Path], Any], dict[str, Any], dict[str, str]]:
+    """A loader of the pipeline with one node per signature (pipeline/representatives.py),
+    the file's spec as the SDK reads it, and {node: its representative}."""
+    import io
+
+    import yaml
+    from azure.ai.ml._utils.utils import is_valid_node_name
+
+    from ..pipeline import yamlfile
+    from ..pipeline.representatives import representatives
+
+    try:
+        spec = yamlfile.load(file)  # yaml.safe_load, as the SDK's load_yaml reads it
+    except Exception:  # the SDK's own load reports it
+        return loader, {}, {}
+    if not isinstance(spec, dict):
+        return loader, {}, {}
+    reduced, standing = representatives(spec, file.parent, yamlfile.load, is_valid_node_name)
+    if reduced is spec:
+        return loader, spec, standing
+    text = yaml.safe_dump(reduced, sort_keys=False, allow_unicode=True)
+    return (
+        lambda _file: aml.load_job(io.StringIO(text), relative_origin=str(file)),
+        spec,
+        standing,
+    )
+
+
+def _spread(problems: list[Problem], stands_for: dict[str, list[str]]) -> list[Problem]:
+    """What the SDK said of a representative node, said of each node it stands for."""
+    if not stands_for:
+        return problems
+    import dataclasses
+
+    from ..pipeline.representatives import spread
+
+    return [
+        dataclasses.replace(p, field=field)
+        for p in problems
+        for field in (spread(p.field, stands_for) if p.field else [p.field])
+    ]
 
 
 ONLINE_AUTH_MODES = ("key", "aml_token", "aad_token")
@@ -310,8 +363,10 @@ def _publish_loader(file: Path, aml: Any, loaders: Any) -> Callable[[Path], Any]
 def _yaml_problem(file: Path, relative: str) -> Problem | None:
     import yaml
 
+    from ..pipeline import yamlfile
+
     try:
-        spec = yaml.safe_load(file.read_text(encoding="utf-8"))
+        spec = yamlfile.load(file)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "(file)"
