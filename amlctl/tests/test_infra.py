@@ -317,6 +317,128 @@ def test_a_resource_at_the_files_scope_passes(source: str, tmp_path: Path):
     assert messages(check.semantic_problems(path, tmp_path)) == []
 
 
+STORE = (
+    "resource store 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n"
+    "  name: 'st'\n  location: 'l'\n  kind: 'StorageV2'\n"
+    "  sku: {\n    name: 'Standard_LRS'\n  }\n}\n"
+    "module idm 'id.bicep' = {\n  name: 'id'\n}\n"
+)  # lines 1-11
+RUNTIME = "calculated at the start of the deployment."
+STORE_READS = (
+    ' Properties of store which can be calculated at the start include "apiVersion", "id", '
+    '"name", "type".'
+)
+IDM_READS = ' Properties of idm which can be calculated at the start include "name".'
+ROLE_NAMED = (
+    "resource ra 'Microsoft.Authorization/roleAssignments@2022-04-01' = {{\n"
+    "  name: {}\n  properties: {{\n    principalId: 'p'\n    roleDefinitionId: 'r'\n  }}\n}}\n"
+)  # its name on line 2
+ASSIGNED = (
+    'BCP120: This expression is being used in an assignment to the "name" property of the '
+    '"Microsoft.Authorization/roleAssignments" type, which requires a value that can be ' + RUNTIME
+)
+# (source after STORE, line, column, message) where the compiler reports a runtime value
+# in a deploy-time constant; the shapes of Azure/bicep's InvalidResources and
+# InvalidRuntimeValueUsages samples, whose baselines expect these codes at these places
+NOT_AT_THE_START = {
+    "role name from a module output": (
+        ROLE_NAMED.format("guid(store.id, idm.outputs.principalId, 'r')"),
+        13,
+        24,
+        ASSIGNED + IDM_READS,
+    ),
+    "name from a resource property": (
+        ROLE_NAMED.format("store.properties.accessTier"),
+        13,
+        9,
+        ASSIGNED + STORE_READS,
+    ),
+    "location, by index": (
+        ROLE_NAMED.format("'${store['location']}-x'"),
+        13,
+        12,
+        ASSIGNED + STORE_READS,
+    ),
+    "through variables": (
+        "var first = idm.outputs.name\nvar second = first\n" + ROLE_NAMED.format("second"),
+        15,
+        9,
+        ASSIGNED
+        + ' You are referencing a variable which cannot be calculated at the start ("second" '
+        '-> "first" -> "idm").' + IDM_READS,
+    ),
+    "a list function": (
+        ROLE_NAMED.format("store.listKeys().keys[0].value"),
+        13,
+        9,
+        ASSIGNED,
+    ),
+    "module name": (
+        "module other 'o.bicep' = {\n  name: store.properties.primaryEndpoints.blob\n}\n",
+        13,
+        9,
+        'BCP120: This expression is being used in an assignment to the "name" property of the '
+        '"module" type, which requires a value that can be ' + RUNTIME + STORE_READS,
+    ),
+    "condition": (
+        "module other 'o.bicep' = if (idm.outputs.enabled) {\n  name: 'o'\n}\n",
+        12,
+        30,
+        "BCP177: This expression is being used in the if-condition expression, which requires "
+        "a value that can be " + RUNTIME + IDM_READS,
+    ),
+    "loop range": (
+        "var names = [for i in range(0, length(store.properties.networkAcls.ipRules)): i]\n",
+        12,
+        39,
+        "BCP178: This expression is being used in the for-expression, which requires a value "
+        "that can be " + RUNTIME + STORE_READS,
+    ),
+}
+AT_THE_START = [
+    ROLE_NAMED.format("guid(store.id, store.name, idm.name, resourceGroup().id)"),
+    ROLE_NAMED.format("'${store.type}-${store['apiVersion']}'"),
+    "var n = store.name\nvar m = n\n" + ROLE_NAMED.format("m"),
+    ROLE_NAMED.format("nameof(idm.outputs.x)"),  # nameof reads no value
+    # anything may be read outside deploy-time constants
+    "output o string = idm.outputs.x\nvar v = store.properties.accessTier\n",
+    "resource ra 'Microsoft.Authorization/roleAssignments@2022-04-01' = {\n  name: 'x'\n"
+    "  scope: store\n  properties: {\n    principalId: idm.outputs.principalId\n"
+    "    roleDefinitionId: store.properties.accessTier\n  }\n}\n",
+    # an existing resource's body is not a deploy-time constant check
+    "resource ex 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {\n"
+    "  name: idm.outputs.storageName\n}\n",
+]
+
+
+@pytest.mark.parametrize("case", sorted(NOT_AT_THE_START))
+def test_a_runtime_value_where_a_constant_is_needed_fails(case: str, tmp_path: Path):
+    source, line, column, message = NOT_AT_THE_START[case]
+    path = tmp_path / "main.bicep"
+    path.write_text(STORE + source)
+    found = messages(check.semantic_problems(path, tmp_path))
+    assert found == [f"main.bicep:{line}:{column}: Bicep error {message}"], found
+
+
+@pytest.mark.parametrize("source", AT_THE_START)
+def test_what_is_known_at_the_start_passes(source: str, tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text(STORE + source)
+    assert messages(check.semantic_problems(path, tmp_path)) == []
+
+
+def test_the_bootstraps_role_name_from_the_identitys_principal_id_fails(tmp_path: Path):
+    """A one-line edit of the template: the role assignment named after a runtime value."""
+    text = (INFRA / "bootstrap" / "github-oidc.bicep").read_text()
+    line = "name: guid(resourceGroup().id, identity.id, contributor)"
+    assert line in text
+    path = tmp_path / "github-oidc.bicep"
+    edited = line.replace("identity.id", "identity.properties.principalId")
+    path.write_text(text.replace(line, edited))
+    found = messages(check.semantic_problems(path, tmp_path))
+    assert len(found) == 1 and "BCP120" in found[0] and "identity" in found[0], found
+
+
 def test_a_module_with_a_lexical_error_fails_its_parent_too(project: Path):
     storage = project / "infra" / "modules" / "storage.bicep"
     text = storage.read_text()

@@ -125,6 +125,10 @@ def diagnostics(text: str) -> list[Diagnostic]:
         found.append(Diagnostic(BCP124[0], message, offset))
     for offset in cross_scope_resources(tokens):
         found.append(Diagnostic(BCP139[0], BCP139[1], offset))
+    from .bicep_constants import runtime_values
+
+    for code, message, offset in runtime_values(text, tokens):
+        found.append(Diagnostic(code, message, offset))
     for expected, count, offset in argument_counts(tokens):
         found.append(
             Diagnostic(BCP071[0], BCP071[1].format(expected=expected, count=count), offset)

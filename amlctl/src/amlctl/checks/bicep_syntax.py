@@ -71,7 +71,10 @@ def _split_top_level(tokens: list[Token], commas: bool = False) -> list[list[Tok
     parts: list[list[Token]] = []
     current: list[Token] = []
     depth = 0
-    for token in tokens:
+    for index, token in enumerate(tokens):
+        if depth and not commas and _starts_declaration(tokens, index):
+            parts.append(current)  # an unclosed bracket: the parser recovers at a declaration
+            current, depth = [], 0
         if token.kind == "op" and token.text in OPEN:
             depth += 1
         elif token.kind == "op" and token.text in (")", "]", "}"):
@@ -86,6 +89,28 @@ def _split_top_level(tokens: list[Token], commas: bool = False) -> list[list[Tok
     if _strip(current):
         parts.append(current)
     return parts
+
+
+DECLARATION_KEYWORDS = {
+    "param", "var", "resource", "module", "output", "type", "func", "metadata", "import",
+    "test", "assert",
+}  # fmt: skip
+
+
+def _starts_declaration(tokens: list[Token], index: int) -> bool:
+    """Whether a line starts a declaration here (``resource x ...`` at the line's start).
+
+    Inside an object such a word is a key (``resource: ...``), never followed by a name.
+    """
+    token = tokens[index]
+    return (
+        index > 0
+        and tokens[index - 1].kind == "newline"
+        and token.kind == "ident"
+        and token.text in DECLARATION_KEYWORDS
+        and index + 1 < len(tokens)
+        and tokens[index + 1].kind == "ident"
+    )
 
 
 def _matching(tokens: list[Token], start: int) -> int:

@@ -1,0 +1,141 @@
+"""Measure check-infra's Bicep rules against the compiler's own test samples.
+
+The Bicep repository (github.com/Azure/bicep, MIT) keeps, for each sample under
+`src/Bicep.Core.Samples/Files/baselines/<name>/`, the source `main.bicep` and every
+diagnostic the compiler gives it, `main.diagnostics.bicep` (each source line followed by
+`//@[start:end) [BCPxxx (Error)] ...` lines). Nothing of it is copied into this repository:
+the samples are read from a clone, at a pinned commit, with `git show`:
+
+    git clone https://github.com/Azure/bicep /tmp/bicep
+    .venv/bin/python scripts/bench_bicep_samples.py /tmp/bicep
+
+It runs what check-infra runs on each file's text with a compiler code (the lexer,
+`bicep_lexer`, and the semantic rules, `bicep_semantics`) and prints:
+
+- per code amlctl reproduces: the diagnostics the compiler gives, how many amlctl gives at
+  the same line and column, and how many amlctl gives where the compiler gives none;
+- per sample: the samples whose expected diagnostics hold one of those codes, how many
+  amlctl flags with one of the codes the compiler gives there, and the samples without any
+  of those codes that amlctl flags (wrongly).
+
+It asserts nothing; the figures go in amlctl's README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from amlctl.checks.bicep_lexer import lex
+from amlctl.checks.bicep_semantics import diagnostics
+
+COMMIT = "9beb0fee60"  # Azure/bicep main, 2026-12 (the samples the README's figures are on)
+BASELINES = "src/Bicep.Core.Samples/Files/baselines"
+ANNOTATION = re.compile(r"//@\[(\d+):\d+\) \[(BCP\d+) \((Error|Warning)\)\]")
+CODES = {
+    # lexical rules (bicep_lexer)
+    "BCP001", "BCP002", "BCP003", "BCP004", "BCP005", "BCP006",
+    "BCP024", "BCP103", "BCP133", "BCP140", "BCP226",
+    # semantic rules (bicep_semantics, bicep_constants)
+    "BCP028", "BCP057", "BCP071", "BCP120", "BCP124", "BCP139", "BCP177", "BCP178", "BCP318",
+}  # fmt: skip
+
+
+def git(repo: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
+    )
+    if result.returncode:
+        raise SystemExit(f"git {' '.join(args)}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def expected(annotated: str) -> list[tuple[int, int, str]]:
+    """(line, column, code) of the compiler's diagnostics; a line's notes follow it."""
+    found, line = [], 0
+    for text in annotated.splitlines():
+        if text.startswith("//@["):
+            match = ANNOTATION.match(text)
+            if match:
+                found.append((line, int(match.group(1)), match.group(2)))
+        else:
+            line += 1
+    return found
+
+
+def ours(source: str) -> list[tuple[int, int, str]]:
+    found = [*lex(source).diagnostics, *diagnostics(source)]
+    return [
+        (
+            source.count("\n", 0, item.offset) + 1,
+            item.offset - (source.rfind("\n", 0, item.offset) + 1),
+            item.code,
+        )
+        for item in found
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bicep", type=Path, help="a clone of github.com/Azure/bicep")
+    parser.add_argument("--commit", default=COMMIT, help=f"the samples' commit ({COMMIT})")
+    parser.add_argument("--verbose", action="store_true", help="list every difference")
+    args = parser.parse_args(argv)
+    commit = git(args.bicep, "rev-parse", "--verify", f"{args.commit}^{{commit}}").strip()
+    names = [
+        line.rsplit("/", 1)[-1]
+        for line in git(args.bicep, "ls-tree", "--name-only", commit, f"{BASELINES}/").split()
+    ]
+    per_code: dict[str, Counter[str]] = {}
+    with_codes = flagged = clean = wrongly = 0
+    for name in names:
+        folder = f"{BASELINES}/{name}"
+        try:
+            source = git(args.bicep, "show", f"{commit}:{folder}/main.bicep")
+            annotated = git(args.bicep, "show", f"{commit}:{folder}/main.diagnostics.bicep")
+        except SystemExit:
+            continue
+        want = [item for item in expected(annotated) if item[2] in CODES]
+        got = ours(source.removeprefix("\ufeff"))
+        for item in want:
+            per_code.setdefault(item[2], Counter())["expected"] += 1
+            if item in got:
+                per_code[item[2]]["same place"] += 1
+        for item in got:
+            if item not in want:
+                per_code.setdefault(item[2], Counter())["not expected"] += 1
+                if args.verbose:
+                    print(f"  {name}:{item[0]}:{item[1]}: amlctl {item[2]}, compiler none there")
+        if args.verbose:
+            for item in want:
+                if item not in got:
+                    print(f"  {name}:{item[0]}:{item[1]}: compiler {item[2]}, amlctl none there")
+        want_codes = {item[2] for item in want}
+        if want_codes:
+            with_codes += 1
+            flagged += bool(want_codes & {item[2] for item in got})
+        else:
+            clean += 1
+            wrongly += bool(got)
+    print(f"Azure/bicep {commit[:10]}: {len(names)} samples ({BASELINES})")
+    print(f"{'code':8} {'compiler':>9} {'same place':>11} {'not expected':>13}")
+    for code in sorted(per_code):
+        counts = per_code[code]
+        print(
+            f"{code:8} {counts['expected']:>9} {counts['same place']:>11} "
+            f"{counts['not expected']:>13}"
+        )
+    share = 100 * flagged / with_codes if with_codes else 0.0
+    print(
+        f"samples with these codes: {with_codes}, flagged with one of them: {flagged} "
+        f"({share:.0f} %); samples without: {clean}, flagged wrongly: {wrongly}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
