@@ -40,6 +40,11 @@ if os.environ.get("HANG_STEP") == args.name:
     pathlib.Path(os.environ["PID_FILE"]).write_text(f"{os.getpid()} {child.pid}")
     time.sleep(120)
 out = pathlib.Path(args.out)
+if os.environ.get("FILL_DISK_STEP") == args.name:  # writes until the disk is full
+    with open(out / "filler.bin", "wb") as filler:
+        while True:
+            filler.write(b"x" * 65536)
+            filler.flush()
 (out / "value.txt").write_text(str(total))
 (out / "notes.txt").write_text("x" * 100)
 print(f"{args.name} total={total}")
@@ -111,7 +116,7 @@ def environment(tmp_path_factory, monkeypatch, tmp_path):
     store.mkdir(exist_ok=True)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
     monkeypatch.setenv("CALLS_LOG", str(tmp_path / "calls.log"))
-    for name in ("HANG_STEP", "MLFLOW_RUN_ID"):
+    for name in ("HANG_STEP", "MLFLOW_RUN_ID", "FILL_DISK_STEP"):
         monkeypatch.delenv(name, raising=False)
     from amlctl import state
 
@@ -905,3 +910,90 @@ def test_a_store_that_cannot_record_fails_the_run_in_one_line(project, capsys, m
         "MLflow runs were not kept; fix the store (or move it away) and run again with "
         "--force-rerun"
     ], err
+
+
+# -- a full disk -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A project whose .runs/ is a real 8 MiB file system (tmpfs), so a step meets ENOSPC."""
+    root = make_project(tmp_path / "project")
+    runs = root / ".runs"
+    runs.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(runs)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode:
+        pytest.fail(f"the full-disk tests mount a tmpfs (as root): {mounted.stderr.strip()}")
+    try:
+        yield root
+    finally:
+        subprocess.run(["umount", "-l", str(runs)], check=False)
+
+
+def test_a_step_that_fills_the_disk_leaves_nothing_behind_and_says_so(
+    small_disk, capsys, monkeypatch
+):
+    monkeypatch.setenv("FILL_DISK_STEP", "second")
+    code, out, err = run(small_disk, capsys)
+    assert code == 1
+    assert " succeeded in " not in out
+    failed = [line for line in out.splitlines() if "second" in line and "failed" in line]
+    assert failed and "ran out of disk space" in failed[0], out
+    assert "free space" in failed[0] and "partial outputs were removed" in failed[0]
+    assert "Traceback" not in err
+    runs = small_disk / ".runs"
+    assert not list(runs.glob("*/second/failed-outputs"))
+    assert not list(runs.rglob("filler.bin"))
+    assert shutil.disk_usage(runs).used < 2 * 2**20  # the space is given back
+    monkeypatch.delenv("FILL_DISK_STEP")  # space freed: the next run goes on from `first`
+    code, out, _ = run(small_disk, capsys)
+    assert code == 0 and " succeeded in " in out
+    assert calls(small_disk.parent / "calls.log") == ["first", "second", "second"]
+
+
+def test_the_disk_filling_while_outputs_are_stored_removes_them(project, capsys, monkeypatch):
+    import errno
+
+    from amlctl.local_run import cache
+
+    target = project / ".runs" / "cache" / "x"
+
+    def fills_the_disk(self, workspace, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+
+    monkeypatch.setattr(cache.Store, "commit", fills_the_disk)
+    code, out, err = run(project, capsys, "--force")
+    assert code == 1
+    assert " succeeded in " not in out
+    assert (
+        f"{target}: no space left on the device: free space there (old runs in .runs/ can go: "
+        "they are caches) and run again; the step's outputs were removed" in out
+    )
+    assert "Traceback" not in err
+    session = project / ".runs" / "tmp"
+    assert not [p for p in session.rglob("*") if p.is_file() and p.name == "value.txt"]
+
+
+def test_a_run_is_called_succeeded_only_once_its_record_is_written(project, capsys, monkeypatch):
+    import errno
+
+    from amlctl.runs import record
+
+    def fills_the_disk(folder, run):
+        raise OSError(errno.ENOSPC, "No space left on device", str(folder / "run.json"))
+
+    monkeypatch.setattr(record, "write", fills_the_disk)
+    code, out, err = run(project, capsys)
+    assert code == 1
+    assert " succeeded in " not in out
+    assert [line for line in out.splitlines() if line.startswith("run ") and " failed in " in line]
+    assert err.splitlines() == [
+        f"error: {err.split('error: ')[1].split(': ')[0]}: no space left on the device: free "
+        "space there (old runs in .runs/ can go: they are caches) and run again"
+    ]
+    assert err.split("error: ")[1].split(": ")[0].endswith("run.json")

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from .problems import os_problem
 from .project import ProjectError
 
 PROG = "amlctl"
@@ -103,23 +104,6 @@ def guarded(command: Callable[..., int | None], *args: Any, **kwargs: Any) -> in
         # azure-core's errors and the Azure ML SDK's validation errors carry readable messages
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-
-
-def os_problem(exc: OSError) -> str:
-    """One line for an operating-system failure, naming the path and what to do."""
-    import errno
-
-    where = exc.filename or "a file"
-    advice = {
-        errno.ENOSPC: "no space left on the device: free space there (old runs in .runs/ "
-        "can go: they are caches) and run again",
-        errno.EDQUOT: "disk quota exceeded: free space there and run again",
-        errno.EROFS: "the file system is read-only: run from a writable copy",
-        errno.EACCES: "permission denied: make it writable for this user, or run elsewhere",
-        errno.EPERM: "operation not permitted: make it writable for this user, or run elsewhere",
-    }
-    reason = advice.get(exc.errno or -1, exc.strerror or str(exc) or type(exc).__name__)
-    return f"{where}: {reason}"
 
 
 def _is_azure_error(exc: Exception) -> bool:

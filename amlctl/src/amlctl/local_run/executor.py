@@ -13,6 +13,7 @@ from typing import Any
 from .. import state
 from ..pipeline.expand import remote_problems, yaml_key
 from ..pipeline.graph import Pipeline, Step
+from ..problems import disk_full, os_problem
 from ..project import ProjectError
 from ..validation.limits import limit_problem
 from .cache import Hasher, Store, cache_key
@@ -114,7 +115,9 @@ class Runner:
             return self._run_steps(order)
         except KeyboardInterrupt:  # Ctrl-C: the page says how far the run got
             with contextlib.suppress(OSError):  # the interrupt is what the user must see
-                self._write_record(time.monotonic() - self.began, False, interrupted=True)
+                page = self._write_record(time.monotonic() - self.began, False, interrupted=True)
+                if page is not None:
+                    self.console.line(f"run page: {page}")
             raise
         finally:
             self.store.end()
@@ -163,16 +166,22 @@ class Runner:
         lost = self.tracker.started and self.tracker.parent_id is None and self.tracker.error
         ok = ok and not lost  # records lost: the run does not pass as succeeded
         seconds = time.monotonic() - started
+        try:  # the record first: a run is "succeeded" only once all of it is written
+            page = self._write_record(seconds, ok)
+        except OSError:
+            self._summary(seconds, False)
+            raise  # one line naming the path (cli.guarded)
         self._summary(seconds, ok)
-        self._write_record(seconds, ok)
+        self.console.line(f"run page: {page}")
         return 0 if ok else 1
 
-    def _write_record(self, seconds: float, ok: bool, interrupted: bool = False) -> None:
-        """run.json and index.html in the run's folder (for `amlctl runs` and a browser)."""
+    def _write_record(self, seconds: float, ok: bool, interrupted: bool = False) -> Path | None:
+        """run.json and index.html in the run's folder (for `amlctl runs` and a browser);
+        returns the page."""
         from ..runs import page, record
 
         if interrupted and (self.run_dir / record.RECORD).exists():
-            return  # the run had ended and written its record when Ctrl-C came
+            return None  # the run had ended and written its record when Ctrl-C came
         steps = []
         for name in self.pipeline.order():
             step = self.pipeline.steps[name]
@@ -211,8 +220,7 @@ class Runner:
             "steps": steps,
         }
         record.write(self.run_dir, run)
-        written = page.write(self.run_dir, run)
-        self.console.line(f"run page: {written}")
+        return Path(page.write(self.run_dir, run))
 
     def _record_tracking(self) -> None:
         """The tracking store's line of timings.json: started in the background, if at all."""
@@ -390,14 +398,49 @@ class Runner:
         )
         try:
             kind.run(step, context)
-        except BaseException:
+        except BaseException as exc:
             self.tracker.end(self.tracker.settle(child), ok=False)
+            log = getattr(exc, "log", None)
+            if disk_full(exc, log):  # what it wrote is of no use and keeps the disk full
+                self.store.discard(workspace)
+                raise StepFailed(self._out_of_space(exc), log=log) from None
             failed = step_dir / "failed-outputs"
             try:
                 os.replace(workspace, failed)  # kept for debugging, never reused
             except OSError:
                 self.store.discard(workspace)
             raise
+        try:
+            return self._store_outputs(step, key, child, workspace, outputs, started, step_dir)
+        except OSError as exc:  # e.g. the disk filled while the outputs were recorded
+            self.store.discard(workspace)
+            raise StepFailed(f"{os_problem(exc)}; the step's outputs were removed") from None
+
+    def _out_of_space(self, exc: BaseException) -> str:
+        import shutil
+
+        if isinstance(exc, OSError):
+            said = os_problem(exc)
+        else:
+            free = shutil.disk_usage(self.runs_dir).free
+            said = (
+                f"the step ran out of disk space (its log says so; {free / 2**20:.0f} MiB "
+                f"free at {self.runs_dir} now): free space (old runs in .runs/ can go: "
+                "they are caches) and run again"
+            )
+        return f"{said}; its partial outputs were removed"
+
+    def _store_outputs(
+        self,
+        step: Step,
+        key: str,
+        child: Any,
+        workspace: Path,
+        outputs: dict[str, str],
+        started: float,
+        step_dir: Path,
+    ) -> StepResult:
+        component = step.component
         run_id = self.tracker.settle(child)
         self.tracker.end(run_id, ok=True)
         seconds = time.monotonic() - started

@@ -47,7 +47,8 @@ def run(
         step, ctx, command, log_name, prefix or step.name, timeout, started
     )
     if code != 0:
-        # the outputs folder is moved to <step>/failed-outputs when a step fails
+        # the outputs folder is moved to <step>/failed-outputs when a step fails (the
+        # executor removes it instead when the disk is full)
         rerun_outputs = {
             n: str(ctx.step_dir / "failed-outputs" / Path(p).relative_to(ctx.workspace))
             for n, p in ctx.outputs.items()
