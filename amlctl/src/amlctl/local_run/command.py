@@ -131,13 +131,16 @@ def run_pipeline(
     if wrong:
         raise ProjectError("\n".join(wrong))
     preflight(pipeline)
+    console = Console(stream)
+    from .downloads import Downloads, fetch_remote
+
+    fetch_remote(pipeline, values, Downloads(runs_dir / "downloads", console.line))
     relative = os.path.relpath(pipeline.path, root)
     tags = {"local_run.pipeline": relative, "mlflow.source.name": relative}
     commit = git_commit(root)
     if commit:
         tags["mlflow.source.git.commit"] = commit
     tracker.describe(pipeline.experiment, pipeline.name, tags)
-    console = Console(stream)
     resume = " ".join([PROG, "run", relative, "--local", *(f"--set {o}" for o in overrides)])
     runner = Runner(
         pipeline,
@@ -177,7 +180,7 @@ def preflight(pipeline: Any) -> None:
 
 
 # the folders a run keeps under .runs/ (cache entries, locks, work areas, environments...)
-RUNS_FOLDERS = ("cache", "envs", "graphs", "locks", "shims", "tmp")
+RUNS_FOLDERS = ("cache", "downloads", "envs", "graphs", "locks", "shims", "tmp")
 
 
 def check_runs_dir(runs_dir: Path) -> None:

@@ -1,0 +1,290 @@
+"""Inputs from the web in `run --local`: downloaded once, re-checked, never stale.
+
+A loopback HTTP server plays a web site (ETags, 304s, a body cut short) and the Blob
+service (the container listing and blob reads that the storage SDK sends, path-style as
+the storage emulator serves them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+from xml.sax.saxutils import escape
+
+import pytest
+
+from amlctl import cli
+
+STEP = """
+import argparse, pathlib
+parser = argparse.ArgumentParser()
+parser.add_argument("--table")
+parser.add_argument("--images")
+parser.add_argument("--out")
+args = parser.parse_args()
+table = pathlib.Path(args.table)
+images = pathlib.Path(args.images)
+files = sorted(p.relative_to(images).as_posix() for p in images.rglob("*") if p.is_file())
+text = f"{table.name}:{table.read_text().strip()}|" + ",".join(files)
+(pathlib.Path(args.out) / "seen.txt").write_text(text)
+print(text)
+"""
+
+COMPONENT = """
+type: command
+name: look
+inputs:
+  table: {type: uri_file}
+  images: {type: uri_folder}
+outputs:
+  out: {type: uri_folder}
+code: ./src
+environment: {image: "python:3.11"}
+command: >-
+  python step.py --table ${{inputs.table}} --images ${{inputs.images}} --out ${{outputs.out}}
+"""
+
+PIPELINE = """
+type: pipeline
+display_name: web
+inputs:
+  table: {{type: uri_file, path: "{base}/files/iris%20data.csv"}}
+jobs:
+  look:
+    component: ../components/look/component.yml
+    inputs:
+      table: ${{{{parent.inputs.table}}}}
+      images:
+        type: uri_folder
+        path: {base}/devstoreaccount1/datasets/images/
+"""
+
+
+class Site:
+    """What the loopback server holds, and what it was asked."""
+
+    def __init__(self) -> None:
+        self.files = {"/files/iris data.csv": b"5.1,3.5\n"}
+        self.blobs = {"images/a.png": b"A", "images/sub/b.png": b"BB", "other/c.png": b"C"}
+        self.requests: list[str] = []
+        self.short = False  # a body cut short of its Content-Length
+
+
+def handler(site: Site) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            url = urlparse(self.path)
+            path = url.path.replace("%20", " ")
+            site.requests.append(self.path)
+            if path in site.files:
+                body = site.files[path]
+                etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+                if self.headers.get("If-None-Match") == etag:
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if site.short:
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body) + 100))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    self.close_connection = True
+                    return
+                self.send(200, body, {"ETag": etag})
+                return
+            if path == "/devstoreaccount1/datasets":
+                query = parse_qs(url.query)
+                prefix = query.get("prefix", [""])[0]
+                items = "".join(
+                    f"<Blob><Name>{escape(name)}</Name><Properties>"
+                    f"<Etag>0x{hashlib.sha256(data).hexdigest()[:8]}</Etag>"
+                    f"<Content-Length>{len(data)}</Content-Length>"
+                    "<BlobType>BlockBlob</BlobType></Properties></Blob>"
+                    for name, data in sorted(site.blobs.items())
+                    if name.startswith(prefix)
+                )
+                xml = (
+                    '<?xml version="1.0" encoding="utf-8"?><EnumerationResults '
+                    'ContainerName="datasets"><Blobs>'
+                    f"{items}</Blobs><NextMarker /></EnumerationResults>"
+                ).encode()
+                self.send(200, xml, {"Content-Type": "application/xml"})
+                return
+            blob = path.removeprefix("/devstoreaccount1/datasets/")
+            if path.startswith("/devstoreaccount1/datasets/") and blob in site.blobs:
+                data = site.blobs[blob]
+                headers = {
+                    "x-ms-blob-type": "BlockBlob",
+                    "ETag": f'"0x{hashlib.sha256(data).hexdigest()[:8]}"',
+                    "Last-Modified": formatdate(usegmt=True),
+                    "Content-Type": "application/octet-stream",
+                }
+                wanted = self.headers.get("x-ms-range") or self.headers.get("Range")
+                if wanted:  # the SDK reads in ranges and needs Content-Range back
+                    start, _, end = wanted.removeprefix("bytes=").partition("-")
+                    last = min(int(end or len(data) - 1), len(data) - 1)
+                    part = data[int(start) : last + 1]
+                    headers["Content-Range"] = f"bytes {start}-{last}/{len(data)}"
+                    self.send(206, part, headers)
+                    return
+                self.send(200, data, headers)
+                return
+            self.send(404, b"not found", {})
+
+    return Handler
+
+
+@pytest.fixture
+def site():
+    holder = Site()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(holder))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    holder.base = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    holder.server = server  # type: ignore[attr-defined]
+    yield holder
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def project(tmp_path, site, monkeypatch):
+    root = tmp_path / "project"
+    (root / "components" / "look" / "src").mkdir(parents=True)
+    (root / "components" / "look" / "src" / "step.py").write_text(STEP)
+    (root / "components" / "look" / "component.yml").write_text(COMPONENT)
+    (root / "pipelines").mkdir()
+    (root / "pipelines" / "web.yml").write_text(PIPELINE.format(base=site.base))
+    (root / "pyproject.toml").write_text("[project]\nname = 'web'\n")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("AMLCTL_DOWNLOAD_TIMEOUT", "5")
+    return root
+
+
+def run(project: Path, capsys, *args: str) -> tuple[int, str, str]:
+    cwd = os.getcwd()
+    os.chdir(project)
+    try:
+        code = cli.main(["run", "pipelines/web.yml", "--local", *args])
+    finally:
+        os.chdir(cwd)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def seen(project: Path) -> str:
+    (found,) = (project / ".runs" / "latest" / "look" / "outputs" / "out").glob("seen.txt")
+    return found.read_text()
+
+
+def test_a_web_file_and_a_public_blob_folder_are_downloaded_and_read(project, site, capsys):
+    code, out, err = run(project, capsys)
+    assert code == 0, out + err
+    # the file keeps its name; the folder holds the blobs under its path only
+    assert seen(project) == "iris data.csv:5.1,3.5|a.png,sub/b.png"
+    assert "files/iris%20data.csv: downloaded (8 bytes)" in out
+    assert "datasets/images/: downloaded (2 files)" in out
+
+
+def test_a_second_run_asks_again_and_reuses_what_is_unchanged(project, site, capsys):
+    assert run(project, capsys)[0] == 0
+    before = len([r for r in site.requests if "iris" in r])
+    code, out, _ = run(project, capsys)
+    assert code == 0
+    assert len([r for r in site.requests if "iris" in r]) == before + 1  # asked, 304
+    assert "unchanged, the copy downloaded at" in out
+    assert " cached " in out or "cached" in out.split("look", 2)[-1]
+    blob_reads = [r for r in site.requests if r.startswith("/devstoreaccount1/datasets/images")]
+    assert len(blob_reads) == 2  # each blob read once; the second run only listed
+
+
+def test_a_changed_source_is_downloaded_again_and_the_step_reruns(project, site, capsys):
+    assert run(project, capsys)[0] == 0
+    site.files["/files/iris data.csv"] = b"6.2,2.9\n"
+    site.blobs["images/a.png"] = b"AAA"
+    site.blobs["images/new.png"] = b"N"
+    code, _, _ = run(project, capsys)
+    assert code == 0
+    assert seen(project) == "iris data.csv:6.2,2.9|a.png,new.png,sub/b.png"
+
+
+def test_offline_a_copy_from_before_is_used_with_one_warning(project, site, capsys):
+    assert run(project, capsys)[0] == 0
+    site.server.shutdown()
+    site.server.server_close()
+    code, out, err = run(project, capsys)
+    assert code == 0, out + err
+    warnings = [line for line in out.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 2 and all("cannot be checked for changes" in w for w in warnings)
+    assert seen(project) == "iris data.csv:5.1,3.5|a.png,sub/b.png"
+
+
+def test_offline_without_a_copy_is_one_line_naming_set(project, site, capsys):
+    site.server.shutdown()
+    site.server.server_close()
+    code, _, err = run(project, capsys)
+    assert code == 2
+    table, images = err.splitlines()  # every input that cannot be had, one line each
+    assert table.startswith(f"error: inputs.table.path: {site.base}/files/iris%20data.csv cannot")
+    assert table.endswith("give a local copy with --set table=PATH")
+    assert images.startswith("error: jobs.look.inputs.images.path: ")
+    assert images.endswith("give a local copy with --set jobs.look.inputs.images=PATH")
+
+
+def test_a_body_cut_short_is_one_line_and_leaves_nothing(project, site, capsys):
+    site.short = True
+    code, _, err = run(project, capsys)
+    assert code == 2
+    assert err.splitlines() == [
+        f"error: inputs.table.path: {site.base}/files/iris%20data.csv could not be downloaded "
+        "whole "
+        "(it ended early)"
+    ]
+    downloads = project / ".runs" / "downloads"
+    assert not [p for p in downloads.rglob("*") if p.is_file() and p.suffix == ".csv"]
+
+
+def test_a_missing_file_and_a_missing_folder_are_one_line_each(project, site, capsys):
+    del site.files["/files/iris data.csv"]
+    code, _, err = run(project, capsys)
+    assert code == 2
+    assert err.splitlines() == [
+        f"error: inputs.table.path: {site.base}/files/iris%20data.csv answered HTTP 404 Not Found"
+    ]
+    site.files["/files/iris data.csv"] = b"1\n"
+    site.blobs = {"other/c.png": b"C"}
+    code, _, err = run(project, capsys)
+    assert code == 2
+    assert err.splitlines() == [
+        f"error: jobs.look.inputs.images.path: {site.base}/devstoreaccount1/datasets/images/ "
+        "holds no files"
+    ]
+
+
+def test_a_set_value_replaces_the_url_and_nothing_is_downloaded(project, site, capsys, tmp_path):
+    local = tmp_path / "local.csv"
+    local.write_text("7\n")
+    code, out, err = run(project, capsys, "--set", f"table={local}")
+    assert code == 0, out + err
+    assert not [r for r in site.requests if "iris" in r]
+    assert seen(project).startswith("local.csv:7|")
