@@ -110,6 +110,24 @@ def test_local_master_is_capped_at_the_machines_cores(monkeypatch):
     assert spark.local_master(dynamic) == "local[3]"
 
 
+def test_runtime_version_is_read_from_the_node(spark_project):
+    step = load_pipeline(spark_project / "pipelines" / "training.yml").steps["spark_features"]
+    assert step.runtime_version == "3.4"  # resources.runtime_version in the template's YAML
+
+
+@pytest.mark.parametrize(
+    ("wanted", "installed", "warned"),
+    [("3.4", "3.4.4", False), ("3.4.0", "3.4.1", False), ("", "4.3.0", False),
+     ("3.4", "4.3.0", True), ("3.3", "3.4.1", True)],
+)  # fmt: skip
+def test_a_spark_other_than_the_runtime_version_is_named(wanted, installed, warned):
+    note = spark.runtime_note(wanted, installed)
+    assert bool(note) == warned
+    if warned:
+        assert f"Spark {wanted}" in note and f"pyspark {installed}" in note
+        assert f"pyspark=={'.'.join(wanted.split('.')[:2])}.*" in note
+
+
 def test_jvm_entry_points_are_refused_with_one_line():
     settings = {"entry_file": None, "entry_class": "org.example.Main", "conf": {}}
     with pytest.raises(ProjectError, match=r"jobs.s: entry.class_name \(org.example.Main\)"):
@@ -170,8 +188,17 @@ def test_run_without_java_stops_before_any_step_with_one_line(
 
 def test_spark_step_run_locally_produces_the_pandas_features(spark_project, spark_only, tmp_path):
     """`run --local` on the Spark step, features compared with the pandas path's."""
+    source = spark_project / "components" / "spark_features" / "src"
+    before = sorted(p.relative_to(source) for p in source.rglob("*"))
     code, out = run(spark_only, tmp_path / "runs", "skew_threshold=1.0")
     assert code == 0, out
+    # run from a snapshot: Spark's spark-warehouse/ or metastore_db/ never land in the source
+    assert sorted(p.relative_to(source) for p in source.rglob("*")) == before
+    # the node asks for Azure ML's Spark 3.4; the installed pyspark is another: said once
+    warned = [line for line in out.splitlines() if "resources.runtime_version" in line]
+    assert warned == [
+        f"-- spark_features: warning: {spark.runtime_note('3.4', spark.installed_pyspark())}"
+    ]
     folder = tmp_path / "runs" / "latest" / "spark_features" / "outputs" / "features"
     parts = sorted(folder.glob("part-*.csv"))
     assert parts, sorted(p.name for p in folder.iterdir())

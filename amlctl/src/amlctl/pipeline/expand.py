@@ -116,6 +116,10 @@ class _Expansion:
             _parallel_node_settings(node, spec.parallel)
         step = Step(full, node_type, spec, bindings, outputs, sweep)
         step.distribution, step.instance_count = _distribution(node)
+        if node_type == "spark":
+            resources = getattr(node, "resources", None)
+            version = attr(resources, "runtime_version") if resources is not None else None
+            step.runtime_version = str(version) if version else ""
         self.steps[full] = step
 
     def pipeline_node(self, full: str, node: Any, component: Any, bindings) -> None:

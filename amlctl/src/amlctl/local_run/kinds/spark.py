@@ -7,7 +7,9 @@ outputs filled in as local paths. The master is ``local[N]``, N being the execut
 times the executors (the most dynamic allocation may use), capped at this machine's cores.
 
 Needs pyspark in the project's environment and Java 17 or newer; both are checked before
-anything starts, each with a one-line error that names what to install.
+anything starts, each with a one-line error that names what to install. A node whose
+``resources.runtime_version`` names another Spark than the installed pyspark's runs with a
+warning naming both. Like any job, it runs in a snapshot of its code (``<step>/wd``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...pipeline.expand import yaml_key
 from ...project import ProjectError
+from .. import workdir
 from ..resolve import display, resolve_command
 from ..steps import StepFailed, run_process
 
@@ -52,6 +55,30 @@ def spark_submit() -> Path:
             f"pyspark has no bin/spark-submit at {script}: reinstall it ({PYSPARK_HINT})"
         )
     return script
+
+
+def installed_pyspark() -> str | None:
+    """The version of the pyspark that spark-submit comes from, if any."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("pyspark")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def runtime_note(wanted: str, installed: str | None) -> str:
+    """Why the local Spark is not the one a node's ``resources.runtime_version`` asks for
+    ("" when it is: the same major.minor)."""
+    if not wanted or installed is None:
+        return ""
+    if installed.split(".")[:2] == wanted.split(".")[:2]:
+        return ""
+    return (
+        f"resources.runtime_version asks for Spark {wanted}; it runs on the installed pyspark "
+        f"{installed} (jars built for {wanted} may not load: pip install "
+        f"'pyspark=={'.'.join(wanted.split('.')[:2])}.*' into this environment to match)"
+    )
 
 
 def java_command(env: dict[str, str] | None = None) -> str:
@@ -131,10 +158,15 @@ def run(step: Step, ctx: StepContext) -> None:
     settings = step.component.spark
     arguments = resolve_command(step.component.command, ctx.inputs, ctx.outputs, where)
     argv = submit_argv(settings, arguments, where)
-    code_dir = Path(step.component.code_dir)
+    source = Path(step.component.code_dir)
     for name in (settings["entry_file"], *settings["py_files"], *settings["files"]):
-        if not (code_dir / name).exists():
-            raise StepFailed(f"{where}: {name} is not in the component's code ({code_dir})")
+        if not (source / name).exists():
+            raise StepFailed(f"{where}: {name} is not in the component's code ({source})")
+    note = runtime_note(step.runtime_version, installed_pyspark())
+    if note:
+        ctx.console.line(f"-- {step.name}: warning: {note}")
+    # as Azure ML runs a job from its code's snapshot, not from the source folder
+    code_dir = workdir.prepare(source, ctx.step_dir / "wd")
     env = ctx.env(step)
     # the driver and the workers run the project's Python, where pyspark is installed
     env["PYSPARK_PYTHON"] = env["PYSPARK_DRIVER_PYTHON"] = sys.executable
@@ -147,6 +179,8 @@ def run(step: Step, ctx: StepContext) -> None:
     code = run_process(argv, code_dir, env, log_file, step.name, ctx.console)
     for folder in ctx.outputs.values():
         Path(folder).mkdir(parents=True, exist_ok=True)
+    if code == 0:
+        shutil.rmtree(code_dir, ignore_errors=True)
     if code != 0:
         raise StepFailed(
             f"exit code {code}",
