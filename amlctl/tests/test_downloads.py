@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, urlparse
 from xml.sax.saxutils import escape
 
 import pytest
+from fakes.http import FakeCredential, ScriptedServer, self_signed_cert
+from fakes.project import SUBSCRIPTION
 
 from amlctl import cli
 
@@ -73,6 +75,8 @@ class Site:
         self.blobs = {"images/a.png": b"A", "images/sub/b.png": b"BB", "other/c.png": b"C"}
         self.requests: list[str] = []
         self.short = False  # a body cut short of its Content-Length
+        self.container = "/devstoreaccount1/datasets"  # path-style, as the emulator serves
+        self.token: str | None = None  # a bearer token every blob request must carry
 
 
 def handler(site: Site) -> type[BaseHTTPRequestHandler]:
@@ -88,7 +92,8 @@ def handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":  # a HEAD is answered with the GET's headers only
+                self.wfile.write(body)
 
         def do_GET(self) -> None:
             url = urlparse(self.path)
@@ -112,7 +117,16 @@ def handler(site: Site) -> type[BaseHTTPRequestHandler]:
                     return
                 self.send(200, body, {"ETag": etag})
                 return
-            if path == "/devstoreaccount1/datasets":
+            blob_request = path == site.container or path.startswith(site.container + "/")
+            authorized = self.headers.get("Authorization") == f"Bearer {site.token}"
+            if blob_request and site.token is not None and not authorized:
+                self.send(
+                    403,
+                    b"<Error><Code>AuthorizationPermissionMismatch</Code></Error>",
+                    {"x-ms-error-code": "AuthorizationPermissionMismatch"},
+                )
+                return
+            if path == site.container:
                 query = parse_qs(url.query)
                 prefix = query.get("prefix", [""])[0]
                 items = "".join(
@@ -130,8 +144,8 @@ def handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 ).encode()
                 self.send(200, xml, {"Content-Type": "application/xml"})
                 return
-            blob = path.removeprefix("/devstoreaccount1/datasets/")
-            if path.startswith("/devstoreaccount1/datasets/") and blob in site.blobs:
+            blob = path.removeprefix(site.container + "/")
+            if path.startswith(site.container + "/") and blob in site.blobs:
                 data = site.blobs[blob]
                 headers = {
                     "x-ms-blob-type": "BlockBlob",
@@ -150,6 +164,8 @@ def handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 self.send(200, data, headers)
                 return
             self.send(404, b"not found", {})
+
+        do_HEAD = do_GET
 
     return Handler
 
@@ -288,3 +304,136 @@ def test_a_set_value_replaces_the_url_and_nothing_is_downloaded(project, site, c
     assert code == 0, out + err
     assert not [r for r in site.requests if "iris" in r]
     assert seen(project).startswith("local.csv:7|")
+
+
+# -- datastores: read as the signed-in identity -----------------------------------------------
+
+ACCOUNT_HOST = "stfixture.blob.core.windows.net"
+DATASTORE_PIPELINE = """
+type: pipeline
+display_name: datastore
+inputs:
+  table: {type: uri_file, path: "azureml://datastores/workspaceblobstore/paths/files/iris data.csv"}
+jobs:
+  look:
+    component: ../components/look/component.yml
+    inputs:
+      table: ${{parent.inputs.table}}
+      images:
+        type: uri_folder
+        path: azureml://datastores/workspaceblobstore/paths/images/
+"""
+DATASTORE = {
+    "id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-fixture-dev/providers/"
+    "Microsoft.MachineLearningServices/workspaces/mlw-fixture-dev/datastores/workspaceblobstore",
+    "name": "workspaceblobstore",
+    "type": "Microsoft.MachineLearningServices/workspaces/datastores",
+    "properties": {
+        "datastoreType": "AzureBlob",
+        "accountName": "stfixture",
+        "containerName": "azureml-blobstore",
+        "endpoint": "core.windows.net",
+        "protocol": "https",
+        "credentials": {"credentialsType": "None"},
+        "isDefault": True,
+    },
+}
+
+
+@pytest.fixture
+def workspace(tmp_path, project, monkeypatch):
+    """The project's pipeline on datastore paths; the workspace (Azure ML's REST API) and
+    the storage account's blob endpoint on loopback over HTTPS, the account's real host
+    name resolved to the loopback server; a credential that hands out `storage-token`."""
+    import socket
+
+    cert, key = self_signed_cert(tmp_path, ACCOUNT_HOST)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    (project / "pipelines" / "web.yml").write_text(DATASTORE_PIPELINE)
+    (project / "config").mkdir()
+    (project / "config" / "dev.yml").write_text(
+        f"subscription_id: {SUBSCRIPTION}\nresource_group: rg-fixture-dev\n"
+        "workspace_name: mlw-fixture-dev\nlocation: westeurope\n"
+        "batch_endpoint: fixture-training-dev\n"
+    )
+    storage = Site()
+    storage.files = {}
+    storage.blobs = {"files/iris data.csv": b"5.1,3.5\n", "images/a.png": b"A"}
+    storage.container = "/azureml-blobstore"
+    storage.token = "storage-token"
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(storage))
+    context = __import__("ssl").SSLContext(__import__("ssl").PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    real = socket.getaddrinfo
+
+    def resolve(host, *args, **kwargs):
+        if host == ACCOUNT_HOST:
+            return real("127.0.0.1", port, *args[1:], **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    credential = FakeCredential("storage-token")
+    monkeypatch.setattr("amlctl.cloud.clients.credential", lambda: credential)
+    with ScriptedServer(tls_files=(cert, key)) as service:
+        monkeypatch.setenv("AZUREML_DEV_URL_MFE", service.url)
+        service.add("GET", "/datastores/workspaceblobstore", (200, DATASTORE))
+        storage.service = service  # type: ignore[attr-defined]
+        storage.credential = credential  # type: ignore[attr-defined]
+        yield storage
+    server.shutdown()
+    server.server_close()
+
+
+def test_datastore_inputs_are_read_as_the_signed_in_identity(project, workspace, capsys):
+    code, out, err = run(project, capsys, "--env", "dev")
+    assert code == 0, out + err
+    assert seen(project) == "iris data.csv:5.1,3.5|a.png"
+    assert ("https://storage.azure.com/.default",) in workspace.credential.scopes
+    assert workspace.service.sent("GET", "/datastores/workspaceblobstore")
+    # a second run asks for the blob's ETag and the listing, and reads no content again
+    reads = [r for r in workspace.requests if r.startswith("/azureml-blobstore/")]
+    code, out, err = run(project, capsys, "--env", "dev")
+    assert code == 0, out + err
+    again = [r for r in workspace.requests if r.startswith("/azureml-blobstore/")][len(reads) :]
+    assert len(again) == 1 and again[0].startswith("/azureml-blobstore/files/iris")  # HEAD
+    assert out.count("unchanged, the copy downloaded at") == 2
+
+
+def test_a_datastore_without_a_workspace_is_one_line_naming_env_and_set(project, workspace, capsys):
+    code, _, err = run(project, capsys)
+    assert code == 2
+    table, images = err.splitlines()
+    assert table == (
+        "error: inputs.table.path: azureml://datastores/workspaceblobstore/paths/files/"
+        "iris data.csv is in the workspace's datastore workspaceblobstore: run with --env ENV "
+        "to read it as the signed-in identity, or give a local copy with --set table=PATH"
+    )
+    assert images.endswith("--set jobs.look.inputs.images=PATH")
+    assert not workspace.requests
+
+
+def test_a_datastore_the_identity_cannot_read_names_the_role(project, workspace, capsys):
+    workspace.token = "another-token"  # the storage account refuses the signed-in identity
+    code, _, err = run(project, capsys, "--env", "dev")
+    assert code == 2
+    table, images = err.splitlines()
+    assert table == (
+        "error: inputs.table.path: azureml://datastores/workspaceblobstore/paths/files/"
+        "iris data.csv cannot be read (HTTP 403 AuthorizationPermissionMismatch): the "
+        "signed-in identity needs Storage Blob Data Reader on storage account stfixture (a "
+        "public URL needs a container that allows anonymous reads)"
+    )
+    assert images.startswith("error: jobs.look.inputs.images.path: ") and "403" in images
+
+
+def test_an_unknown_datastore_is_one_line(project, workspace, capsys):
+    path = project / "pipelines" / "web.yml"
+    path.write_text(path.read_text().replace("workspaceblobstore", "nostore"))
+    code, _, err = run(project, capsys, "--env", "dev")
+    assert code == 2
+    assert (
+        err.splitlines()[0] == "error: inputs.table.path: the workspace has no datastore 'nostore'"
+    )

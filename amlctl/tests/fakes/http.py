@@ -130,8 +130,8 @@ class PlainHttpBearer(SansIOHTTPPolicy):
         request.http_request.headers["Authorization"] = f"Bearer {token}"
 
 
-def self_signed_cert(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1/localhost and its key, written to folder."""
+def self_signed_cert(folder: Path, *names: str) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1/localhost (and ``names``) and its key, written to folder."""
     import ipaddress
 
     from cryptography import x509
@@ -153,7 +153,11 @@ def self_signed_cert(folder: Path) -> tuple[Path, Path]:
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    x509.DNSName("localhost"),
+                    *(x509.DNSName(name) for name in names),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
             ),
             critical=False,
         )

@@ -58,6 +58,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "stays there",
     )
     parser.add_argument(
+        "--env",
+        help="the workspace (config/ENV.yml) whose datastores `azureml://datastores/...` "
+        "inputs are downloaded from, as the signed-in identity",
+    )
+    parser.add_argument(
         "--timings",
         action="store_true",
         help="print where the run's time went (graph load, tracking store, each step, summary); "
@@ -79,6 +84,7 @@ def main(args: argparse.Namespace) -> int:
         workers=args.workers,
         env_manager=args.env_manager,
         show_timings=args.timings,
+        workspace_env=args.env,
     )
 
 
@@ -92,6 +98,7 @@ def run_pipeline(
     stream: Any = None,
     env_manager: str = "auto",
     show_timings: bool = False,
+    workspace_env: str | None = None,
 ) -> int:
     """Run the pipeline; returns the exit code (0 when every step succeeded)."""
     from ..cli import PROG
@@ -134,7 +141,8 @@ def run_pipeline(
     console = Console(stream)
     from .downloads import Downloads, fetch_remote
 
-    fetch_remote(pipeline, values, Downloads(runs_dir / "downloads", console.line))
+    workspace = _workspace(workspace_env, root) if workspace_env else None
+    fetch_remote(pipeline, values, Downloads(runs_dir / "downloads", console.line, workspace))
     relative = os.path.relpath(pipeline.path, root)
     tags = {"local_run.pipeline": relative, "mlflow.source.name": relative}
     commit = git_commit(root)
@@ -167,6 +175,21 @@ def run_pipeline(
         for line in table(timings.to_json()):
             console.line(line)
     return code
+
+
+def _workspace(env: str, root: Path) -> Any:
+    """() -> (MLClient, credential) of config/<env>.yml's workspace, made when first needed;
+    the settings are checked at once."""
+    from ..cloud import clients
+    from ..cloud.config import load_settings
+
+    settings = load_settings(env, root)
+
+    def connect() -> tuple[Any, Any]:
+        credential = clients.credential()
+        return clients.ml_client(settings, credential), credential
+
+    return connect
 
 
 def preflight(pipeline: Any) -> None:

@@ -9,6 +9,11 @@ URL (``wasbs://<container>@<account>.blob.core.windows.net/<path>``), is downloa
 - a folder (``uri_folder``, ``mltable``) through the Blob service's listing (the storage
   SDK, anonymously, as a public container allows), every blob under the path.
 
+An ``azureml://datastores/<name>/paths/<path>`` input (or its long form naming the
+workspace) is read the same way from the datastore's storage account, as the signed-in
+identity (``run --local --env ENV`` names the workspace; the storage SDK over HTTPS, with
+the token Azure ML's own data access would use).
+
 What is downloaded is kept by content (``objects/<sha256>/``) with an index by URL
 (``index.json``: the digest, the ETag or the listing it came from). A later run asks again
 (``If-None-Match``, or a fresh listing) and reuses the copy only if the source says it is
@@ -38,6 +43,12 @@ WASBS = re.compile(
     r"^wasbs?://(?P<container>[^@/]+)@(?P<account>[^./]+)\.blob\.(?P<suffix>[^/]+)/?(?P<path>.*)$",
     re.IGNORECASE,
 )
+DATASTORE = re.compile(
+    r"^azureml://(?:subscriptions/[^/]+/resource[gG]roups/[^/]+/"
+    r"(?:providers/Microsoft\.MachineLearningServices/)?workspaces/[^/]+/)?"
+    r"datastores/(?P<name>[^/]+)/paths/(?P<path>.*)$",
+    re.IGNORECASE,
+)
 FOLDER_KINDS = ("uri_folder", "mltable")
 TIMEOUT = float(os.environ.get("AMLCTL_DOWNLOAD_TIMEOUT", "60"))  # seconds without a byte
 CHUNK = 1 << 20
@@ -58,6 +69,11 @@ def web_url(url: str) -> str | None:
     return None
 
 
+def fetchable(url: str) -> bool:
+    """Whether a local run downloads ``url`` (a web, blob or datastore URL)."""
+    return web_url(url) is not None or DATASTORE.match(url) is not None
+
+
 def _is_index(data: Any) -> bool:
     return isinstance(data, dict) and all(isinstance(v, dict) for v in data.values())
 
@@ -65,9 +81,16 @@ def _is_index(data: Any) -> bool:
 class Downloads:
     """The content-addressed download cache of one ``.runs`` folder."""
 
-    def __init__(self, folder: Path, say: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        say: Callable[[str], None] = print,
+        workspace: Callable[[], tuple[Any, Any]] | None = None,
+    ) -> None:
         self.folder = folder
         self.say = say
+        # () -> (MLClient, credential) of the workspace datastores are read from (--env)
+        self.workspace = workspace
         self.set_key = ""  # what `--set` takes for the input being fetched
 
     # -- the index ------------------------------------------------------------------------------
@@ -122,13 +145,95 @@ class Downloads:
     def fetch(self, url: str, kind: str, where: str, set_key: str) -> Path:
         """The local copy of ``url``, an input of ``kind`` given at YAML key ``where``
         (``--set set_key=PATH`` replaces it)."""
+        self.set_key = set_key
+        datastore = DATASTORE.match(url)
+        if datastore:
+            return self._datastore(url, datastore["name"], datastore["path"], kind, where)
         source = web_url(url)
         if source is None:
             raise ProjectError(f"{where}: {url} is no web URL")
-        self.set_key = set_key
         if kind in FOLDER_KINDS:
-            return self._folder(url, source, where)
+            client, prefix = _container(source, None)
+            return self._listed(url, client, prefix, where)
         return self._file(url, source, where)
+
+    def _datastore(self, url: str, name: str, path: str, kind: str, where: str) -> Path:
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ResourceNotFoundError,
+        )
+
+        if self.workspace is None:
+            raise ProjectError(
+                f"{where}: {url} is in the workspace's datastore {name}: run with --env ENV "
+                f"to read it as the signed-in identity, or give a local copy with "
+                f"--set {self.set_key}=PATH"
+            )
+        ml, credential = self.workspace()
+        try:
+            store = ml.datastores.get(name)
+        except ResourceNotFoundError:
+            raise ProjectError(f"{where}: the workspace has no datastore {name!r}") from None
+        except ClientAuthenticationError as exc:
+            from ..cloud.errors import sign_in_failure
+
+            raise ProjectError(f"{where}: {sign_in_failure(exc)}") from None
+        except HttpResponseError as exc:
+            raise ProjectError(
+                f"{where}: datastore {name}: HTTP {exc.status_code} {_first_line(exc)}"
+            ) from None
+        account = getattr(store, "account_name", None)
+        container = getattr(store, "container_name", None) or getattr(store, "filesystem", None)
+        if not (account and container):
+            raise ProjectError(
+                f"{where}: datastore {name} ({getattr(store, 'type', 'unknown type')}) cannot "
+                "be read locally (blob and Data Lake Gen2 datastores can); give a local copy "
+                f"with --set {self.set_key}=PATH"
+            )
+        protocol = getattr(store, "protocol", None) or "https"
+        endpoint = getattr(store, "endpoint", None) or "core.windows.net"
+        source = f"{protocol}://{account}.blob.{endpoint}/{container}"
+        client, _ = _container(source, credential)
+        relative = path.strip("/")
+        if kind in FOLDER_KINDS:
+            return self._listed(url, client, f"{relative}/" if relative else "", where)
+        return self._blob(url, client, relative, where)
+
+    def _blob(self, url: str, client: Any, name: str, key: str) -> Path:
+        """One blob of ``client``'s container, downloaded unless its ETag is the one kept."""
+        from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+
+        blob = client.get_blob_client(name)
+        try:
+            etag = blob.get_blob_properties().etag
+        except ResourceNotFoundError:
+            raise ProjectError(f"{key}: {url} does not exist") from None
+        except HttpResponseError as exc:
+            raise ProjectError(_storage_refusal(key, url, client, exc, self.set_key)) from None
+        except AzureError as exc:
+            return self._offline(url, key, _first_line(exc))
+        entry = self._entry(url)
+        if entry is not None and entry.get("etag") == etag:
+            self.say(f"{url}: unchanged, the copy downloaded at {entry['fetched']} is used")
+            return self._path(entry)
+        file_name = _file_name(name)
+        staged = self._staging()
+        try:
+            with open(staged / file_name, "wb") as out:
+                blob.download_blob().readinto(out)
+        except BaseException as exc:
+            shutil.rmtree(staged, ignore_errors=True)
+            if isinstance(exc, AzureError):
+                raise ProjectError(
+                    f"{key}: {url} could not be downloaded whole ({_first_line(exc)})"
+                ) from None
+            raise
+        digest = state.file_sha(staged / file_name)
+        stored = self._store(staged, digest)
+        self._remember(url, {"digest": digest, "name": file_name, "etag": etag})
+        self.say(f"{url}: downloaded ({(stored / file_name).stat().st_size:,} bytes)")
+        return stored / file_name
 
     def _file(self, url: str, source: str, key: str) -> Path:
         import http.client
@@ -186,10 +291,10 @@ class Downloads:
         self.say(f"{url}: downloaded ({size:,} bytes)")
         return stored / name
 
-    def _folder(self, url: str, source: str, key: str) -> Path:
+    def _listed(self, url: str, client: Any, prefix: str, key: str) -> Path:
+        """Every blob under ``prefix`` of ``client``'s container, as one folder."""
         from azure.core.exceptions import AzureError, HttpResponseError
 
-        client, prefix = _container(source)
         try:
             listing = sorted(
                 (blob.name, blob.etag, blob.size)
@@ -197,12 +302,7 @@ class Downloads:
                 if not blob.name.endswith("/")
             )
         except HttpResponseError as exc:
-            status = exc.status_code
-            raise ProjectError(
-                f"{key}: {url} cannot be listed (HTTP {status}{_why(exc)}): a folder is read "
-                "from a public blob container; give a local copy with "
-                f"--set {self.set_key}=PATH"
-            ) from None
+            raise ProjectError(_storage_refusal(key, url, client, exc, self.set_key)) from None
         except AzureError as exc:
             return self._offline(url, key, str(exc).splitlines()[0] if str(exc) else "no answer")
         if not listing:
@@ -238,8 +338,22 @@ class Downloads:
         return stored
 
 
-def _container(source: str) -> tuple[Any, str]:
-    """(the storage SDK's anonymous client of the URL's container, the path under it).
+def _storage_refusal(key: str, url: str, client: Any, exc: Any, set_key: str) -> str:
+    status = exc.status_code
+    code = getattr(exc, "error_code", None) or getattr(exc, "reason", None) or ""
+    said = f"HTTP {status}{f' {code}' if code else ''}"
+    if status in (401, 403):
+        return (
+            f"{key}: {url} cannot be read ({said}): the signed-in identity needs Storage Blob "
+            f"Data Reader on storage account {client.account_name} (a public URL needs a "
+            "container that allows anonymous reads)"
+        )
+    return f"{key}: {url} cannot be read ({said}); give a local copy with --set {set_key}=PATH"
+
+
+def _container(source: str, credential: Any) -> tuple[Any, str]:
+    """(the storage SDK's client of the URL's container, the path under it); ``credential``
+    None reads anonymously, as a public container allows.
 
     ``https://<account>.blob.core.windows.net/<container>/<path>``; an IP or ``localhost``
     host is read as the storage emulator writes it: ``http://<host>/<account>/<container>/``.
@@ -262,7 +376,11 @@ def _container(source: str) -> tuple[Any, str]:
         prefix += "/"
     retry = LinearRetry(backoff=1, random_jitter_range=0, retry_total=2)  # not minutes
     client = ContainerClient(
-        account_url, container, credential=None, connection_timeout=TIMEOUT, retry_policy=retry
+        account_url,
+        container,
+        credential=credential,
+        connection_timeout=TIMEOUT,
+        retry_policy=retry,
     )
     return client, prefix
 
@@ -275,11 +393,6 @@ def _file_name(source: str) -> str:
 def _safe(relative: str) -> bool:
     parts = relative.split("/")
     return bool(relative) and all(p not in ("", ".", "..") and "\\" not in p for p in parts)
-
-
-def _why(exc: Any) -> str:
-    reason = getattr(exc, "reason", None)
-    return f" {reason}" if reason else ""
 
 
 def _first_line(exc: BaseException) -> str:
@@ -297,7 +410,7 @@ def fetch_remote(pipeline: Any, values: dict[str, Any], downloads: Downloads) ->
     problems: list[str] = []
     for name, spec in pipeline.inputs.items():
         remote = spec.get("remote")
-        if remote and values.get(name) is None and web_url(remote):
+        if remote and values.get(name) is None and fetchable(remote):
             kind = spec.get("type") or "uri_folder"
             try:
                 values[name] = str(downloads.fetch(remote, kind, f"inputs.{name}.path", name))
@@ -305,7 +418,7 @@ def fetch_remote(pipeline: Any, values: dict[str, Any], downloads: Downloads) ->
                 problems.append(str(exc))
     for step in pipeline.steps.values():
         for name, binding in list(step.inputs.items()):
-            if binding.kind != "remote" or not web_url(str(binding.value)):
+            if binding.kind != "remote" or not fetchable(str(binding.value)):
                 continue
             kind = step.component.inputs.get(name, {}).get("type") or "uri_folder"
             key = binding.keys[0] if binding.keys else f"{yaml_key(step.name)}.inputs.{name}"
