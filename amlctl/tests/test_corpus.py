@@ -203,6 +203,39 @@ def test_remote_data(tmp_path):
     )
 
 
+def test_remote_data_downloaded_where_the_network_reaches_it(tmp_path, monkeypatch):
+    """The same example unchanged, its storage account reachable (its real host name sent
+    to a loopback TLS server holding the files the local copy holds): both inputs are
+    downloaded, the folder through the Blob service's listing, and the step counts them."""
+    from fakes.http import self_signed_cert
+    from fakes.web import Site, resolve_to, serve
+
+    host = "azuremlexamples.blob.core.windows.net"
+    cert, key = self_signed_cert(tmp_path, host)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # the storage SDK (requests)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # urllib
+    local = CORPUS / "remote-data" / "local-copy"
+    site_files = ("titanic.csv", "iris.csv")
+    site = Site()
+    site.files = {"/datasets/iris.csv": (local / "iris.csv").read_bytes()}
+    site.container = "/datasets"
+    site.blobs = {"titanic/titanic.csv": (local / "titanic.csv").read_bytes()}
+    server = serve(site, tls=(cert, key))
+    resolve_to(monkeypatch, {host}, server.server_address[1])
+    try:
+        code, out, folder = run_corpus("remote-data", tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 0, out
+    rows = {name: len((local / name).read_text().splitlines()) - 1 for name in site_files}
+    assert (output(folder, "count_rows", "counts") / "counts.txt").read_text() == (
+        f"data={rows['titanic.csv']} lookup={rows['iris.csv']}\n"
+    )
+    assert f"https://{host}/datasets/iris.csv: downloaded" in out
+    assert f"wasbs://datasets@{host}/titanic/: downloaded (1 files)" in out
+
+
 def test_distributed_pytorch(tmp_path):
     code, out, folder = run_corpus("distributed-pytorch", tmp_path)
     assert code == 0, out

@@ -1,24 +1,20 @@
 """Inputs from the web in `run --local`: downloaded once, re-checked, never stale.
 
-A loopback HTTP server plays a web site (ETags, 304s, a body cut short) and the Blob
-service (the container listing and blob reads that the storage SDK sends, path-style as
-the storage emulator serves them).
+A loopback HTTP server (tests/fakes/web.py) plays a web site (ETags, 304s, a body cut
+short) and the Blob service (the container listing and blob reads that the storage SDK
+sends, path-style as the storage emulator serves them, or over TLS under a storage
+account's real host name for datastores).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-import threading
-from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
-from xml.sax.saxutils import escape
 
 import pytest
 from fakes.http import FakeCredential, ScriptedServer, self_signed_cert
 from fakes.project import SUBSCRIPTION
+from fakes.web import Site, resolve_to, serve
 
 from amlctl import cli
 
@@ -67,115 +63,12 @@ jobs:
 """
 
 
-class Site:
-    """What the loopback server holds, and what it was asked."""
-
-    def __init__(self) -> None:
-        self.files = {"/files/iris data.csv": b"5.1,3.5\n"}
-        self.blobs = {"images/a.png": b"A", "images/sub/b.png": b"BB", "other/c.png": b"C"}
-        self.requests: list[str] = []
-        self.short = False  # a body cut short of its Content-Length
-        self.container = "/devstoreaccount1/datasets"  # path-style, as the emulator serves
-        self.token: str | None = None  # a bearer token every blob request must carry
-
-
-def handler(site: Site) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":  # a HEAD is answered with the GET's headers only
-                self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            url = urlparse(self.path)
-            path = url.path.replace("%20", " ")
-            site.requests.append(self.path)
-            if path in site.files:
-                body = site.files[path]
-                etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
-                if self.headers.get("If-None-Match") == etag:
-                    self.send_response(304)
-                    self.send_header("ETag", etag)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                if site.short:
-                    self.send_response(200)
-                    self.send_header("Content-Length", str(len(body) + 100))
-                    self.end_headers()
-                    self.wfile.write(body)
-                    self.close_connection = True
-                    return
-                self.send(200, body, {"ETag": etag})
-                return
-            blob_request = path == site.container or path.startswith(site.container + "/")
-            authorized = self.headers.get("Authorization") == f"Bearer {site.token}"
-            if blob_request and site.token is not None and not authorized:
-                self.send(
-                    403,
-                    b"<Error><Code>AuthorizationPermissionMismatch</Code></Error>",
-                    {"x-ms-error-code": "AuthorizationPermissionMismatch"},
-                )
-                return
-            if path == site.container:
-                query = parse_qs(url.query)
-                prefix = query.get("prefix", [""])[0]
-                items = "".join(
-                    f"<Blob><Name>{escape(name)}</Name><Properties>"
-                    f"<Etag>0x{hashlib.sha256(data).hexdigest()[:8]}</Etag>"
-                    f"<Content-Length>{len(data)}</Content-Length>"
-                    "<BlobType>BlockBlob</BlobType></Properties></Blob>"
-                    for name, data in sorted(site.blobs.items())
-                    if name.startswith(prefix)
-                )
-                xml = (
-                    '<?xml version="1.0" encoding="utf-8"?><EnumerationResults '
-                    'ContainerName="datasets"><Blobs>'
-                    f"{items}</Blobs><NextMarker /></EnumerationResults>"
-                ).encode()
-                self.send(200, xml, {"Content-Type": "application/xml"})
-                return
-            blob = path.removeprefix(site.container + "/")
-            if path.startswith(site.container + "/") and blob in site.blobs:
-                data = site.blobs[blob]
-                headers = {
-                    "x-ms-blob-type": "BlockBlob",
-                    "ETag": f'"0x{hashlib.sha256(data).hexdigest()[:8]}"',
-                    "Last-Modified": formatdate(usegmt=True),
-                    "Content-Type": "application/octet-stream",
-                }
-                wanted = self.headers.get("x-ms-range") or self.headers.get("Range")
-                if wanted:  # the SDK reads in ranges and needs Content-Range back
-                    start, _, end = wanted.removeprefix("bytes=").partition("-")
-                    last = min(int(end or len(data) - 1), len(data) - 1)
-                    part = data[int(start) : last + 1]
-                    headers["Content-Range"] = f"bytes {start}-{last}/{len(data)}"
-                    self.send(206, part, headers)
-                    return
-                self.send(200, data, headers)
-                return
-            self.send(404, b"not found", {})
-
-        do_HEAD = do_GET
-
-    return Handler
-
-
 @pytest.fixture
 def site():
     holder = Site()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(holder))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    holder.files = {"/files/iris data.csv": b"5.1,3.5\n"}
+    holder.blobs = {"images/a.png": b"A", "images/sub/b.png": b"BB", "other/c.png": b"C"}
+    server = serve(holder)
     holder.base = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
     holder.server = server  # type: ignore[attr-defined]
     yield holder
@@ -345,8 +238,6 @@ def workspace(tmp_path, project, monkeypatch):
     """The project's pipeline on datastore paths; the workspace (Azure ML's REST API) and
     the storage account's blob endpoint on loopback over HTTPS, the account's real host
     name resolved to the loopback server; a credential that hands out `storage-token`."""
-    import socket
-
     cert, key = self_signed_cert(tmp_path, ACCOUNT_HOST)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
     (project / "pipelines" / "web.yml").write_text(DATASTORE_PIPELINE)
@@ -357,24 +248,11 @@ def workspace(tmp_path, project, monkeypatch):
         "batch_endpoint: fixture-training-dev\n"
     )
     storage = Site()
-    storage.files = {}
     storage.blobs = {"files/iris data.csv": b"5.1,3.5\n", "images/a.png": b"A"}
     storage.container = "/azureml-blobstore"
     storage.token = "storage-token"
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(storage))
-    context = __import__("ssl").SSLContext(__import__("ssl").PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(str(cert), str(key))
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
-    real = socket.getaddrinfo
-
-    def resolve(host, *args, **kwargs):
-        if host == ACCOUNT_HOST:
-            return real("127.0.0.1", port, *args[1:], **kwargs)
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    server = serve(storage, tls=(cert, key))
+    resolve_to(monkeypatch, {ACCOUNT_HOST}, server.server_address[1])
     credential = FakeCredential("storage-token")
     monkeypatch.setattr("amlctl.cloud.clients.credential", lambda: credential)
     with ScriptedServer(tls_files=(cert, key)) as service:
