@@ -195,7 +195,9 @@ def read_context(context: Path, dockerfile: Path) -> dict:
                     add("pip", pip)
             elif verb[:1] in (["create"], ["install"]):
                 add("conda", [c for c in map(_clean, positional[1:]) if c])
-        elif program in ("pip", "pip3") or (program.startswith("python") and words[1:3] == ["-m", "pip"]):
+        elif program in ("pip", "pip3") or (
+            program.startswith("python") and words[1:3] == ["-m", "pip"]
+        ):
             rest = words[1:] if program.startswith("pip") else words[3:]
             if rest[:1] != ["install"]:
                 continue
@@ -254,7 +256,9 @@ def read_environment(folder: Path, source: Path) -> tuple[str, dict] | None:
     image_config = (extra or {}).get("image") or {}
     context_config = image_config.get("context") or {}
     context = folder / str(context_config.get("dir") or "context")
-    definition = read_context(context, context / str(context_config.get("dockerfile") or "Dockerfile"))
+    definition = read_context(
+        context, context / str(context_config.get("dockerfile") or "Dockerfile")
+    )
     if not definition["image"] and isinstance((spec or {}).get("image"), str):
         definition["image"] = IMAGE_TAG.sub("latest", spec["image"])
     tags = (spec or {}).get("tags") or {}
@@ -281,7 +285,9 @@ def build(source: Path) -> tuple[dict, list[str]]:
             continue
         name, definition = found
         if name in environments:
-            problems.append(f"{name}: defined twice ({environments[name]['path']}, {definition['path']})")
+            problems.append(
+                f"{name}: defined twice ({environments[name]['path']}, {definition['path']})"
+            )
         environments[name] = definition
     return environments, problems
 
@@ -308,7 +314,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     licence = next((args.source / n for n in LICENCE_FILES if (args.source / n).is_file()), None)
     if licence is None:
-        print(f"{args.source}: no LICENSE.txt (the MIT notice must ship with the data)", file=sys.stderr)
+        print(
+            f"{args.source}: no LICENSE.txt (the MIT notice must ship with the data)",
+            file=sys.stderr,
+        )
         return 1
     environments, problems = build(args.source)
     if problems:

@@ -37,6 +37,8 @@ from ..project import ProjectError
 ENV_MANAGERS = ("auto", "local", "uv")
 # conda packages that are part of the image or the toolchain, not Python packages
 CONDA_BUILTINS = {"python", "pip", "setuptools", "wheel", "conda", "ca-certificates", "openssl"}
+# ... of which a pinned version is installed as asked (`setuptools<82`: a package may need it)
+VERSIONED_TOOLS = {"setuptools", "wheel"}
 # conda-forge packages with no PyPI distribution (system libraries, CUDA, MPI)
 CONDA_ONLY = {
     "cudatoolkit",
@@ -86,26 +88,45 @@ def requirements(spec: dict[str, Any]) -> tuple[list[str], str | None, list[str]
         if isinstance(dependency, dict):
             pip += [str(x) for x in dependency.get("pip") or [] if not str(x).startswith("-")]
             continue
-        text = str(dependency).split("::")[-1].strip()
-        match = re.match(r"^([A-Za-z0-9._-]+)\s*(?:=+\s*([^=\s]+))?", text)
-        if not match:
+        parsed = conda_match_spec(str(dependency))
+        if parsed is None:
             continue
-        name, version = match.group(1).lower(), match.group(2)
+        name, version, requirement = parsed
         if name == "python":
             python = version
-        elif name in CONDA_BUILTINS:
+        elif name in CONDA_BUILTINS and not (name in VERSIONED_TOOLS and requirement != name):
             continue
         elif name in CONDA_ONLY or name.startswith(("lib", "cuda")):
             conda_only.append(name)
         else:  # a conda package also on PyPI under its name (numpy=1.26 -> numpy==1.26.*)
-            pip.append(
-                f"{name}=={version}.*"
-                if version and version.count(".") < 2
-                else f"{name}=={version}"
-                if version
-                else name
-            )
+            pip.append(requirement)
     return pip, python, conda_only
+
+
+def conda_match_spec(text: str) -> tuple[str, str | None, str] | None:
+    """(name, the version an ``=``/``==`` pin names, pip requirement) of a conda package spec.
+
+    ``numpy=1.26`` -> ``numpy==1.26.*`` (conda's ``=`` is a prefix), ``numpy==1.26.4`` and
+    ``numpy=1.26.4=py311h_0`` (a build string) -> ``numpy==1.26.4``, ``pandas~=1.5.3``,
+    ``psutil>=5.2,<6`` as they are, ``numpy 1.26.*`` -> ``numpy==1.26.*``.
+    """
+    text = text.split("#", 1)[0].split("::")[-1].strip()
+    match = re.match(r"^([A-Za-z0-9._-]+)\s*(.*)$", text)
+    if not match:
+        return None
+    name, rest = match.group(1).lower(), match.group(2).replace(" ", "")
+    if not rest:
+        return name, None, name
+    if rest[0] not in "=<>!~":  # `numpy 1.26.*`
+        rest = "=" + rest
+    if rest.startswith("==") or (rest.startswith("=") and not rest.startswith("==")):
+        exact = rest.startswith("==")
+        version = rest.lstrip("=").split("=")[0]
+        if "," in version or "|" in version:
+            return name, None, f"{name}{'==' if exact else '>='}{version}"
+        fuzzy = not exact and version.count(".") < 2 and not version.endswith("*")
+        return name, version.rstrip(".*"), f"{name}=={version}{'.*' if fuzzy else ''}"
+    return name, None, f"{name}{rest}"
 
 
 def _requirement_lines(text: str) -> list[str]:
@@ -139,23 +160,20 @@ def _dockerfile_pip(dockerfile: Path, context: Path) -> list[str]:
 
 
 def _satisfied(requirement: str) -> bool:
+    """Whether amlctl's environment has a package at a version the requirement allows."""
     from importlib import metadata
 
-    match = REQUIREMENT_NAME.match(requirement)
-    if not match:
-        return False
-    name = match.group(1)
+    from packaging.requirements import InvalidRequirement, Requirement
+
     try:
-        installed = metadata.version(name)
+        wanted = Requirement(requirement)
+    except InvalidRequirement:
+        return False
+    try:
+        installed = metadata.version(wanted.name)
     except metadata.PackageNotFoundError:
         return False
-    pinned = re.search(r"==\s*([^\s;,]+)", requirement)
-    if not pinned:
-        return True
-    wanted = pinned.group(1)
-    if wanted.endswith(".*"):
-        return installed.startswith(wanted[:-1]) or installed == wanted[:-2]
-    return installed == wanted
+    return wanted.specifier.contains(installed, prereleases=True)
 
 
 class Environments:
@@ -199,8 +217,12 @@ class Environments:
 
     def _resolve(self, spec: dict[str, Any], where: str) -> tuple[str, Any]:
         local = ("local", None)
-        if self.manager == "local" or not spec or spec.get("name"):
+        if self.manager == "local" or not spec:
             return local
+        if spec.get("name"):
+            spec = self._named(str(spec["name"]), where)
+            if spec is None:
+                return local
         try:
             pip, python, conda_only = requirements(spec)
         except (OSError, ValueError) as exc:
@@ -209,16 +231,41 @@ class Environments:
             # the pinned packages decide: another Python minor version alone (the image's)
             # does not make a step build an environment
             needed = [r for r in pip if not AZURE_ONLY.match(r)]
-            if not conda_only and all(_satisfied(r) for r in needed):
+            # a curated environment's Python is part of its definition, and decides too
+            python_ok = not spec.get("curated") or not python or _python_matches(python)
+            if not conda_only and python_ok and all(_satisfied(r) for r in needed):
                 return local
         if conda_only:
             raise ProjectError(
                 f"{where}: conda packages with no PyPI distribution: {', '.join(conda_only)}; "
                 "install them into this environment and run with --env-manager local"
             )
-        return f"uv:{_env_hash(pip, python)}", (pip, python)
+        label = str(spec.get("curated") or "")
+        return f"uv:{_env_hash(pip, python)}", (pip, python, label)
 
-    def _build(self, pip: list[str], python: str | None, where: str) -> str:
+    def _named(self, name: str, where: str) -> dict[str, Any] | None:
+        """A named environment with no definition in the project: a curated one's published
+        definition (as a conda spec), else None (the step runs in amlctl's environment)."""
+        from . import curated
+
+        ref = curated.reference(name)
+        found = curated.definition(ref) if ref else None
+        if found is None:
+            what = (
+                f"is not a curated environment of azureml-assets {curated.commit()[:12]}"
+                if ref
+                else "has no definition in the project's environments folder"
+            )
+            self.console.line(
+                f"-- {where}: environment {name} {what}; the step runs in amlctl's environment"
+            )
+            return None
+        label = f"curated {ref.name}"
+        if ref.version is not None:  # azureml-assets keeps the current definition only
+            label += f" version {ref.version} as defined at azureml-assets {curated.commit()[:12]}"
+        return {"conda": curated.conda_spec(found), "curated": label}
+
+    def _build(self, pip: list[str], python: str | None, label: str, where: str) -> str:
         key = _env_hash(pip, python)
         folder = self.envs_dir / key
         bin_dir = folder / ("Scripts" if os.name == "nt" else "bin")
@@ -235,16 +282,22 @@ class Environments:
             if (folder / ".complete").is_file():
                 return str(bin_dir)
             shutil.rmtree(folder, ignore_errors=True)
-            self.console.line(f"-- building environment {key} for {where} ({len(pip)} packages)")
-            log = self.envs_dir / f"{key}.log"
-            # uv finds an interpreter by version prefix: `python=3.7.6` runs on a 3.7
-            wanted = (
-                python_prefix(python) if python and _python_available(python) else sys.executable
+            what = f"{label}, " if label else ""
+            self.console.line(
+                f"-- building environment {key} for {where} ({what}{len(pip)} packages)"
             )
+            log = self.envs_dir / f"{key}.log"
             with log.open("w") as out:
-                for interpreter in dict.fromkeys([wanted, sys.executable]):
+                # an interpreter of the pinned major.minor (`python=3.7.6` runs on a 3.7)
+                interpreter = find_python(python, uv, out) if python else sys.executable
+                if interpreter is None:
+                    self.console.line(
+                        f"-- {where}: Python {python} is not installed here and uv cannot "
+                        f"download it; its environment uses Python {sys.version.split()[0]}"
+                    )
+                for candidate in dict.fromkeys([interpreter or sys.executable, sys.executable]):
                     created = subprocess.run(
-                        [uv, "venv", "--seed", "-q", "--python", interpreter, str(folder)],
+                        [uv, "venv", "--seed", "-q", "--python", candidate, str(folder)],
                         stdout=out,
                         stderr=subprocess.STDOUT,
                         check=False,
@@ -252,11 +305,6 @@ class Environments:
                     )
                     if created.returncode == 0:
                         break
-                if python and interpreter == sys.executable and not _python_matches(python):
-                    self.console.line(
-                        f"-- {where}: Python {python} is not installed here; its environment "
-                        f"uses Python {sys.version.split()[0]}"
-                    )
                 installed = created.returncode == 0 and (
                     not pip
                     or subprocess.run(
@@ -364,8 +412,78 @@ def _python_matches(version: str) -> bool:
 
 
 def _python_available(version: str) -> bool:
-    """An interpreter for a conda pin (`python=3.7.6`, `3.10.*`) by its major.minor prefix."""
-    return _python_matches(version) or shutil.which(f"python{python_prefix(version)}") is not None
+    """An interpreter for a conda pin (`python=3.7.6`, `3.10.*`) by its major.minor prefix,
+    installed here (PATH, pyenv's versions, uv's managed Pythons); nothing downloaded."""
+    return find_python(version, None, None) is not None
+
+
+def find_python(version: str, uv: str | None, log: Any) -> str | None:
+    """An interpreter of ``version``'s major.minor: this one, one on PATH or in pyenv's
+    versions folder (pyenv's shims fail for versions other than its global one, so each
+    candidate is asked its version), uv's managed Pythons; else, with ``uv``, one uv
+    downloads where the network allows (not when UV_PYTHON_DOWNLOADS=never)."""
+    prefix = python_prefix(version)
+    if _python_matches(version):
+        return sys.executable
+    candidates = [
+        str(Path(folder) / f"python{prefix}")
+        for folder in os.environ.get("PATH", "").split(os.pathsep)
+        if folder and (Path(folder) / f"python{prefix}").is_file()
+    ]
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    installed = [
+        p
+        for p in (root / "versions").glob(f"{prefix}*")
+        if p.name.split(".")[:2] == prefix.split(".")
+    ]
+    for folder in sorted(installed, key=lambda p: _version_key(p.name), reverse=True):
+        candidates.append(str(folder / "bin" / f"python{prefix}"))
+    for candidate in dict.fromkeys(candidates):
+        if _reports_version(candidate, prefix):
+            return candidate
+    if uv is None:
+        return None
+    never = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    steps = [["python", "find", "--managed-python", prefix]]
+    if os.environ.get("UV_PYTHON_DOWNLOADS", "").lower() != "never":
+        steps += [["python", "install", prefix], ["python", "find", "--managed-python", prefix]]
+    for step in steps:
+        try:
+            done = subprocess.run(
+                [uv, *step],
+                capture_output=True,
+                text=True,
+                env=never if "find" in step else None,
+                timeout=600,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return None
+        if log is not None:
+            log.write(f"$ uv {' '.join(step)}\n{done.stdout}{done.stderr}")
+        if "find" in step and done.returncode == 0 and done.stdout.strip():
+            return done.stdout.strip().splitlines()[-1]
+        if "install" in step and done.returncode != 0:
+            return None
+    return None
+
+
+def _version_key(name: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", name)[:3])
+
+
+def _reports_version(interpreter: str, prefix: str) -> bool:
+    try:
+        done = subprocess.run(
+            [interpreter, "-c", "import sys; print(*sys.version_info[:2], sep='.')"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and done.stdout.strip() == prefix
 
 
 def python_prefix(version: str) -> str:
