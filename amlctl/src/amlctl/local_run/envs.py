@@ -413,7 +413,7 @@ def _python_matches(version: str) -> bool:
 
 def _python_available(version: str) -> bool:
     """An interpreter for a conda pin (`python=3.7.6`, `3.10.*`) by its major.minor prefix,
-    installed here (PATH, pyenv's versions, uv's managed Pythons); nothing downloaded."""
+    on PATH or in pyenv's versions folder (uv is not asked, nothing is downloaded)."""
     return find_python(version, None, None) is not None
 
 

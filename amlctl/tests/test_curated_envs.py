@@ -1,0 +1,223 @@
+"""Curated and registry environments run locally on the definitions Azure ML publishes.
+
+A step on ``azureml://registries/azureml/environments/<name>/labels/latest`` (or
+``/versions/<n>``, or a workspace's ``azureml:AzureML-<name>@latest``) gets that
+environment's Python and packages (local_run/data/curated_environments.json, read from
+Azure/azureml-assets), built with uv once and reused; a name Azure ML does not offer runs in
+amlctl's environment with one line saying so.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from amlctl.local_run import command as run_command
+from amlctl.local_run import curated, envs
+
+PROBE = (
+    'python -c "import sys, setuptools, mldesigner; '
+    "print('python', *sys.version_info[:2], 'setuptools', setuptools.__version__, "
+    "'mldesigner', '.runs/envs/' in mldesigner.__file__)\""
+)
+
+
+@pytest.fixture(autouse=True)
+def shared_tracking(tmp_path_factory, monkeypatch):
+    store = tmp_path_factory.getbasetemp() / "curated-mlflow"
+    store.mkdir(exist_ok=True)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
+    monkeypatch.setenv("AMLCTL_TRACKING_IDLE_SECONDS", "120")
+    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    (root / ".git").mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    return root
+
+
+def run(pipeline: Path, **options) -> tuple[int, str]:
+    stream = io.StringIO()
+    code = run_command.run_pipeline(pipeline, [], stream=stream, **options)
+    return code, stream.getvalue()
+
+
+def pipeline(environment: str, command: str = PROBE) -> str:
+    return f"""
+    type: pipeline
+    jobs:
+      probe:
+        command: {json.dumps(command)}
+        environment: {environment}
+    """
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "azureml://registries/azureml/environments/sklearn-1.5/labels/latest",
+            curated.Reference("sklearn-1.5", label="latest"),
+        ),
+        (
+            "azureml://registries/azureml/environments/sklearn-1.5/versions/21",
+            curated.Reference("sklearn-1.5", version="21"),
+        ),
+        ("azureml:AzureML-sklearn-1.5@latest", curated.Reference("sklearn-1.5", label="latest")),
+        ("azureml:AzureML-sklearn-1.5:7", curated.Reference("sklearn-1.5", version="7")),
+        # azure-ai-ml hands a component's environment over without `azureml:`
+        ("AzureML-sklearn-1.5@latest", curated.Reference("sklearn-1.5", label="latest")),
+        (
+            "azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest",
+            curated.Reference("sklearn-1.0-ubuntu20.04-py38-cpu", label="latest"),
+        ),
+        # not curated: another registry's, a workspace's own
+        ("azureml://registries/my-registry/environments/sklearn-1.5/versions/1", None),
+        ("azureml:my-training-env:3", None),
+        ("my-training-env@latest", None),
+    ],
+)
+def test_each_reference_form_names_its_curated_environment(text, expected):
+    assert curated.reference(text) == expected
+
+
+def test_a_curated_definition_is_its_python_and_pinned_packages():
+    found = curated.definition(curated.reference("azureml:AzureML-sklearn-1.5@latest"))
+    pip, python, conda_only = envs.requirements({"conda": curated.conda_spec(found)})
+    assert python == "3.10" and conda_only == []
+    assert {"pandas~=1.5.3", "numpy~=1.22.0", "scikit-learn~=1.5.0", "azureml-mlflow"} <= set(pip)
+    assert not any(r.startswith("pip") and r[3:4] in "=<>~" for r in pip)  # the tool, not kept
+    # a retired name is not among today's curated environments
+    assert curated.definition(curated.reference("AzureML-sklearn-1.0-ubuntu20.04-py38-cpu")) is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("numpy=1.26", ("numpy", "1.26", "numpy==1.26.*")),
+        ("numpy==1.26.4", ("numpy", "1.26.4", "numpy==1.26.4")),
+        ("numpy=1.26.4=py311h64a7726_0", ("numpy", "1.26.4", "numpy==1.26.4")),
+        ("numpy 1.26.*", ("numpy", "1.26", "numpy==1.26.*")),
+        ("pandas~=1.5.3", ("pandas", None, "pandas~=1.5.3")),
+        ("psutil>=5.2.2,<6.0.0", ("psutil", None, "psutil>=5.2.2,<6.0.0")),
+        ("conda-forge::tzdata", ("tzdata", None, "tzdata")),
+        ("python=3.7.6", ("python", "3.7.6", "python==3.7.6")),
+        ("setuptools<82", ("setuptools", None, "setuptools<82")),
+    ],
+)
+def test_conda_package_specs_become_pip_requirements(spec, expected):
+    assert envs.conda_match_spec(spec) == expected
+
+
+def test_a_step_on_a_curated_environment_gets_its_python_and_packages(tmp_path, monkeypatch):
+    """mldesigner-minimal: Python 3.10, `setuptools<82` (a conda pin) and mldesigner (pip)."""
+    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
+    reference = "azureml://registries/azureml/environments/mldesigner-minimal/labels/latest"
+    root = write(tmp_path / "repo", {"pipeline.yml": pipeline(reference)})
+    code, out = run(root / "pipeline.yml")
+    assert code == 0, out
+    assert "(curated mldesigner-minimal, 2 packages)" in out
+    line = next(x for x in out.splitlines() if x.startswith("[probe] python "))
+    _, _, major, minor, _, setuptools, _, own = line.split()
+    assert int(setuptools.split(".")[0]) < 82 and own == "True"  # in the step's environment
+    if envs.find_python("3.10", None, None) is not None:
+        assert (major, minor) == ("3", "10"), out
+    else:  # this machine has no Python 3.10: the host's, and one line that says so
+        assert "Python 3.10 is not installed here and uv cannot download it" in out
+        assert (major, minor) == tuple(map(str, sys.version_info[:2]))
+    built = list((root / ".runs" / "envs").glob("*/.complete"))
+    assert [json.loads(p.read_text()) for p in built] == [
+        {"pip": ["setuptools<82", "mldesigner"], "python": "3.10"}
+    ]
+    # the same definition by a workspace name and a version: the built environment is reused
+    (root / "pipeline.yml").write_text(
+        textwrap.dedent(pipeline("azureml:AzureML-mldesigner-minimal:3", PROBE + " && echo v3"))
+    )
+    code, again = run(root / "pipeline.yml")
+    assert code == 0, again
+    assert "building environment" not in again and line in again
+    assert len(list((root / ".runs" / "envs").glob("*/.complete"))) == 1
+
+
+def test_a_missing_python_version_builds_on_the_host_python_with_one_line(tmp_path, monkeypatch):
+    """No interpreter of the definition's version and no download: the pins still hold."""
+    data = {
+        "source": "https://github.com/Azure/azureml-assets",
+        "commit": "0" * 40,
+        "licence": "MIT",
+        "environments": {
+            "tiny-9.9": {
+                "conda": ["pip=26.1"],
+                "image": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest",
+                "path": "assets/training/general/environments/tiny-9.9",
+                "pip": ["tabulate==0.8.10"],
+                "python": "3.99",
+                "version": "auto",
+            }
+        },
+    }
+    (tmp_path / "curated.json").write_text(json.dumps(data))
+    monkeypatch.setattr(curated, "DATA", tmp_path / "curated.json")
+    curated.data.cache_clear()
+    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
+    monkeypatch.setenv("UV_PYTHON_INSTALL_DIR", str(tmp_path / "no-managed-pythons"))
+    command = "python -c \"import tabulate; print('tabulate', tabulate.__version__)\""
+    root = write(
+        tmp_path / "repo",
+        {
+            "pipeline.yml": pipeline(
+                "azureml://registries/azureml/environments/tiny-9.9/versions/4", command
+            )
+        },
+    )
+    try:
+        code, out = run(root / "pipeline.yml", env_manager="uv")
+    finally:
+        curated.data.cache_clear()
+    assert code == 0, out
+    assert "[probe] tabulate 0.8.10" in out  # amlctl's environment has another or none
+    assert (
+        "(curated tiny-9.9 version 4 as defined at azureml-assets 000000000000, 1 packages)" in out
+    )
+    warnings = [x for x in out.splitlines() if "Python 3.99" in x]
+    assert warnings == [
+        "-- jobs.probe: Python 3.99 is not installed here and uv cannot download it; its "
+        f"environment uses Python {sys.version.split()[0]}"
+    ]
+
+
+def test_an_unknown_curated_name_runs_in_amlctls_environment_with_one_line(tmp_path):
+    root = write(
+        tmp_path / "repo",
+        {
+            "pipeline.yml": """
+            type: pipeline
+            jobs:
+              first:
+                command: echo first
+                environment: azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest
+              second:
+                command: echo second
+                environment: azureml:AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest
+            """
+        },
+    )
+    code, out = run(root / "pipeline.yml")
+    assert code == 0, out
+    warnings = [x for x in out.splitlines() if "is not a curated environment" in x]
+    assert len(warnings) == 1, out  # once per environment
+    assert warnings[0].endswith(
+        ": environment AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest is not a curated "
+        f"environment of azureml-assets {curated.commit()[:12]}; the step runs in amlctl's "
+        "environment"
+    )
+    assert "building environment" not in out and "[second] second" in out
