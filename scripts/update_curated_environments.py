@@ -73,6 +73,7 @@ PIP_VALUE_OPTIONS = {
     "--abi",
 }
 NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+INDEX_OPTIONS = ("-i", "--index-url", "--extra-index-url")  # e.g. PyTorch's CUDA wheels
 BASE_PIPS = ("/opt/miniconda/bin/", "/opt/conda/bin/")  # the base image's pip, not the env's
 
 
@@ -160,11 +161,13 @@ def _arguments(words: list[str], value_options: set[str]) -> tuple[list[str], di
 
 
 def read_context(context: Path, dockerfile: Path) -> dict:
-    """{"image", "conda": [...], "pip": [...], "python"} as the Dockerfile installs them."""
+    """{"image", "conda": [...], "pip": [...], "indexes": [...]} as the Dockerfile installs
+    them (``indexes``: the package indexes pip installs from besides PyPI)."""
     text = dockerfile.read_text(encoding="utf-8") if dockerfile.is_file() else ""
     images = re.findall(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)", text, re.MULTILINE | re.IGNORECASE)
     image = IMAGE_TAG.sub("latest", images[-1]) if images else None
     installed: dict[str, tuple[str, str]] = {}  # package -> (conda|pip, requirement)
+    indexes: list[str] = []
 
     def add(kind: str, requirements: list[str]) -> None:
         for requirement in requirements:
@@ -201,19 +204,25 @@ def read_context(context: Path, dockerfile: Path) -> dict:
             rest = words[1:] if program.startswith("pip") else words[3:]
             if rest[:1] != ["install"]:
                 continue
-            add("pip", _pip_arguments(rest[1:], context))
+            add("pip", _pip_arguments(rest[1:], context, indexes))
         elif program == "uv" and words[1:3] == ["pip", "install"]:
-            add("pip", _pip_arguments(words[3:], context))
+            add("pip", _pip_arguments(words[3:], context, indexes))
     conda = [req for kind, req in installed.values() if kind == "conda"]
     pip = [req for kind, req in installed.values() if kind == "pip"]
-    return {"image": image, "conda": conda, "pip": pip}
+    return {"image": image, "conda": conda, "pip": pip, "indexes": indexes}
 
 
-def _pip_arguments(words: list[str], context: Path) -> list[str]:
+def _pip_arguments(words: list[str], context: Path, indexes: list[str]) -> list[str]:
+    """Requirements a pip install names (``-r`` files of the context read); the package
+    indexes it installs from besides PyPI go to ``indexes``."""
     found: list[str] = []
     index = 0
     while index < len(words):
         word = words[index]
+        if word in INDEX_OPTIONS and index + 1 < len(words):
+            url = words[index + 1]
+            if "$" not in url and "{{" not in url and url not in indexes:
+                indexes.append(url)
         if word in ("-r", "--requirement") and index + 1 < len(words):
             file = context / Path(words[index + 1]).name
             if file.is_file():

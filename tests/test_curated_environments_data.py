@@ -38,7 +38,8 @@ def test_the_bundled_data_holds_the_curated_environments_examples_use():
     assert sklearn["path"] == "assets/training/general/environments/sklearn-1.5"
     assert environments["mldesigner-minimal"]["pip"] == ["mldesigner"]
     for name, definition in environments.items():
-        assert set(definition) == {"conda", "image", "path", "pip", "python", "version"}, name
+        keys = {"conda", "image", "indexes", "path", "pip", "python", "version"}
+        assert set(definition) == keys, name
         text = json.dumps(definition)
         assert "{{" not in text and "$" not in text, name  # no build placeholder left
 
@@ -108,7 +109,8 @@ def fake_checkout(root: Path) -> Path:
                     -c conda-forge && conda clean -a -y
                 RUN conda run -p $CONDA_PREFIX pip install --no-cache-dir \\
                     'scikit-learn~=1.5.0' six==1.16.0 \\
-                    -r requirements.txt
+                    -r requirements.txt \\
+                    --extra-index-url https://download.pytorch.org/whl/cu126 torch==2.10.0+cu126
                 RUN conda run -p $CONDA_PREFIX pip install --upgrade six==1.17.0 ./local.whl
                 RUN /opt/miniconda/bin/pip install --upgrade 'idna>=3.15'
                 RUN conda install -n base -c conda-forge -y 'urllib3=2.7.0'
@@ -138,6 +140,7 @@ EXPECTED = {
         "image": "mcr.microsoft.com/devcontainers/python:3.11",
         "path": "assets/training/general/environments/image-only",
         "pip": ["jinja2>=3.1.6"],
+        "indexes": [],
         "python": "3.11",
         "version": "auto",
     },
@@ -145,7 +148,8 @@ EXPECTED = {
         "conda": ["pip=26.1.2", "pandas~=1.5.3"],
         "image": "mcr.microsoft.com/aifx/acpt/stable-ubuntu2204-cu126-py310-torch280:latest",
         "path": "assets/training/general/environments/split",
-        "pip": ["scikit-learn~=1.5.0", "tqdm~=4.66.3", "six==1.17.0"],
+        "pip": ["scikit-learn~=1.5.0", "tqdm~=4.66.3", "torch==2.10.0+cu126", "six==1.17.0"],
+        "indexes": ["https://download.pytorch.org/whl/cu126"],
         "python": "3.11",
         "version": "3",
     },
@@ -154,6 +158,7 @@ EXPECTED = {
         "image": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest",
         "path": "assets/training/general/environments/tiny",
         "pip": ["azureml-core", "tabulate==0.9.0"],
+        "indexes": [],
         "python": "3.10",
         "version": "auto",
     },

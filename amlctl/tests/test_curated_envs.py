@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import sys
 import textwrap
 from pathlib import Path
@@ -158,6 +159,7 @@ def test_a_missing_python_version_builds_on_the_host_python_with_one_line(tmp_pa
             "tiny-9.9": {
                 "conda": ["pip=26.1"],
                 "image": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest",
+                "indexes": [],
                 "path": "assets/training/general/environments/tiny-9.9",
                 "pip": ["tabulate==0.8.10"],
                 "python": "3.99",
@@ -221,3 +223,73 @@ def test_an_unknown_curated_name_runs_in_amlctls_environment_with_one_line(tmp_p
         "environment"
     )
     assert "building environment" not in out and "[second] second" in out
+
+
+def test_a_curated_environment_installs_from_the_package_index_its_dockerfile_names(
+    tmp_path, monkeypatch
+):
+    """`--extra-index-url` (PyTorch's CUDA wheels in azureml-assets) reaches uv: here a
+    loopback index holds a pycep-parser that PyPI does not have."""
+    import functools
+    import http.server
+    import threading
+
+    from test_runner_semantics import fake_wheel
+
+    project = tmp_path / "index" / "simple" / "pycep-parser"
+    project.mkdir(parents=True)
+    fake_wheel(project, "0.0.9")
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "index")
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    index = f"http://127.0.0.1:{server.server_port}/simple"
+    data = {
+        "source": "https://github.com/Azure/azureml-assets",
+        "commit": "0" * 40,
+        "licence": "MIT",
+        "environments": {
+            "cuda-like": {
+                "conda": [],
+                "image": "mcr.microsoft.com/azureml/openmpi5.0-ubuntu24.04:latest",
+                "indexes": [index],
+                "path": "assets/training/general/environments/cuda-like",
+                "pip": ["pycep-parser==0.0.9"],
+                "python": None,
+                "version": "auto",
+            }
+        },
+    }
+    (tmp_path / "curated.json").write_text(json.dumps(data))
+    monkeypatch.setattr(curated, "DATA", tmp_path / "curated.json")
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    curated.data.cache_clear()
+    command = "python -c \"import pycep; print('pycep', pycep.__version__)\""
+    root = write(
+        tmp_path / "repo",
+        {"pipeline.yml": pipeline("azureml:AzureML-cuda-like@latest", command)},
+    )
+    try:
+        code, out = run(root / "pipeline.yml")
+    finally:
+        server.shutdown()
+        server.server_close()  # connections refused from here on
+        curated.data.cache_clear()
+    assert code == 0, out
+    assert "[probe] pycep 0.0.9-fake" in out
+    (built,) = (root / ".runs" / "envs").glob("*/.complete")
+    assert json.loads(built.read_text())["options"] == [
+        "--extra-index-url",
+        index,
+        "--index-strategy",
+        "unsafe-best-match",
+    ]
+    # the index gone: one line naming it, nothing half-built kept
+    shutil.rmtree(root / ".runs" / "envs")
+    again = pipeline("azureml:AzureML-cuda-like@latest", command + " && echo again")
+    (root / "pipeline.yml").write_text(textwrap.dedent(again))  # not the cached step
+    code, out = run(root / "pipeline.yml")
+    assert code == 1
+    assert f"its environment cannot be built (cannot reach {index}/pycep-parser/" in out
+    assert not list((root / ".runs" / "envs").glob("*/.complete"))

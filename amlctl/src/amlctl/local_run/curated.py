@@ -85,5 +85,6 @@ def conda_spec(found: dict[str, Any]) -> dict[str, Any]:
     if found.get("python"):
         dependencies.append(f"python={found['python']}")
     dependencies += list(found.get("conda") or [])
-    dependencies.append({"pip": list(found.get("pip") or [])})
+    indexes = [f"--extra-index-url {url}" for url in found.get("indexes") or []]
+    dependencies.append({"pip": indexes + list(found.get("pip") or [])})
     return {"dependencies": dependencies}

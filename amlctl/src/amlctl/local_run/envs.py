@@ -29,6 +29,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,15 @@ REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 def requirements(spec: dict[str, Any]) -> tuple[list[str], str | None, list[str]]:
     """(pip requirements, python version, conda-only packages) of an environment spec."""
+    pip, python, conda_only, _ = requirements_and_options(spec)
+    return pip, python, conda_only
+
+
+def requirements_and_options(
+    spec: dict[str, Any],
+) -> tuple[list[str], str | None, list[str], list[str]]:
+    """``requirements`` and the package-index options of the conda file's pip section
+    (``--extra-index-url https://download.pytorch.org/whl/cu126``), as pip reads them."""
     import yaml
 
     conda: Any = spec.get("conda")
@@ -74,6 +84,7 @@ def requirements(spec: dict[str, Any]) -> tuple[list[str], str | None, list[str]
     pip: list[str] = []
     python = None
     conda_only: list[str] = []
+    options: list[str] = []
     context = Path(spec["context"]) if spec.get("context") else None
     if context is not None and conda is None:
         for name in ("conda.yml", "conda.yaml", "environment.yml"):
@@ -86,7 +97,9 @@ def requirements(spec: dict[str, Any]) -> tuple[list[str], str | None, list[str]
             pip += _dockerfile_pip(context / "Dockerfile", context)
     for dependency in (conda or {}).get("dependencies") or []:
         if isinstance(dependency, dict):
-            pip += [str(x) for x in dependency.get("pip") or [] if not str(x).startswith("-")]
+            items = [str(x).strip() for x in dependency.get("pip") or []]
+            pip += [x for x in items if not x.startswith("-")]
+            options += [w for x in items if x.startswith("-") for w in _index_option(x)]
             continue
         parsed = conda_match_spec(str(dependency))
         if parsed is None:
@@ -100,7 +113,18 @@ def requirements(spec: dict[str, Any]) -> tuple[list[str], str | None, list[str]
             conda_only.append(name)
         else:  # a conda package also on PyPI under its name (numpy=1.26 -> numpy==1.26.*)
             pip.append(requirement)
-    return pip, python, conda_only
+    return pip, python, conda_only, options
+
+
+def _index_option(line: str) -> list[str]:
+    """uv's arguments for a pip-section option line that names where packages come from."""
+    option, _, value = line.replace("=", " ", 1).partition(" ")
+    names = {"-i": "--index-url", "--index-url": "--index-url"}
+    names.update({"--extra-index-url": "--extra-index-url", "-f": "--find-links"})
+    names["--find-links"] = "--find-links"
+    if option in names and value.strip():
+        return [names[option], value.strip()]
+    return []
 
 
 def conda_match_spec(text: str) -> tuple[str, str | None, str] | None:
@@ -188,6 +212,7 @@ class Environments:
         self.envs_dir = envs_dir
         self.console = console
         self._memo: dict[str, tuple[str, str]] = {}
+        self._memo_lock = threading.Lock()
 
     def key(self, spec: dict[str, Any], where: str) -> str:
         """What the step runs in, for the cache key ("local" or "uv:<hash>"); builds nothing."""
@@ -211,9 +236,10 @@ class Environments:
 
     def _plan(self, spec: dict[str, Any], where: str) -> tuple[str, Any]:
         memo_key = json.dumps(spec, sort_keys=True, default=str)
-        if memo_key not in self._memo:
-            self._memo[memo_key] = self._resolve(spec, where)
-        return self._memo[memo_key]
+        with self._memo_lock:  # steps resolve on worker threads: one resolution, one note
+            if memo_key not in self._memo:
+                self._memo[memo_key] = self._resolve(spec, where)
+            return self._memo[memo_key]
 
     def _resolve(self, spec: dict[str, Any], where: str) -> tuple[str, Any]:
         local = ("local", None)
@@ -224,7 +250,7 @@ class Environments:
             if spec is None:
                 return local
         try:
-            pip, python, conda_only = requirements(spec)
+            pip, python, conda_only, options = requirements_and_options(spec)
         except (OSError, ValueError) as exc:
             raise ProjectError(f"{where}: environment cannot be read: {exc}") from None
         if self.manager == "auto":
@@ -241,7 +267,9 @@ class Environments:
                 "install them into this environment and run with --env-manager local"
             )
         label = str(spec.get("curated") or "")
-        return f"uv:{_env_hash(pip, python)}", (pip, python, label)
+        if options:  # pip takes the best match across indexes; uv's default is the first
+            options += ["--index-strategy", "unsafe-best-match"]
+        return f"uv:{_env_hash(pip + options, python)}", (pip, python, options, label)
 
     def _named(self, name: str, where: str) -> dict[str, Any] | None:
         """A named environment with no definition in the project: a curated one's published
@@ -265,8 +293,10 @@ class Environments:
             label += f" version {ref.version} as defined at azureml-assets {curated.commit()[:12]}"
         return {"conda": curated.conda_spec(found), "curated": label}
 
-    def _build(self, pip: list[str], python: str | None, label: str, where: str) -> str:
-        key = _env_hash(pip, python)
+    def _build(
+        self, pip: list[str], python: str | None, options: list[str], label: str, where: str
+    ) -> str:
+        key = _env_hash(pip + options, python)
         folder = self.envs_dir / key
         bin_dir = folder / ("Scripts" if os.name == "nt" else "bin")
         if (folder / ".complete").is_file():
@@ -308,7 +338,7 @@ class Environments:
                 installed = created.returncode == 0 and (
                     not pip
                     or subprocess.run(
-                        [uv, "pip", "install", "-q", "-p", str(bin_dir / "python"), *pip],
+                        [uv, "pip", "install", "-q", "-p", str(bin_dir / "python"), *options, *pip],
                         stdout=out,
                         stderr=subprocess.STDOUT,
                         check=False,
@@ -317,12 +347,19 @@ class Environments:
                 )
             if not installed:
                 shutil.rmtree(folder, ignore_errors=True)
-                missing = re.findall(r"Because (\S+) was not found", log.read_text())
+                text = log.read_text()
+                missing = re.findall(r"Because (\S+) was not found", text)
+                unreachable = re.findall(r"Failed to fetch: (\S+)", text)
                 detail = (
-                    f"not on PyPI: {', '.join(sorted(set(missing)))}" if missing else f"see {log}"
+                    f"not on PyPI: {', '.join(sorted(set(missing)))}"
+                    if missing
+                    else f"cannot reach {unreachable[0]}; see {log}"
+                    if unreachable
+                    else f"see {log}"
                 )
                 raise ProjectError(f"{where}: its environment cannot be built ({detail})")
-            (folder / ".complete").write_text(json.dumps({"pip": pip, "python": python}))
+            done = {"pip": pip, "python": python, **({"options": options} if options else {})}
+            (folder / ".complete").write_text(json.dumps(done))
         return str(bin_dir)
 
 
