@@ -293,3 +293,68 @@ def test_a_curated_environment_installs_from_the_package_index_its_dockerfile_na
     assert code == 1
     assert f"its environment cannot be built (cannot reach {index}/pycep-parser/" in out
     assert not list((root / ".runs" / "envs").glob("*/.complete"))
+
+
+def test_an_environment_built_without_its_python_is_rebuilt_once_that_python_is_here(
+    tmp_path, monkeypatch
+):
+    """Built on this Python for want of the pinned one: not reused once the pin is installed."""
+    import os
+
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    others = [f"3.{minor}" for minor in range(13, 7, -1) if f"3.{minor}" != here]
+    found = {v: envs.find_python(v, None, None) for v in others}
+    version, interpreter = next(((v, p) for v, p in found.items() if p), (None, None))
+    if interpreter is None:
+        pytest.skip(f"no Python other than {here} here (looked for {', '.join(others)})")
+    data = {
+        "source": "https://github.com/Azure/azureml-assets",
+        "commit": "0" * 40,
+        "licence": "MIT",
+        "environments": {
+            "pinned": {
+                "conda": [],
+                "image": "mcr.microsoft.com/azureml/openmpi5.0-ubuntu24.04:latest",
+                "indexes": [],
+                "path": "assets/training/general/environments/pinned",
+                "pip": ["tabulate==0.8.10"],
+                "python": version,
+                "version": "auto",
+            }
+        },
+    }
+    (tmp_path / "curated.json").write_text(json.dumps(data))
+    monkeypatch.setattr(curated, "DATA", tmp_path / "curated.json")
+    curated.data.cache_clear()
+    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
+    monkeypatch.setenv("UV_PYTHON_INSTALL_DIR", str(tmp_path / "no-managed-pythons"))
+    # first no interpreter of that version: PATH without it, an empty pyenv
+    path = [
+        d
+        for d in os.environ["PATH"].split(os.pathsep)
+        if not envs._reports_version(str(Path(d) / f"python{version}"), version)
+    ]
+    monkeypatch.setenv("PATH", os.pathsep.join(path))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+    command = 'python -c "import sys, tabulate; print(*sys.version_info[:2], tabulate.__version__)"'
+    root = write(
+        tmp_path / "repo",
+        {"pipeline.yml": pipeline("azureml:AzureML-pinned@latest", command)},
+    )
+    try:
+        code, out = run(root / "pipeline.yml")
+        assert code == 0, out
+        assert f"Python {version} is not installed here" in out
+        assert f"[probe] {sys.version_info.major} {sys.version_info.minor} 0.8.10" in out
+        # now it is (pyenv's layout), and the next run builds on it
+        versions = tmp_path / "pyenv" / "versions" / f"{version}.0" / "bin"
+        versions.mkdir(parents=True)
+        (versions / f"python{version}").symlink_to(interpreter)
+        again = pipeline("azureml:AzureML-pinned@latest", command + " && echo again")
+        (root / "pipeline.yml").write_text(textwrap.dedent(again))
+        code, out = run(root / "pipeline.yml")
+    finally:
+        curated.data.cache_clear()
+    assert code == 0, out
+    assert "-- building environment" in out and "is not installed here" not in out
+    assert f"[probe] {version.replace('.', ' ')} 0.8.10" in out

@@ -299,7 +299,7 @@ class Environments:
         key = _env_hash(pip + options, python)
         folder = self.envs_dir / key
         bin_dir = folder / ("Scripts" if os.name == "nt" else "bin")
-        if (folder / ".complete").is_file():
+        if _usable(folder, python):
             return str(bin_dir)
         uv = uv_binary()
         if uv is None:
@@ -309,7 +309,7 @@ class Environments:
             )
         self.envs_dir.mkdir(parents=True, exist_ok=True)
         with _locked(self.envs_dir / f"{key}.lock"):
-            if (folder / ".complete").is_file():
+            if _usable(folder, python):
                 return str(bin_dir)
             shutil.rmtree(folder, ignore_errors=True)
             what = f"{label}, " if label else ""
@@ -359,8 +359,25 @@ class Environments:
                 )
                 raise ProjectError(f"{where}: its environment cannot be built ({detail})")
             done = {"pip": pip, "python": python, **({"options": options} if options else {})}
+            if python and interpreter is None:
+                done["fallback"] = sys.version.split()[0]  # rebuilt once the version is here
             (folder / ".complete").write_text(json.dumps(done))
         return str(bin_dir)
+
+
+def _usable(folder: Path, python: str | None) -> bool:
+    """A built environment to reuse: complete, and not one built on this Python for want of
+    the pinned version when that version is installed now."""
+    complete = folder / ".complete"
+    if not complete.is_file():
+        return False
+    if not python:
+        return True
+    try:
+        fallback = json.loads(complete.read_text()).get("fallback")
+    except (OSError, ValueError):
+        return False
+    return not fallback or find_python(python, None, None) is None
 
 
 def overlay(base_bin: Path, folder: Path) -> Path:
