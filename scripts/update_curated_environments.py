@@ -106,21 +106,22 @@ def _requirement_file(path: Path) -> list[str]:
     return found
 
 
-def _conda_file(path: Path) -> tuple[list[str], list[str]]:
-    """(conda specs, pip requirements) of a conda environment file."""
+def _conda_file(path: Path) -> tuple[list[str], list[str], list[str]]:
+    """(conda specs, pip requirements, package indexes of the pip section) of a conda file."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    conda, pip = [], []
+    conda, pip, indexes = [], [], []
     for dependency in data.get("dependencies") or []:
         if isinstance(dependency, dict):
-            for item in dependency.get("pip") or []:
-                clean = _clean(str(item))
-                if clean:
-                    pip.append(clean)
+            for item in map(str, dependency.get("pip") or []):
+                if item.strip().startswith("-"):  # -r file, --extra-index-url URL
+                    pip += _pip_arguments(item.split(), path.parent, indexes)
+                elif _clean(item):
+                    pip.append(str(_clean(item)))
         else:
             clean = _clean(str(dependency))
             if clean:
                 conda.append(clean)
-    return conda, pip
+    return conda, pip, indexes
 
 
 def _commands(dockerfile: str) -> list[list[str]]:
@@ -161,19 +162,18 @@ def _arguments(words: list[str], value_options: set[str]) -> tuple[list[str], di
 
 
 def read_context(context: Path, dockerfile: Path) -> dict:
-    """{"image", "conda": [...], "pip": [...], "indexes": [...]} as the Dockerfile installs
-    them (``indexes``: the package indexes pip installs from besides PyPI)."""
+    """{"image", "steps"} of a build context: each conda or pip install of its Dockerfile in
+    order, as ``{"conda": [...]}`` or ``{"pip": [...], "indexes": [...]}`` (``indexes``, when
+    any: the package indexes that install reads besides PyPI)."""
     text = dockerfile.read_text(encoding="utf-8") if dockerfile.is_file() else ""
     images = re.findall(r"^\s*FROM\s+(?:--\S+\s+)*(\S+)", text, re.MULTILINE | re.IGNORECASE)
     image = IMAGE_TAG.sub("latest", images[-1]) if images else None
-    installed: dict[str, tuple[str, str]] = {}  # package -> (conda|pip, requirement)
-    indexes: list[str] = []
+    steps: list[dict] = []
 
-    def add(kind: str, requirements: list[str]) -> None:
-        for requirement in requirements:
-            key = _key(requirement)
-            installed.pop(key, None)  # a later install replaces it, and moves it last
-            installed[key] = (kind, requirement)
+    def add(kind: str, requirements: list[str], indexes: list[str] | None = None) -> None:
+        unique = {_key(r): r for r in requirements}  # within one install the last one counts
+        if unique:
+            steps.append({kind: list(unique.values()), **({"indexes": indexes} if indexes else {})})
 
     for words in _commands(text):
         while words and words[0] in ("conda", "mamba", "micromamba") and words[1:2] == ["run"]:
@@ -193,9 +193,9 @@ def read_context(context: Path, dockerfile: Path) -> dict:
             if verb[:2] in (["env", "create"], ["env", "update"]) or "--file" in options:
                 name = options.get("-f") or options.get("--file")
                 if name and (context / Path(name).name).is_file():
-                    conda, pip = _conda_file(context / Path(name).name)
-                    add("conda", conda)
-                    add("pip", pip)
+                    conda, pip, indexes = _conda_file(context / Path(name).name)
+                    add("conda", conda)  # conda solves its packages, then pip installs its list
+                    add("pip", pip, indexes)
             elif verb[:1] in (["create"], ["install"]):
                 add("conda", [c for c in map(_clean, positional[1:]) if c])
         elif program in ("pip", "pip3") or (
@@ -204,12 +204,12 @@ def read_context(context: Path, dockerfile: Path) -> dict:
             rest = words[1:] if program.startswith("pip") else words[3:]
             if rest[:1] != ["install"]:
                 continue
-            add("pip", _pip_arguments(rest[1:], context, indexes))
+            indexes = []
+            add("pip", _pip_arguments(rest[1:], context, indexes), indexes)
         elif program == "uv" and words[1:3] == ["pip", "install"]:
-            add("pip", _pip_arguments(words[3:], context, indexes))
-    conda = [req for kind, req in installed.values() if kind == "conda"]
-    pip = [req for kind, req in installed.values() if kind == "pip"]
-    return {"image": image, "conda": conda, "pip": pip, "indexes": indexes}
+            indexes = []
+            add("pip", _pip_arguments(words[3:], context, indexes), indexes)
+    return {"image": image, "steps": steps}
 
 
 def _pip_arguments(words: list[str], context: Path, indexes: list[str]) -> list[str]:
@@ -271,8 +271,12 @@ def read_environment(folder: Path, source: Path) -> tuple[str, dict] | None:
     if not definition["image"] and isinstance((spec or {}).get("image"), str):
         definition["image"] = IMAGE_TAG.sub("latest", spec["image"])
     tags = (spec or {}).get("tags") or {}
-    definition["python"] = python_version(definition["conda"], tags, definition["image"])
-    definition["conda"] = [c for c in definition["conda"] if _key(c) != "python"]
+    conda = [c for step in definition["steps"] for c in step.get("conda", [])]
+    definition["python"] = python_version(conda, tags, definition["image"])
+    for step in definition["steps"]:
+        if "conda" in step:
+            step["conda"] = [c for c in step["conda"] if _key(c) != "python"]
+    definition["steps"] = [step for step in definition["steps"] if step.get("conda", True)]
     definition["version"] = str(asset.get("version") or "auto")
     definition["path"] = folder.relative_to(source).as_posix()
     return str(asset["name"]), definition

@@ -33,12 +33,24 @@ def test_the_bundled_data_holds_the_curated_environments_examples_use():
     environments = bundled()["environments"]
     sklearn = environments["sklearn-1.5"]
     assert sklearn["python"] == "3.10"
-    assert "pandas~=1.5.3" in sklearn["conda"] and "scikit-learn~=1.5.0" in sklearn["pip"]
+    conda, pip, upgrade = sklearn["steps"]
+    assert "pandas~=1.5.3" in conda["conda"] and "scikit-learn~=1.5.0" in pip["pip"]
+    assert upgrade == {
+        "pip": [
+            "aiohttp>=3.14.0",
+            "cryptography==48.0.1",
+            "distributed>=2026.1.0",
+            "pyarrow>=23.0.1",
+        ]
+    }
     assert sklearn["image"] == "mcr.microsoft.com/azureml/openmpi5.0-ubuntu24.04:latest"
     assert sklearn["path"] == "assets/training/general/environments/sklearn-1.5"
-    assert environments["mldesigner-minimal"]["pip"] == ["mldesigner"]
+    assert environments["mldesigner-minimal"]["steps"] == [
+        {"conda": ["pip=26.1", "setuptools<82"]},
+        {"pip": ["mldesigner"]},
+    ]
     for name, definition in environments.items():
-        keys = {"conda", "image", "indexes", "path", "pip", "python", "version"}
+        keys = {"image", "path", "python", "steps", "version"}
         assert set(definition) == keys, name
         text = json.dumps(definition)
         assert "{{" not in text and "$" not in text, name  # no build placeholder left
@@ -98,6 +110,7 @@ def fake_checkout(root: Path) -> Path:
                 - pip:
                   - azureml-core=={{latest-pypi-version}}
                   - tabulate==0.9.0  # a comment
+                  - --extra-index-url https://example.org/simple
                 """,
             f"{env}/split/asset.yaml": "name: split\nversion: 3\ntype: environment\n"
             "spec: spec.yaml\nextra_config: environment.yaml\n",
@@ -136,30 +149,39 @@ def fake_checkout(root: Path) -> Path:
 
 EXPECTED = {
     "image-only": {
-        "conda": [],
         "image": "mcr.microsoft.com/devcontainers/python:3.11",
         "path": "assets/training/general/environments/image-only",
-        "pip": ["jinja2>=3.1.6"],
-        "indexes": [],
         "python": "3.11",
+        "steps": [{"pip": ["jinja2>=3.1.6"]}],
         "version": "auto",
     },
     "split": {
-        "conda": ["pip=26.1.2", "pandas~=1.5.3"],
         "image": "mcr.microsoft.com/aifx/acpt/stable-ubuntu2204-cu126-py310-torch280:latest",
         "path": "assets/training/general/environments/split",
-        "pip": ["scikit-learn~=1.5.0", "tqdm~=4.66.3", "torch==2.10.0+cu126", "six==1.17.0"],
-        "indexes": ["https://download.pytorch.org/whl/cu126"],
         "python": "3.11",
+        "steps": [
+            {"conda": ["pip=26.1.2", "pandas~=1.5.3"]},
+            {
+                "pip": [
+                    "scikit-learn~=1.5.0",
+                    "six==1.16.0",
+                    "tqdm~=4.66.3",
+                    "torch==2.10.0+cu126",
+                ],
+                "indexes": ["https://download.pytorch.org/whl/cu126"],
+            },
+            {"pip": ["six==1.17.0"]},
+        ],
         "version": "3",
     },
     "tiny": {
-        "conda": ["pip=26.1", "numpy=1.26"],
         "image": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest",
         "path": "assets/training/general/environments/tiny",
-        "pip": ["azureml-core", "tabulate==0.9.0"],
-        "indexes": [],
         "python": "3.10",
+        "steps": [
+            {"conda": ["pip=26.1", "numpy=1.26"]},
+            {"pip": ["azureml-core", "tabulate==0.9.0"], "indexes": ["https://example.org/simple"]},
+        ],
         "version": "auto",
     },
 }

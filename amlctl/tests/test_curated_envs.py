@@ -93,10 +93,25 @@ def test_each_reference_form_names_its_curated_environment(text, expected):
 
 def test_a_curated_definition_is_its_python_and_pinned_packages():
     found = curated.definition(curated.reference("azureml:AzureML-sklearn-1.5@latest"))
-    pip, python, conda_only = envs.requirements({"conda": curated.conda_spec(found)})
+    steps, python, conda_only = envs.install_steps(found)
     assert python == "3.10" and conda_only == []
-    assert {"pandas~=1.5.3", "numpy~=1.22.0", "scikit-learn~=1.5.0", "azureml-mlflow"} <= set(pip)
-    assert not any(r.startswith("pip") and r[3:4] in "=<>~" for r in pip)  # the tool, not kept
+    # its Dockerfile's three installs, in order: conda's (pip itself left out), two pip ones
+    assert steps[0] == (["pandas~=1.5.3", "scipy~=1.10.0", "numpy~=1.22.0"], [])
+    assert {"scikit-learn~=1.5.0", "azureml-mlflow"} <= set(steps[1][0])
+    assert steps[2] == (
+        ["aiohttp>=3.14.0", "cryptography==48.0.1", "distributed>=2026.1.0", "pyarrow>=23.0.1"],
+        [],
+    )
+    torch = envs.install_steps(curated.data()["environments"]["acpt-pytorch-2.2-cuda12.1"])[0]
+    assert (
+        ["torch==2.10.0+cu126", "torchvision==0.25.0+cu126", "torchaudio==2.10.0+cu126"],
+        [
+            "--extra-index-url",
+            "https://download.pytorch.org/whl/cu126",
+            "--index-strategy",
+            "unsafe-best-match",
+        ],
+    ) in torch
     # a retired name is not among today's curated environments
     assert curated.definition(curated.reference("AzureML-sklearn-1.0-ubuntu20.04-py38-cpu")) is None
 
@@ -137,7 +152,11 @@ def test_a_step_on_a_curated_environment_gets_its_python_and_packages(tmp_path, 
         assert (major, minor) == tuple(map(str, sys.version_info[:2]))
     built = list((root / ".runs" / "envs").glob("*/.complete"))
     assert [json.loads(p.read_text()) for p in built] == [
-        {"pip": ["setuptools<82", "mldesigner"], "python": "3.10"}
+        {
+            "pip": ["setuptools<82", "mldesigner"],
+            "python": "3.10",
+            "steps": [[["setuptools<82"], []], [["mldesigner"], []]],  # conda's, then pip's
+        }
     ]
     # the same definition by a workspace name and a version: the built environment is reused
     (root / "pipeline.yml").write_text(
@@ -157,11 +176,9 @@ def test_a_missing_python_version_builds_on_the_host_python_with_one_line(tmp_pa
         "licence": "MIT",
         "environments": {
             "tiny-9.9": {
-                "conda": ["pip=26.1"],
                 "image": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest",
-                "indexes": [],
                 "path": "assets/training/general/environments/tiny-9.9",
-                "pip": ["tabulate==0.8.10"],
+                "steps": [{"conda": ["pip=26.1"]}, {"pip": ["tabulate==0.8.10"]}],
                 "python": "3.99",
                 "version": "auto",
             }
@@ -251,11 +268,9 @@ def test_a_curated_environment_installs_from_the_package_index_its_dockerfile_na
         "licence": "MIT",
         "environments": {
             "cuda-like": {
-                "conda": [],
                 "image": "mcr.microsoft.com/azureml/openmpi5.0-ubuntu24.04:latest",
-                "indexes": [index],
                 "path": "assets/training/general/environments/cuda-like",
-                "pip": ["pycep-parser==0.0.9"],
+                "steps": [{"pip": ["pycep-parser==0.0.9"], "indexes": [index]}],
                 "python": None,
                 "version": "auto",
             }
@@ -313,11 +328,9 @@ def test_an_environment_built_without_its_python_is_rebuilt_once_that_python_is_
         "licence": "MIT",
         "environments": {
             "pinned": {
-                "conda": [],
                 "image": "mcr.microsoft.com/azureml/openmpi5.0-ubuntu24.04:latest",
-                "indexes": [],
                 "path": "assets/training/general/environments/pinned",
-                "pip": ["tabulate==0.8.10"],
+                "steps": [{"pip": ["tabulate==0.8.10"]}],
                 "python": version,
                 "version": "auto",
             }

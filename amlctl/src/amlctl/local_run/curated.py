@@ -5,9 +5,9 @@ A job on ``azureml://registries/azureml/environments/sklearn-1.5/labels/latest``
 runs in Azure ML in a container built from that environment's definition in the public
 repository Azure/azureml-assets. ``data/curated_environments.json`` is a pruned copy of
 those definitions at one commit (``scripts/update_curated_environments.py`` regenerates
-it; MIT licence in ``data/LICENSE-azureml-assets``): per environment its Python version,
-conda packages, pip requirements and base image. The local runner builds a step's
-environment from it like one from a conda file.
+it; MIT licence in ``data/LICENSE-azureml-assets``): per environment its Python version, its
+base image and the conda and pip installs of its Dockerfile in order. The local runner builds
+a step's environment from it with uv, one install after the other, as the Dockerfile does.
 
 The repository holds each environment's current definition, not every version Azure ML
 published: a version pin is run on the definition at the data's commit (and says so).
@@ -77,14 +77,3 @@ def definition(ref: Reference) -> dict[str, Any] | None:
 
 def commit() -> str:
     return str(data()["commit"])
-
-
-def conda_spec(found: dict[str, Any]) -> dict[str, Any]:
-    """A definition as a conda environment file, which the runner builds environments from."""
-    dependencies: list[Any] = []
-    if found.get("python"):
-        dependencies.append(f"python={found['python']}")
-    dependencies += list(found.get("conda") or [])
-    indexes = [f"--extra-index-url {url}" for url in found.get("indexes") or []]
-    dependencies.append({"pip": indexes + list(found.get("pip") or [])})
-    return {"dependencies": dependencies}

@@ -250,9 +250,10 @@ class Environments:
             if spec is None:
                 return local
         try:
-            pip, python, conda_only, options = requirements_and_options(spec)
+            steps, python, conda_only = install_steps(spec)
         except (OSError, ValueError) as exc:
             raise ProjectError(f"{where}: environment cannot be read: {exc}") from None
+        pip = [r for step, _ in steps for r in step]
         if self.manager == "auto":
             # the pinned packages decide: another Python minor version alone (the image's)
             # does not make a step build an environment
@@ -267,9 +268,7 @@ class Environments:
                 "install them into this environment and run with --env-manager local"
             )
         label = str(spec.get("curated") or "")
-        if options:  # pip takes the best match across indexes; uv's default is the first
-            options += ["--index-strategy", "unsafe-best-match"]
-        return f"uv:{_env_hash(pip + options, python)}", (pip, python, options, label)
+        return f"uv:{_steps_hash(steps, python)}", (steps, python, label)
 
     def _named(self, name: str, where: str) -> dict[str, Any] | None:
         """A named environment with no definition in the project: a curated one's published
@@ -291,12 +290,13 @@ class Environments:
         label = f"curated {ref.name}"
         if ref.version is not None:  # azureml-assets keeps the current definition only
             label += f" version {ref.version} as defined at azureml-assets {curated.commit()[:12]}"
-        return {"conda": curated.conda_spec(found), "curated": label}
+        return {"steps": found.get("steps") or [], "python": found.get("python"), "curated": label}
 
     def _build(
-        self, pip: list[str], python: str | None, options: list[str], label: str, where: str
+        self, steps: list[tuple[list[str], list[str]]], python: str | None, label: str, where: str
     ) -> str:
-        key = _env_hash(pip + options, python)
+        key = _steps_hash(steps, python)
+        pip = list(dict.fromkeys(r for step, _ in steps for r in step))
         folder = self.envs_dir / key
         bin_dir = folder / ("Scripts" if os.name == "nt" else "bin")
         if _usable(folder, python):
@@ -335,16 +335,19 @@ class Environments:
                     )
                     if created.returncode == 0:
                         break
-                installed = created.returncode == 0 and (
-                    not pip
-                    or subprocess.run(
-                        [uv, "pip", "install", "-q", "-p", str(bin_dir / "python"), *options, *pip],
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        check=False,
-                    ).returncode
-                    == 0
-                )
+                installed = created.returncode == 0
+                python_bin = str(bin_dir / "python")
+                for requirements, options in steps:  # in order, as its Dockerfile installs
+                    installed = installed and (
+                        not requirements
+                        or subprocess.run(
+                            [uv, "pip", "install", "-q", "-p", python_bin, *options, *requirements],
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                            check=False,
+                        ).returncode
+                        == 0
+                    )
             if not installed:
                 shutil.rmtree(folder, ignore_errors=True)
                 text = log.read_text()
@@ -358,7 +361,11 @@ class Environments:
                     else f"see {log}"
                 )
                 raise ProjectError(f"{where}: its environment cannot be built ({detail})")
-            done = {"pip": pip, "python": python, **({"options": options} if options else {})}
+            done: dict[str, Any] = {"pip": pip, "python": python}
+            if len(steps) > 1:
+                done["steps"] = [list(step) for step in steps]
+            elif steps and steps[0][1]:
+                done["options"] = steps[0][1]
             if python and interpreter is None:
                 done["fallback"] = sys.version.split()[0]  # rebuilt once the version is here
             (folder / ".complete").write_text(json.dumps(done))
@@ -453,6 +460,47 @@ def uv_binary() -> str | None:
         return find_uv_bin()
     except (ImportError, FileNotFoundError):
         return shutil.which("uv")
+
+
+def install_steps(
+    spec: dict[str, Any],
+) -> tuple[list[tuple[list[str], list[str]]], str | None, list[str]]:
+    """([(pip requirements, uv options) of each install in order], python version, conda-only
+    packages) of an environment spec: one install for a conda file or build context, the
+    Dockerfile's installs for a curated definition (``{"steps": [{"conda": [...]},
+    {"pip": [...], "indexes": [...]}], "python": ...}``)."""
+    if spec.get("steps") is None:
+        pip, python, conda_only, options = requirements_and_options(spec)
+        return [(pip, _with_strategy(options))], python, conda_only
+    steps: list[tuple[list[str], list[str]]] = []
+    conda_only: list[str] = []
+    for step in spec["steps"]:
+        if "conda" in step:
+            pip, _, only, _ = requirements_and_options({"conda": {"dependencies": step["conda"]}})
+            conda_only += only
+            options: list[str] = []
+        else:
+            pip = [str(r) for r in step.get("pip") or []]
+            options = [w for url in step.get("indexes") or [] for w in ("--extra-index-url", url)]
+        if pip:
+            steps.append((pip, _with_strategy(options)))
+    return steps, spec.get("python"), conda_only
+
+
+def _with_strategy(options: list[str]) -> list[str]:
+    """pip takes the best match across package indexes; uv's default is the first that has
+    the package."""
+    if any(o in ("--index-url", "--extra-index-url", "--find-links") for o in options):
+        return [*options, "--index-strategy", "unsafe-best-match"]
+    return options
+
+
+def _steps_hash(steps: list[tuple[list[str], list[str]]], python: str | None) -> str:
+    if len(steps) <= 1:  # a conda file's: the key it always had
+        pip, options = steps[0] if steps else ([], [])
+        return _env_hash(pip + options, python)
+    text = json.dumps([[sorted(pip), options] for pip, options in steps] + [python])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _env_hash(pip: list[str], python: str | None) -> str:
