@@ -62,7 +62,6 @@ CONDA_ONLY = {
     "r-base",
 }
 AZURE_ONLY = re.compile(r"^azureml[-_]", re.IGNORECASE)
-REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 def requirements(spec: dict[str, Any]) -> tuple[list[str], str | None, list[str]]:
@@ -272,7 +271,7 @@ class Environments:
 
     def _named(self, name: str, where: str) -> dict[str, Any] | None:
         """A named environment with no definition in the project: a curated one's published
-        definition (as a conda spec), else None (the step runs in amlctl's environment)."""
+        definition (its installs in order), else None (the step runs in amlctl's environment)."""
         from . import curated
 
         ref = curated.reference(name)
