@@ -31,6 +31,7 @@ local build: ``=={{latest-pypi-version}}`` means the newest release (no pin) and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import shlex
@@ -71,7 +72,20 @@ PIP_VALUE_OPTIONS = {
     "--python-version",
     "--implementation",
     "--abi",
+    "--progress-bar",
+    "--upgrade-strategy",
+    "--log",
+    "--src",
+    "--timeout",
+    "--retries",
+    "--proxy",
+    "--cert",
+    "--exists-action",
+    "--no-binary",
+    "--only-binary",
+    "--report",
 }
+ELSEWHERE = {"-t", "--target", "--prefix", "--root"}  # installs outside the environment
 NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 INDEX_OPTIONS = ("-i", "--index-url", "--extra-index-url")  # e.g. PyTorch's CUDA wheels
 BASE_PIPS = ("/opt/miniconda/bin/", "/opt/conda/bin/")  # the base image's pip, not the env's
@@ -125,7 +139,9 @@ def _conda_file(path: Path) -> tuple[list[str], list[str], list[str]]:
 
 
 def _commands(dockerfile: str) -> list[list[str]]:
-    """Each shell command of the Dockerfile's RUN instructions, as words."""
+    """Each shell command of the Dockerfile's RUN instructions, as words: split at ``;``,
+    ``&&``, ``||``, ``|`` and parentheses outside quotes, shell comments dropped, leading
+    ``VAR=value`` assignments and ``then``/``do``/``else`` dropped."""
     lines = [line for line in dockerfile.splitlines() if not line.lstrip().startswith("#")]
     text = re.sub(r"\\\s*\n", " ", "\n".join(lines))
     commands = []
@@ -133,13 +149,30 @@ def _commands(dockerfile: str) -> list[list[str]]:
         match = re.match(r"\s*RUN\s+(.*)", line)
         if not match:
             continue
-        for part in re.split(r"&&|\|\||;|\|", match.group(1)):
-            try:
-                words = shlex.split(part)
-            except ValueError:
-                words = part.split()
-            if words:
-                commands.append(words)
+        body = match.group(1)
+        if body.lstrip().startswith("["):  # exec form: RUN ["pip", "install", "x"]
+            with contextlib.suppress(ValueError):
+                commands.append([str(w) for w in json.loads(body)])
+            continue
+        lexer = shlex.shlex(body, posix=True, punctuation_chars=";&|()")
+        lexer.whitespace_split = True
+        try:
+            tokens = list(lexer)
+        except ValueError:  # unbalanced quotes: words as they stand
+            tokens = body.split()
+        current: list[str] = []
+        for token in [*tokens, ";"]:
+            if token and set(token) <= set(";&|()"):
+                while current and (
+                    re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", current[0])
+                    or current[0] in ("then", "do", "else", "elif", "if", "!", "time", "exec")
+                ):
+                    current = current[1:]
+                if current:
+                    commands.append(current)
+                current = []
+            else:
+                current.append(token)
     return commands
 
 
@@ -202,7 +235,7 @@ def read_context(context: Path, dockerfile: Path) -> dict:
             program.startswith("python") and words[1:3] == ["-m", "pip"]
         ):
             rest = words[1:] if program.startswith("pip") else words[3:]
-            if rest[:1] != ["install"]:
+            if rest[:1] != ["install"] or ELSEWHERE & {w.split("=")[0] for w in rest}:
                 continue
             indexes = []
             add("pip", _pip_arguments(rest[1:], context, indexes), indexes)

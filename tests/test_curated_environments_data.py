@@ -127,6 +127,9 @@ def fake_checkout(root: Path) -> Path:
                 RUN conda run -p $CONDA_PREFIX pip install --upgrade six==1.17.0 ./local.whl
                 RUN /opt/miniconda/bin/pip install --upgrade 'idna>=3.15'
                 RUN conda install -n base -c conda-forge -y 'urllib3=2.7.0'
+                RUN MAX_JOBS=$(nproc) pip install --progress-bar off nltk==3.9.4 # Fixes a CVE.
+                RUN pip install idna==3.15 --target "$(python -c 'import site; print(1)')/x" && \\
+                    if true; then pip install "h11>=0.16"; fi
                 """,
             f"{env}/split/context/requirements.txt": "# pins\ntqdm~=4.66.3\n-e ./src\n",
             f"{env}/image-only/asset.yaml": "name: image-only\nversion: auto\n"
@@ -171,6 +174,8 @@ EXPECTED = {
                 "indexes": ["https://download.pytorch.org/whl/cu126"],
             },
             {"pip": ["six==1.17.0"]},
+            {"pip": ["nltk==3.9.4"]},  # the comment is no package, `off` no requirement
+            {"pip": ["h11>=0.16"]},  # not the install into another folder (--target)
         ],
         "version": "3",
     },
