@@ -371,3 +371,29 @@ def test_an_environment_built_without_its_python_is_rebuilt_once_that_python_is_
     assert code == 0, out
     assert "-- building environment" in out and "is not installed here" not in out
     assert f"[probe] {version.replace('.', ' ')} 0.8.10" in out
+
+
+def test_without_an_installed_interpreter_uv_is_asked_to_download_one(tmp_path, monkeypatch):
+    """uv's managed Python where the network allows: the download is tried (here against a
+    loopback mirror that refuses), and its failure leaves the caller to warn."""
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "pyenv"))
+    monkeypatch.setenv("UV_PYTHON_INSTALL_DIR", str(tmp_path / "managed"))
+    monkeypatch.setenv("UV_PYTHON_INSTALL_MIRROR", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    monkeypatch.delenv("UV_PYTHON_DOWNLOADS", raising=False)
+    version = "3.12" if sys.version_info[:2] != (3, 12) else "3.11"
+    log = io.StringIO()
+    assert envs.find_python(version, envs.uv_binary(), log) is None
+    assert f"$ uv python install {version}\n" in log.getvalue()
+    assert f"127.0.0.1:{port}" in log.getvalue()  # it went to the mirror, and failed
+    # told not to download: not tried
+    monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
+    log = io.StringIO()
+    assert envs.find_python(version, envs.uv_binary(), log) is None
+    assert "python install" not in log.getvalue()
