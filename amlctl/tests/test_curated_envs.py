@@ -236,8 +236,8 @@ def test_an_unknown_curated_name_runs_in_amlctls_environment_with_one_line(tmp_p
     assert len(warnings) == 1, out  # once per environment
     assert warnings[0].endswith(
         ": environment AzureML-sklearn-1.0-ubuntu20.04-py38-cpu@latest is not a curated "
-        f"environment of azureml-assets {curated.commit()[:12]}; the step runs in amlctl's "
-        "environment"
+        f"environment of azureml-assets {curated.commit()[:12]} (its successor today: "
+        "sklearn-1.0); the step runs in amlctl's environment"
     )
     assert "building environment" not in out and "[second] second" in out
 

@@ -75,5 +75,12 @@ def definition(ref: Reference) -> dict[str, Any] | None:
     return data()["environments"].get(ref.name)
 
 
+def successor(ref: Reference) -> str | None:
+    """The curated environment a retired name became, if one does (``sklearn-1.0`` for
+    ``sklearn-1.0-ubuntu20.04-py38-cpu``): named to the user, not used in its place."""
+    names = [n for n in data()["environments"] if ref.name.lower().startswith(n.lower() + "-")]
+    return max(names, key=len, default=None)
+
+
 def commit() -> str:
     return str(data()["commit"])

@@ -279,6 +279,11 @@ class Environments:
         if found is None:
             what = (
                 f"is not a curated environment of azureml-assets {curated.commit()[:12]}"
+                + (
+                    f" (its successor today: {curated.successor(ref)})"
+                    if curated.successor(ref)
+                    else ""
+                )
                 if ref
                 else "has no definition in the project's environments folder"
             )
