@@ -237,7 +237,9 @@ def test_remote_data_downloaded_where_the_network_reaches_it(tmp_path, monkeypat
 
 
 def test_distributed_pytorch(tmp_path):
-    code, out, folder = run_corpus("distributed-pytorch", tmp_path)
+    # its curated environment is PyTorch with CUDA (GBs, from download.pytorch.org): the ranks
+    # are what is tested here, in amlctl's environment (test_curated_envs builds curated ones)
+    code, out, folder = run_corpus("distributed-pytorch", tmp_path, env_manager="local")
     assert code == 0, out
     ranks = output(folder, "hello_ranks", "ranks")
     seen = [json.loads((ranks / f"rank-{r}.json").read_text()) for r in range(4)]
@@ -251,7 +253,8 @@ def test_distributed_pytorch(tmp_path):
 
 
 def test_distributed_tensorflow(tmp_path):
-    code, out, folder = run_corpus("distributed-tensorflow", tmp_path)
+    # tensorflow[and-cuda] (GBs) in its curated environment: TF_CONFIG is tested, locally
+    code, out, folder = run_corpus("distributed-tensorflow", tmp_path, env_manager="local")
     assert code == 0, out
     configs = output(folder, "tf_workers", "configs")
     assert sorted(p.name for p in configs.iterdir()) == [
