@@ -64,6 +64,22 @@ def test_hello_pipeline(tmp_path):
     assert "[hello_job] hello" in out and "[world_job] world" in out
 
 
+def test_hello_pipeline_compute(tmp_path, capsys):
+    """Named clusters, as Microsoft's examples write them: validate notes them, run ignores them."""
+    from amlctl import cli
+
+    code, out, folder = run_corpus("hello-pipeline-compute", tmp_path)
+    assert code == 0, out
+    assert "[hello_job] hello" in out and "[world_job] world" in out
+    assert cli.main(["validate", str(folder / "pipeline.yml")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(
+        "pipeline.yml: compute, jobs.hello_job.compute, jobs.world_job.compute: note: "
+        "whether these computes exist in the workspace is not checked offline"
+    ), lines
+    assert lines[1].endswith("0 errors, 0 warnings, 1 notes"), lines
+
+
 def test_hello_pipeline_io(tmp_path):
     code, out, folder = run_corpus("hello-pipeline-io", tmp_path)
     assert code == 0, out
