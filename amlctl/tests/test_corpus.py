@@ -80,6 +80,23 @@ def test_hello_pipeline_compute(tmp_path, capsys):
     assert lines[1].endswith("0 errors, 0 warnings, 1 notes"), lines
 
 
+def test_automl_image_search_space(tmp_path, capsys):
+    """A list of search spaces (one per model family) is valid; run refuses the task in a line."""
+    from amlctl import cli
+
+    folder = tmp_path / "automl-image-search-space"
+    shutil.copytree(CORPUS / folder.name, folder)
+    assert cli.main(["validate", str(folder / "pipeline.yml")]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("0 errors, 0 warnings")
+    with pytest.raises(ProjectError) as refused:
+        run_corpus(folder.name, tmp_path / "run")
+    assert str(refused.value) == (
+        "pipeline.yml: jobs.image_classification_node: AutoML image_classification has no "
+        "local stand-in (only classification and regression); submit the pipeline to run it "
+        "in Azure ML"
+    )
+
+
 def test_hello_pipeline_io(tmp_path):
     code, out, folder = run_corpus("hello-pipeline-io", tmp_path)
     assert code == 0, out

@@ -42,12 +42,19 @@ class _Expansion:
         self.steps: dict[str, Step] = {}
         self.aliases: dict[str, str] = {}  # "outer.x" -> "outer/inner.y"
         self.problems: list[str] = []
+        self.refused: set[str] = set()  # nodes with a problem: bindings to them say nothing more
 
     def jobs(self, jobs: dict[str, Any], scope: dict[str, Binding | None], prefix: str, base):
         for name, node in jobs.items():
             self.node(prefix + name, node, scope, prefix, base)
 
     def node(self, full: str, node: Any, scope, prefix: str, base: Path) -> None:
+        known = len(self.problems)
+        self._node(full, node, scope, prefix, base)
+        if len(self.problems) > known and full not in self.steps:
+            self.refused.add(full)
+
+    def _node(self, full: str, node: Any, scope, prefix: str, base: Path) -> None:
         from ..cli import PROG
 
         key = yaml_key(full)
@@ -173,6 +180,8 @@ class _Expansion:
                         break
                     seen.add(binding.ref)
                     binding.ref = self.aliases[binding.ref]
+                if binding.kind == "step" and binding.step in self.refused:
+                    continue
                 if binding.kind == "step" and (
                     binding.step not in self.steps
                     or binding.output not in self.steps[binding.step].outputs
