@@ -97,6 +97,24 @@ def test_automl_image_search_space(tmp_path, capsys):
     )
 
 
+def test_prompt_flow_component(tmp_path, capsys):
+    """azure-ai-ml takes any other input of a flow as a column mapping: validate accepts
+    ``text: ${data.text}``; run refuses each flow node in one line (flows need Azure ML)."""
+    from amlctl import cli
+
+    folder = tmp_path / "prompt-flow-component"
+    shutil.copytree(CORPUS / folder.name, folder)
+    assert cli.main(["validate", str(folder / "pipeline.yml")]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("0 errors, 0 warnings")
+    with pytest.raises(ProjectError) as refused:
+        run_corpus(folder.name, tmp_path / "run")
+    assert str(refused.value).splitlines() == [
+        f"pipeline.yml: jobs.{node}: a prompt flow (basic/flow.dag.yaml) runs only in Azure ML, "
+        "where its connections are; submit the pipeline with `amlctl submit`"
+        for node in ("flow_node_from_dag", "flow_node_from_run")
+    ]
+
+
 def test_hello_pipeline_io(tmp_path):
     code, out, folder = run_corpus("hello-pipeline-io", tmp_path)
     assert code == 0, out

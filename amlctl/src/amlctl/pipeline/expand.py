@@ -10,6 +10,7 @@ reported at once, one line per node, before anything runs.
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,17 @@ from .nodes import attr, local_path, sweep_settings, to_binding, to_component
 # every command and sweep job has this output in Azure ML: the job's artifact folder
 # (what it wrote to ./outputs and ./logs)
 DEFAULT_OUTPUT = "artifacts"
+
+
+# what azure-ai-ml makes of a flow.dag.yaml (or a promptflow Run YAML) used as a component
+FLOW_COMPONENT = "promptflow_parallel"
+
+
+def _shown(path: Path, base: Path) -> str:
+    try:
+        return Path(os.path.relpath(path.resolve(), base)).as_posix()
+    except ValueError:  # another drive
+        return path.as_posix()
 
 
 def yaml_key(step: str) -> str:
@@ -87,6 +99,13 @@ class _Expansion:
             self.problems.append(
                 f"{key}: registered component {shown} comes from a workspace; reference "
                 f"its YAML file (component: ./path/component.yml) to run it locally"
+            )
+            return
+        if getattr(component, "type", None) == FLOW_COMPONENT:
+            flow = Path(component.base_path) / str(getattr(component, "flow", "") or "")
+            self.problems.append(
+                f"{key}: a prompt flow ({_shown(flow, base)}) runs only in Azure ML, where its "
+                f"connections are; submit the pipeline with `{PROG} submit`"
             )
             return
         bindings = {}

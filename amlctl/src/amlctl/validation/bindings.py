@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..expressions import ANY_BINDING, PARENT_INPUT, PARENT_OUTPUT, STEP_OUTPUT
+from ..pipeline.expand import FLOW_COMPONENT
 from ..pipeline.literals import type_error
 from ..problems import Problem
 from .limits import limit_problem
@@ -86,6 +87,12 @@ def check_pipeline(file: str, job: Any) -> list[Problem]:
         known_component = component is not None and not isinstance(component, str)
         component_name = _component_name(component, node_name)
         raw_inputs = _node_inputs(node)
+        if getattr(component, "type", None) == FLOW_COMPONENT:
+            # azure-ai-ml's FlowComponentInputDict: fixed ports (data, flow_outputs,
+            # connections) and any other name is an optional column mapping of the flow
+            declared_inputs.update(
+                (name, _COLUMN_MAPPING) for name in raw_inputs if name not in declared_inputs
+            )
         search_space = _sweep_space(node)
         inputs_key = (
             f"jobs.{node_name}"
@@ -169,6 +176,17 @@ def check_pipeline(file: str, job: Any) -> list[Problem]:
                 )
             )
     return problems
+
+
+class _ColumnMapping:
+    """A flow component's dynamic input: an optional string, e.g. ``text: ${data.text}``."""
+
+    type = "string"
+    optional = True
+    default = None
+
+
+_COLUMN_MAPPING = _ColumnMapping()
 
 
 def _node_inputs(node: Any) -> dict[str, Any]:
