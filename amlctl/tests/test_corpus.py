@@ -211,6 +211,32 @@ def test_pipeline_component(tmp_path):
     assert json.loads(reports[1])["model"]["epochs"] == 3
 
 
+def test_pipeline_component_file_runs_as_a_job(tmp_path, capsys):
+    """A pipelineComponent.schema.json file, which azure-ai-ml loads only as a component:
+    validate accepts it, and run runs it as the one-node job Azure ML would, its inputs
+    without a default given with --set (one line naming them when they are not)."""
+    from amlctl import cli
+
+    folder = tmp_path / "pipeline-component"
+    shutil.copytree(CORPUS / folder.name, folder)
+    (folder / ".git").mkdir()
+    component = folder / "train_pipeline_component.yml"
+    assert cli.main(["validate", str(component)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("0 errors, 0 warnings")
+    with pytest.raises(ProjectError) as refused:
+        run_command.run_pipeline(component, [], stream=io.StringIO())
+    assert str(refused.value) == (
+        "train_pipeline_component.yml: a pipeline component: its inputs training_input, "
+        "training_max_epochs have no default; give them with --set training_input=VALUE "
+        "--set training_max_epochs=VALUE"
+    )
+    stream = io.StringIO()
+    sets = [f"training_input={folder / 'data'}", "training_max_epochs=4"]
+    assert run_command.run_pipeline(component, sets, stream=stream) == 0, stream.getvalue()
+    report = json.loads((output(folder, "score_job", "score_output") / "report.json").read_text())
+    assert report["model"] == {"rows": 120, "epochs": 4, "lr": 0.1}
+
+
 def test_pipeline_component_nested(tmp_path):
     code, out, folder = run_corpus("pipeline-component-nested", tmp_path)
     assert code == 0, out
