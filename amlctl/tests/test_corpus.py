@@ -115,6 +115,18 @@ def test_prompt_flow_component(tmp_path, capsys):
     ]
 
 
+def test_hello_pipeline_output_file(tmp_path):
+    """A uri_file output keeps the file name its path gives, as in Azure ML: through the
+    pipeline output it is bound to, and on a node's own output."""
+    code, out, folder = run_corpus("hello-pipeline-output-file", tmp_path)
+    assert code == 0, out
+    written = output(folder, "hello_world", "output").resolve()
+    assert written.name == "hello_world.txt" and written.read_text() == "world\n"
+    assert "[count_words] hello_world.txt" in out  # the next step reads it by that name
+    counts = output(folder, "count_words", "counts").resolve()
+    assert counts.name == "counts.csv" and counts.read_text() == "words,1\n"
+
+
 def test_hello_pipeline_io(tmp_path):
     code, out, folder = run_corpus("hello-pipeline-io", tmp_path)
     assert code == 0, out

@@ -79,6 +79,8 @@ class Step:
     distribution: dict[str, Any] = field(default_factory=dict)
     instance_count: int = 1
     automl: dict[str, Any] = field(default_factory=dict)  # task, limits, ... (automl.py)
+    # a uri_file output's file name, where its path names one (Azure ML keeps it): output -> name
+    output_files: dict[str, str] = field(default_factory=dict)
 
     def upstream(self) -> set[str]:
         return {b.step for b in self.inputs.values() if b.kind == "step"}

@@ -136,7 +136,9 @@ def _build(spec: Path) -> Pipeline:
             inputs[name] = component_input(declared)
         else:
             inputs[name] = pipeline_input(name, declared._data, base, data_assets)
-    steps = expand_jobs(job.jobs, inputs, base, data_assets, sources, path.name)
+    steps = expand_jobs(
+        job.jobs, inputs, base, data_assets, sources, path.name, dict(job.outputs or {})
+    )
     settings = getattr(job, "settings", None)
     pipeline = Pipeline(
         path=str(spec),
