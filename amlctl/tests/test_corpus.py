@@ -247,6 +247,15 @@ def test_pipeline_component_file_runs_as_a_job(tmp_path, capsys):
     assert run_command.run_pipeline(component, sets, stream=stream) == 0, stream.getvalue()
     report = json.loads((output(folder, "score_job", "score_output") / "report.json").read_text())
     assert report["model"] == {"rows": 120, "epochs": 4, "lr": 0.1}
+    # without its $schema it reads like a pipeline job: still a component, for both commands
+    text = component.read_text()
+    component.write_text("\n".join(t for t in text.splitlines() if "$schema" not in t))
+    assert cli.main(["validate", str(component)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("0 errors, 0 warnings")
+    sets[1] = "training_max_epochs=5"
+    assert run_command.run_pipeline(component, sets, stream=stream) == 0, stream.getvalue()
+    report = json.loads((output(folder, "score_job", "score_output") / "report.json").read_text())
+    assert report["model"]["epochs"] == 5
 
 
 def test_pipeline_component_nested(tmp_path):

@@ -75,7 +75,7 @@ def _sdk_version() -> str:
     return f"{sdk}+{code[:12]}"
 
 
-def _pipeline_component(path: Path) -> Any:
+def pipeline_component(path: Path) -> Any:
     """The PipelineComponent a YAML file defines, or None.
 
     azure-ai-ml loads a pipeline component (``type: pipeline`` with declared inputs, as
@@ -120,7 +120,7 @@ def _build(spec: Path) -> Pipeline:
         if missing:
             where, message = missing[0]
             raise ProjectError(f"{path.name}: {where}: {message}") from exc
-        job = _pipeline_component(path)
+        job = pipeline_component(path)
         if job is None:
             raise ProjectError(
                 f"{path.name}: cannot be loaded ({type(exc).__name__}); run `validate` for details"

@@ -234,7 +234,13 @@ def validate_file(
     try:
         loaded = loader(file)
     except Exception as exc:  # the SDK raises marshmallow, azure and plain errors alike
-        return _spread(_load_problems(relative, exc), stands_for)
+        from ..pipeline.loader import pipeline_component
+
+        # a pipeline component without a $schema reads like a pipeline job; `run` runs it
+        component = pipeline_component(file) if kind == "pipeline" and not python else None
+        if component is None:
+            return _spread(_load_problems(relative, exc), stands_for)
+        loaded, kind = component, "component"
     problems: list[Problem] = []
     if kind == "component":
         problems += _sdk_result(relative, client.components.validate(loaded))
