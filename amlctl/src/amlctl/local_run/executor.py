@@ -363,6 +363,7 @@ class Runner:
                 # only where present, so the keys of other steps stay what they were
                 **({"spark": component.spark} if component.spark else {}),
                 **({"automl": step.automl} if step.automl else {}),
+                **({"output_files": step.output_files} if step.output_files else {}),
             }
         )
         step_dir = self.run_dir / step.name
@@ -384,7 +385,10 @@ class Runner:
             spec = component.outputs.get(name, {"type": "uri_folder"})
             folder = workspace / name
             folder.mkdir()
-            outputs[name] = str(folder / name) if spec.get("type") == "uri_file" else str(folder)
+            if spec.get("type") == "uri_file":  # the file itself, named as its path names it
+                outputs[name] = str(folder / step.output_files.get(name, name))
+            else:
+                outputs[name] = str(folder)
         # sweeps need their run id up front: it is the parent of the trials' runs
         child = self.tracker.open_child(step.name, self.run_id, defer=step.type != "sweep")
         context = StepContext(

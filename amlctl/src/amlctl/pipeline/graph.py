@@ -80,6 +80,8 @@ class Step:
     instance_count: int = 1
     automl: dict[str, Any] = field(default_factory=dict)  # task, limits, ... (automl.py)
     runtime_version: str = ""  # a Spark node's resources.runtime_version ("3.4")
+    # a uri_file output's file name, where its path names one (Azure ML keeps it): output -> name
+    output_files: dict[str, str] = field(default_factory=dict)
 
     def upstream(self) -> set[str]:
         return {b.step for b in self.inputs.values() if b.kind == "step"}
