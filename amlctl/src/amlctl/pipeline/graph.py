@@ -16,7 +16,7 @@ from ..project import ProjectError
 ASSET_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(?:@[\w.-]+|:[\w.-]+)$")
 ASSET_REFERENCE = re.compile(r"^azureml:(?://)?([^:@/]+)(?:[:@](.+))?$")
 LOCAL_NODE_TYPES = ("command", "sweep", "parallel", "spark", "automl")
-GRAPH_FORMAT = 4
+GRAPH_FORMAT = 5
 # node type -> what it is, for the one line that says why it cannot run here
 NOT_LOCAL = {
     "data_transfer": "a data transfer node (copies between Azure stores)",
