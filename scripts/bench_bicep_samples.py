@@ -6,7 +6,7 @@ diagnostic the compiler gives it, `main.diagnostics.bicep` (each source line fol
 `//@[start:end) [BCPxxx (Error)] ...` lines). Nothing of it is copied into this repository:
 the samples are read from a clone, at a pinned commit, with `git show`:
 
-    git clone https://github.com/Azure/bicep /tmp/bicep
+    git clone https://github.com/Azure/bicep /tmp/bicep   # or a bare mirror: git show works
     .venv/bin/python scripts/bench_bicep_samples.py /tmp/bicep
 
 It runs what check-infra runs on each file's text with a compiler code (the lexer,
@@ -14,9 +14,10 @@ It runs what check-infra runs on each file's text with a compiler code (the lexe
 
 - per code amlctl reproduces: the diagnostics the compiler gives, how many amlctl gives at
   the same line and column, and how many amlctl gives where the compiler gives none;
-- per sample: the samples whose expected diagnostics hold one of those codes, how many
-  amlctl flags with one of the codes the compiler gives there, and the samples without any
-  of those codes that amlctl flags (wrongly).
+- overall: of the samples the compiler rejects (at least one Error expected), how many
+  amlctl flags with at least one of the error codes the compiler gives there; of the
+  samples with no expected error, how many amlctl flags at all (each is a wrong flag: the
+  compiler accepts the file), and the names of both.
 
 It asserts nothing; the figures go in amlctl's README.
 """
@@ -35,7 +36,7 @@ from amlctl.checks.bicep_semantics import diagnostics
 
 COMMIT = "9beb0fee60"  # Azure/bicep main, 2026-12 (the samples the README's figures are on)
 BASELINES = "src/Bicep.Core.Samples/Files/baselines"
-ANNOTATION = re.compile(r"//@\[(\d+):\d+\) \[(BCP\d+) \((Error|Warning)\)\]")
+ANNOTATION = re.compile(r"//@\[(\d+):\d+\) \[([A-Za-z][\w-]*) \((Error|Warning|Info)\)\]")
 CODES = {
     # lexical rules (bicep_lexer)
     "BCP001", "BCP002", "BCP003", "BCP004", "BCP005", "BCP006",
@@ -54,14 +55,14 @@ def git(repo: Path, *args: str) -> str:
     return result.stdout
 
 
-def expected(annotated: str) -> list[tuple[int, int, str]]:
-    """(line, column, code) of the compiler's diagnostics; a line's notes follow it."""
+def expected(annotated: str) -> list[tuple[int, int, str, str]]:
+    """(line, column, code, level) of the compiler's diagnostics; a line's notes follow it."""
     found, line = [], 0
     for text in annotated.splitlines():
         if text.startswith("//@["):
             match = ANNOTATION.match(text)
             if match:
-                found.append((line, int(match.group(1)), match.group(2)))
+                found.append((line, int(match.group(1)), match.group(2), match.group(3)))
         else:
             line += 1
     return found
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in git(args.bicep, "ls-tree", "--name-only", commit, f"{BASELINES}/").split()
     ]
     per_code: dict[str, Counter[str]] = {}
-    with_codes = flagged = clean = wrongly = 0
+    error_samples, error_flagged, clean_samples, clean_flagged = [], [], [], []
     for name in names:
         folder = f"{BASELINES}/{name}"
         try:
@@ -99,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             annotated = git(args.bicep, "show", f"{commit}:{folder}/main.diagnostics.bicep")
         except SystemExit:
             continue
-        want = [item for item in expected(annotated) if item[2] in CODES]
+        given = expected(annotated)
+        want = [item[:3] for item in given if item[2] in CODES]
         got = ours(source.removeprefix("\ufeff"))
         for item in want:
             per_code.setdefault(item[2], Counter())["expected"] += 1
@@ -114,13 +116,15 @@ def main(argv: list[str] | None = None) -> int:
             for item in want:
                 if item not in got:
                     print(f"  {name}:{item[0]}:{item[1]}: compiler {item[2]}, amlctl none there")
-        want_codes = {item[2] for item in want}
-        if want_codes:
-            with_codes += 1
-            flagged += bool(want_codes & {item[2] for item in got})
+        errors = {item[2] for item in given if item[3] == "Error"}
+        if errors:
+            error_samples.append(name)
+            if errors & {item[2] for item in got}:
+                error_flagged.append(name)
         else:
-            clean += 1
-            wrongly += bool(got)
+            clean_samples.append(name)
+            if got:
+                clean_flagged.append(name)
     print(f"Azure/bicep {commit[:10]}: {len(names)} samples ({BASELINES})")
     print(f"{'code':8} {'compiler':>9} {'same place':>11} {'not expected':>13}")
     for code in sorted(per_code):
@@ -129,11 +133,20 @@ def main(argv: list[str] | None = None) -> int:
             f"{code:8} {counts['expected']:>9} {counts['same place']:>11} "
             f"{counts['not expected']:>13}"
         )
-    share = 100 * flagged / with_codes if with_codes else 0.0
+    share = 100 * len(error_flagged) / len(error_samples) if error_samples else 0.0
     print(
-        f"samples with these codes: {with_codes}, flagged with one of them: {flagged} "
-        f"({share:.0f} %); samples without: {clean}, flagged wrongly: {wrongly}"
+        f"samples the compiler rejects (an Error expected): {len(error_samples)}, flagged with "
+        f"one of the compiler's error codes there: {len(error_flagged)} ({share:.0f} %)"
     )
+    print(
+        f"samples without an expected error: {len(clean_samples)}, flagged at all: "
+        f"{len(clean_flagged)}"
+    )
+    missed = sorted(set(error_samples) - set(error_flagged))
+    if missed:
+        print("error samples not flagged: " + ", ".join(missed))
+    if clean_flagged:
+        print("clean samples flagged: " + ", ".join(clean_flagged))
     return 0
 
 
