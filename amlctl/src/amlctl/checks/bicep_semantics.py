@@ -7,9 +7,11 @@ The compiler's ``#disable-next-line`` and ``#disable-diagnostics`` pragmas are h
 
 - BCP318 (``DereferenceOfPossiblyNullReference``): a conditional resource or module
   (``= if (...)``) may not exist when the deployment starts, so every member access on it
-  (``.id``, ``.name``, ``.properties``, ``.outputs``...) must say so with ``!`` (null-forgiving)
-  or ``.?`` (safe access). The compiler narrows on nothing: not on the same condition, not
-  in a ternary.
+  other than what ARM knows before deploying it (a resource's ``id``, ``name``, ``type``,
+  ``apiVersion``; a module's ``name``), such as ``.properties`` or ``.outputs``, must say so
+  with ``!`` (null-forgiving) or ``.?`` (safe access); reported at the dot. The compiler
+  narrows on nothing (not on the same condition, not in a ternary) but the declaration's
+  own body, and a child resource of a conditional parent is conditional too.
 - BCP057 (``SymbolicNameDoesNotExist``): a name in an expression, also inside a string
   interpolation, that the file does not declare (parameters, variables, resources, modules,
   loop variables, lambda parameters, imports; ``az`` and ``sys``). Property names, object
@@ -43,10 +45,35 @@ class Declaration:
     name: str
     type: str  # as the compiler prints it: the resource type, or `module`
     offset: int
+    span: tuple[int, int] = (0, 0)  # offsets of the whole declaration (its body included)
+
+
+# What a conditional resource or module lets one read without `!` or `.?`: the values ARM
+# knows before deploying it (EmitConstants.ResourceInfoProperties; a module's name).
+RESOURCE_INFO = {"id", "name", "type", "apiVersion"}
+MODULE_INFO = {"name"}
+
+
+def _closing(tokens: list[Token], start: int) -> int:
+    """Index of the bracket closing the one at ``start`` (or the last index)."""
+    depth = 0
+    for index in range(start, len(tokens)):
+        text = tokens[index].text
+        if tokens[index].kind != "op":
+            continue
+        if text in ("(", "[", "{"):
+            depth += 1
+        elif text in (")", "]", "}"):
+            depth -= 1
+            if depth == 0:
+                return index
+    return len(tokens) - 1
 
 
 def conditional_declarations(tokens: list[Token]) -> dict[str, Declaration]:
-    """Resources and modules declared with a condition (`= if (...)`), by symbol."""
+    """Resources and modules that may not be deployed, by symbol (TypeAssignmentVisitor's
+    IsPotentiallyDisabledResourceOrModule): declared with a condition (`= if (...)`) other
+    than `true`, or nested in the body of such a resource."""
     found: dict[str, Declaration] = {}
     for index, token in enumerate(tokens):
         at_line_start = index == 0 or tokens[index - 1].kind == "newline"
@@ -58,13 +85,25 @@ def conditional_declarations(tokens: list[Token]) -> dict[str, Declaration]:
         position = 2
         if rest[position].kind == "ident" and rest[position].text == "existing":
             position += 1
-        if (
-            position + 1 < len(rest)
-            and rest[position].text == "="
-            and rest[position + 1].text == "if"
-        ):
-            kind = "module" if token.text == "module" else (rest[1].value or "").split("@")[0]
-            found[rest[0].text] = Declaration(rest[0].text, kind or "resource", rest[0].offset)
+        if position >= len(rest) or rest[position].text != "=":
+            continue
+        kind = "module" if token.text == "module" else (rest[1].value or "").split("@")[0]
+        body = index + 1 + position + 1
+        conditional = body < len(tokens) and tokens[body].text == "if"
+        if conditional and body + 1 < len(tokens) and tokens[body + 1].text == "(":
+            close = _closing(tokens, body + 1)
+            literal = [t.text for t in tokens[body + 2 : close]]
+            conditional = literal != ["true"]
+            body = close + 1
+        end = _closing(tokens, body) if body < len(tokens) else len(tokens) - 1
+        span = (token.offset, tokens[end].offset + 1)
+        inside = any(
+            outer.span[0] < token.offset < outer.span[1] for outer in found.values()
+        )  # a child of a conditional resource exists only with its parent
+        if conditional or inside:
+            found[rest[0].text] = Declaration(
+                rest[0].text, kind or "resource", rest[0].offset, span
+            )
     return found
 
 
@@ -98,24 +137,36 @@ def diagnostics(text: str) -> list[Diagnostic]:
     conditional = conditional_declarations(tokens)
     off = _suppressed(text)
     found = []
-    for index, token in enumerate(tokens[:-1]):
+    for index, token in enumerate(tokens[:-2]):
         declaration = conditional.get(token.text) if token.kind == "ident" else None
         if declaration is None or token.offset == declaration.offset:
             continue
+        if declaration.span[0] <= token.offset < declaration.span[1]:
+            continue  # inside its own declaration (a child's body): it exists there
         previous = tokens[index - 1] if index else None
-        if previous is not None and previous.text == ".":
-            continue  # a property of the same name on something else (`x.storage`)
+        if previous is not None and (
+            previous.text == "." or (previous.text == "?" and tokens[index - 2].text == ".")
+        ):
+            continue  # a property of the same name on something else (`x.storage`, `x.?s`)
         after = tokens[index + 1]
         safe = index + 2 < len(tokens) and tokens[index + 2].text == "?"
-        if after.text != "." or safe:
-            continue  # `x!.`, `x.?`, `x` alone (dependsOn, scope), `x[...]`
-        line = text.count("\n", 0, token.offset) + 1
-        codes = off.get(line, set())
-        if codes is None or BCP318[0] in codes:
+        if (
+            after.text == "[" and tokens[index + 2].text != "]"
+        ):  # `x['properties']`: reported at the index, whatever it is
+            found.append(
+                Diagnostic(
+                    BCP318[0], BCP318[1].format(type=f"{declaration.type} | null"), after.offset
+                )
+            )
             continue
+        if after.text != "." or safe:
+            continue  # `x!.`, `x.?`, `x` alone (dependsOn, scope)
+        readable = MODULE_INFO if declaration.type == "module" else RESOURCE_INFO
+        if tokens[index + 2].text in readable:
+            continue  # known before the deployment: `x.id`, `x.name`, a module's `m.name`
         code, message = BCP318
         found.append(
-            Diagnostic(code, message.format(type=f"{declaration.type} | null"), token.offset)
+            Diagnostic(code, message.format(type=f"{declaration.type} | null"), after.offset)
         )
     for name, offset in undefined_names(tokens):
         found.append(Diagnostic(BCP057[0], BCP057[1].format(name=name), offset))
