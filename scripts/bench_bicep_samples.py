@@ -42,8 +42,9 @@ CODES = {
     # lexical rules (bicep_lexer)
     "BCP001", "BCP002", "BCP003", "BCP004", "BCP005", "BCP006",
     "BCP024", "BCP103", "BCP133", "BCP140", "BCP226",
-    # semantic rules (bicep_semantics, bicep_constants)
-    "BCP028", "BCP057", "BCP071", "BCP120", "BCP124", "BCP139", "BCP177", "BCP178", "BCP318",
+    # semantic rules (bicep_semantics, bicep_constants, bicep_declarations)
+    "BCP028", "BCP033", "BCP057", "BCP071", "BCP112", "BCP120", "BCP124", "BCP139",
+    "BCP145", "BCP177", "BCP178", "BCP318",
 }  # fmt: skip
 
 

@@ -254,6 +254,102 @@ def test_declared_names_pass(source: str, tmp_path: Path):
     assert messages(check.semantic_problems(path, tmp_path)) == []
 
 
+# (Bicep source, [(code, name, line, column)]) where the compiler reports each duplicate
+DUPLICATES = {
+    "param and var": (
+        "param location string\nvar location = 'westeurope'\n",
+        [("BCP028", "location", 1, 7), ("BCP028", "location", 2, 5)],
+    ),
+    "two resources": (
+        "resource st 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {\n  name: 'a'\n}\n"
+        "resource st 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {\n  name: 'b'\n}\n",
+        [("BCP028", "st", 1, 10), ("BCP028", "st", 4, 10)],
+    ),
+    "module and import": (
+        "import {net} from 'types.bicep'\nmodule net 'net.bicep' = {\n  name: 'n'\n}\n",
+        [("BCP028", "net", 1, 9), ("BCP028", "net", 2, 8)],
+    ),
+    "import alias": (
+        "import {a as b} from 'x.bicep'\n@description('d')\nparam b int\n",
+        [("BCP028", "b", 1, 14), ("BCP028", "b", 3, 7)],
+    ),
+    "two outputs": (
+        "output id string = 'a'\noutput id string = 'b'\n",
+        [("BCP145", "id", 1, 8), ("BCP145", "id", 2, 8)],
+    ),
+    "loop variables": (
+        "var xs = [for (i, i) in range(0, 2): i]\n",
+        [("BCP028", "i", 1, 16), ("BCP028", "i", 1, 19)],
+    ),
+}
+UNIQUE = [
+    "param name string\noutput name string = name\n",  # outputs have their own namespace
+    "param a string\nparam A string\n",  # names are case-sensitive
+    "resource p 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {\n  name: 'p'\n"
+    "  resource blob 'blobServices' existing = {\n    name: 'default'\n  }\n}\n"
+    "resource q 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {\n  name: 'q'\n"
+    "  resource blob 'blobServices' existing = {\n    name: 'default'\n  }\n}\n",  # nested
+    "var o = {\n  param: 'a'\n  var: 'b'\n}\nvar p = {\n  param: 'c'\n}\n",  # keys
+    "targetScope = 'subscription'\n",
+]
+
+
+@pytest.mark.parametrize("case", sorted(DUPLICATES))
+def test_a_name_declared_twice_is_bcp028(case: str, tmp_path: Path):
+    source, expected = DUPLICATES[case]
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    found = check.semantic_problems(path, tmp_path)
+    wording = {
+        "BCP028": 'Identifier "{}" is declared multiple times. Remove or rename the duplicates.',
+        "BCP145": 'Output "{}" is declared multiple times. Remove or rename the duplicates.',
+    }
+    assert [(p.message, p.line, p.column) for p in found] == [
+        (f"Bicep error {code}: {wording[code].format(name)}", line, column)
+        for code, name, line, column in expected
+    ], messages(found)
+
+
+@pytest.mark.parametrize("source", UNIQUE)
+def test_names_declared_once_pass(source: str, tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    assert messages(check.semantic_problems(path, tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (
+            "targetScope = 'subscription'\ntargetScope = 'subscription'\n",
+            [
+                (1, 1, 'BCP112: The "targetScope" cannot be declared multiple times in one file.'),
+                (2, 1, 'BCP112: The "targetScope" cannot be declared multiple times in one file.'),
+            ],
+        ),
+        (
+            "targetScope = 'resourcegroup'\n",
+            [
+                (
+                    1,
+                    15,
+                    "BCP033: Expected a value of type \"'managementGroup' | 'resourceGroup' | "
+                    "'subscription' | 'tenant'\" but the provided value is of type "
+                    "\"'resourcegroup'\".",
+                )
+            ],
+        ),
+    ],
+)
+def test_a_wrong_target_scope_is_bcp112_or_bcp033(source, expected, tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    found = check.semantic_problems(path, tmp_path)
+    assert [(p.line, p.column, p.message) for p in found] == [
+        (line, column, f"Bicep error {message}") for line, column, message in expected
+    ], messages(found)
+
+
 @pytest.mark.parametrize(
     ("source", "column"),
     [("var a = guid()\n", 9), ("var a = toLower(uniqueString())\n", 17)],

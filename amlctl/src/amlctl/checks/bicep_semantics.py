@@ -177,6 +177,10 @@ def diagnostics(text: str) -> list[Diagnostic]:
     for offset in cross_scope_resources(tokens):
         found.append(Diagnostic(BCP139[0], BCP139[1], offset))
     from .bicep_constants import runtime_values
+    from .bicep_declarations import diagnostics as declaration_diagnostics
+
+    for code, message, offset in declaration_diagnostics(tokens):
+        found.append(Diagnostic(code, message, offset))
 
     for code, message, offset in runtime_values(text, tokens):
         found.append(Diagnostic(code, message, offset))
