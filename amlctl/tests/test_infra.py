@@ -350,21 +350,42 @@ def test_a_wrong_target_scope_is_bcp112_or_bcp033(source, expected, tmp_path: Pa
     ], messages(found)
 
 
-@pytest.mark.parametrize(
-    ("source", "column"),
-    [("var a = guid()\n", 9), ("var a = toLower(uniqueString())\n", 17)],
-)
-def test_guid_without_arguments_is_bcp071(source: str, column: int, tmp_path: Path):
-    message = "Expected at least 1 argument, but got 0."
+# (Bicep source, line, column of the `(` where the compiler reports BCP071, its message)
+ARGUMENT_COUNTS = [
+    ("var a = guid()\n", 1, 13, "Expected at least 1 argument, but got 0."),
+    ("var a = toLower(uniqueString())\n", 1, 29, "Expected at least 1 argument, but got 0."),
+    ("var a = toLower('A', 'B')\n", 1, 16, "Expected 1 argument, but got 2."),
+    ("var a = substring('abc')\n", 1, 18, "Expected 2 to 3 arguments, but got 1."),
+    ("var a = sys.union({})\n", 1, 18, "Expected at least 2 arguments, but got 1."),
+    ("var a = contains('abc')\n", 1, 17, "Expected 2 arguments, but got 1."),
+    ("@minLength()\nparam p string\n", 1, 11, "Expected 1 argument, but got 0."),
+    ("@secure(true)\nparam p string\n", 1, 8, "Expected 0 arguments, but got 1."),
+    ("type t = resourceInput<>\n", 1, 23, "Expected 1 argument, but got 0."),
+]
+
+
+@pytest.mark.parametrize(("source", "line", "column", "message"), ARGUMENT_COUNTS)
+def test_a_wrong_argument_count_is_bcp071(source, line, column, message, tmp_path: Path):
     path = tmp_path / "main.bicep"
     path.write_text(source)
     found = messages(check.semantic_problems(path, tmp_path))
-    assert found == [f"main.bicep:1:{column}: Bicep error BCP071: {message}"], found
+    assert found == [f"main.bicep:{line}:{column}: Bicep error BCP071: {message}"], found
 
 
-def test_guid_with_arguments_passes(tmp_path: Path):
+def test_argument_counts_an_overload_takes_pass(tmp_path: Path):
     path = tmp_path / "main.bicep"
-    path.write_text("var a = guid(resourceGroup().id, 'x', [1, 2][0] == 1 ? 'a' : 'b')\n")
+    path.write_text(
+        "@minLength(1)\n@secure()\nparam p string\n"
+        "var a = guid(resourceGroup().id, 'x', [1, 2][0] == 1 ? 'a' : 'b')\n"
+        "var b = contains(['a'], 'a') && contains('abc', 'a') && contains({ a: 1 }, 'a')\n"
+        "var c = resourceId('Microsoft.Storage/storageAccounts', 'a')\n"
+        "var d = resourceId('sub', 'rg', 'Microsoft.Storage/storageAccounts', 'a')\n"
+        "var e = union({}, {}, { f: substring('abc', 1) })\n"
+        "var f = substring('abc', 1, 1)\nvar g = sys.concat('a', '${toLower(p)}-x')\n"
+        "param now string = utcNow()\n"
+        "var h = map([1, 2], x => x + 1)\nvar i = now == '' ? min(1, 2, 3) : max([1])\n"
+        "type t = resourceInput<'Microsoft.Storage/storageAccounts@2023-05-01'>\n"
+    )
     assert messages(check.semantic_problems(path, tmp_path)) == []
 
 

@@ -16,8 +16,9 @@ The compiler's ``#disable-next-line`` and ``#disable-diagnostics`` pragmas are h
   interpolation, that the file does not declare (parameters, variables, resources, modules,
   loop variables, lambda parameters, imports; ``az`` and ``sys``). Property names, object
   keys, decorators and function names are not symbol references.
-- BCP071 (``ArgumentCountMismatch``): a built-in function called with too few arguments
-  (``guid()``, ``uniqueString()``: at least one, as SystemNamespaceType.cs declares them).
+- BCP071 (``ArgumentCountMismatch``): a built-in function called with a number of
+  arguments none of its overloads takes (``guid()``, ``toLower(a, b)``...; the overloads of
+  SystemNamespaceType.cs and AzNamespaceType.cs in ``bicep_functions``), reported at ``(``.
 - BCP124 (``CannotAttachDecoratorToTarget``): ``@minLength``/``@maxLength`` on a parameter
   or output that is not a string or array, ``@minValue``/``@maxValue`` on one that is not an
   int, ``@secure`` on one that is neither string nor object.
@@ -209,9 +210,6 @@ NAMESPACES = {"az", "sys"}  # the compiler's built-in namespaces (`sys.concat(..
 DECLARATIONS = {"param", "var", "resource", "module", "output", "metadata", "test", "assert"}
 # Statements whose whole line this check does not read (types, imports, functions).
 UNREAD = {"type", "func", "import", "targetScope", "using", "extension", "provider"}
-# Built-in functions with a fixed least/most argument count, as the compiler declares them
-# (src/Bicep.Core/Semantics/Namespaces/SystemNamespaceType.cs).
-ARGUMENT_COUNTS = {"guid": (1, None), "uniqueString": (1, None)}
 
 
 def _declared_names(tokens: list[Token]) -> set[str]:
@@ -326,41 +324,97 @@ def undefined_names(tokens: list[Token]) -> list[tuple[str, int]]:
     return found
 
 
-def argument_counts(tokens: list[Token]) -> list[tuple[str, int, int]]:
-    """(expected, count, offset) of built-in function calls with a wrong argument count."""
+def _arguments(tokens: list[Token], open_index: int) -> tuple[list[list[Token]], int]:
+    """The argument token runs of the call whose ``(`` is at ``open_index``, and the index
+    of its ``)``."""
+    arguments: list[list[Token]] = [[]]
+    depth, position = 0, open_index
+    while position < len(tokens):
+        token = tokens[position]
+        text = token.text
+        if (token.kind == "op" and text in ("(", "[", "{")) or token.kind in (
+            "string-left",
+            "multiline-left",
+        ):
+            depth += 1
+        elif (token.kind == "op" and text in (")", "]", "}")) or token.kind in (
+            "string-right",
+            "multiline-right",
+        ):
+            depth -= 1
+            if depth == 0:
+                break
+        if depth == 1 and token.kind == "op" and text == ",":
+            arguments.append([])
+        elif position != open_index and token.kind != "newline":
+            arguments[-1].append(token)
+        position += 1
+    if arguments == [[]]:
+        return [], position
+    return arguments, position
+
+
+def _calls(tokens: list[Token]) -> list[tuple[str, int, tuple]]:
+    """(function, index of its ``(``, its overloads) of each call of a built-in function or
+    decorator (not one the file declares, nor a method of something else)."""
+    from .bicep_functions import DECORATORS, OVERLOADS
+
+    declared = _declared_names(tokens) - NAMESPACES
     found = []
     for index, token in enumerate(tokens[:-1]):
-        limits = ARGUMENT_COUNTS.get(token.text)
-        previous = tokens[index - 1] if index else None
-        if limits is None or tokens[index + 1].text != "(":
+        if token.kind != "ident" or tokens[index + 1].text != "(" or token.text in declared:
             continue
-        if previous is not None and previous.text == "." and tokens[index - 2].text != "sys":
+        previous = tokens[index - 1] if index else None
+        qualified = previous is not None and previous.text == "." and index >= 2
+        if qualified and tokens[index - 2].text not in NAMESPACES:
             continue  # a method of something else
-        depth, count, position = 0, 0, index + 1
-        while position < len(tokens):
-            text = tokens[position].text
-            if text in ("(", "[", "{") or tokens[position].kind in ("string-left",):
-                depth += 1
-            elif text in (")", "]", "}") or tokens[position].kind in ("string-right",):
-                depth -= 1
-                if depth == 0:
-                    break
-            elif depth == 1 and text == "," and count:
-                count += 1
-            if depth == 1 and count == 0 and text != "(" and tokens[position].kind != "newline":
-                count = 1
-            position += 1
-        least, most = limits
-        if count < least or (most is not None and count > most):
-            noun = "argument" if least == 1 else "arguments"
-            if most is None:
-                expected = f"at least {least} {noun}"
-            elif least == most:
-                expected = f"{least} {noun}"
-            else:
-                expected = f"{least} to {most} arguments"
-            found.append((expected, count, token.offset))
+        start = index - 2 if qualified else index
+        decorator = start > 0 and tokens[start - 1].text == "@"
+        table = DECORATORS if decorator else OVERLOADS
+        if token.text in table:
+            found.append((token.text, index + 1, table[token.text]))
     return found
+
+
+def argument_counts(tokens: list[Token]) -> list[tuple[str, int, int]]:
+    """(expected, count, offset) of built-in function calls whose argument count no overload
+    takes (FunctionResolver, reported between the parentheses as TypeAssignmentVisitor)."""
+    found = []
+    for _name, open_index, overloads in _calls(tokens):
+        arguments, _ = _arguments(tokens, open_index)
+        count = len(arguments)
+        if any(least <= count and (most is None or count <= most) for least, most, _ in overloads):
+            continue
+        least = min(overload[0] for overload in overloads)
+        mosts = [overload[1] for overload in overloads]
+        most = None if None in mosts else max(m for m in mosts if m is not None)
+        noun = "argument" if least == 1 else "arguments"
+        if most is None:
+            expected = f"at least {least} {noun}"
+        elif least == most:
+            expected = f"{least} {noun}"
+        else:
+            expected = f"{least} to {most} arguments"
+        found.append((expected, count, tokens[open_index].offset))
+    for index, token in enumerate(tokens[:-1]):  # type templates: `resourceInput<'type@v'>`
+        if token.text not in TYPE_TEMPLATES or tokens[index + 1].text != "<":
+            continue
+        if index and tokens[index - 1].text == ".":
+            continue
+        position, count = index + 2, 0
+        while position < len(tokens) and tokens[position].text != ">":
+            if tokens[position].kind in ("string", "ident"):
+                count += 1  # each argument is one string literal, with or without a comma
+            elif tokens[position].kind == "newline":
+                break
+            position += 1
+        if count != 1 and position < len(tokens) and tokens[position].text == ">":
+            found.append(("1 argument", count, tokens[index + 1].offset))
+    return found
+
+
+# Type templates (SystemNamespaceType.cs TypeTemplate): one resource type argument each.
+TYPE_TEMPLATES = {"resourceInput", "resourceOutput"}
 
 
 BCP124 = (
