@@ -26,6 +26,7 @@ It asserts nothing; the figures go in amlctl's README.
 from __future__ import annotations
 
 import argparse
+import posixpath
 import re
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from collections import Counter
 from pathlib import Path
 
 from amlctl.checks.bicep_lexer import lex
+from amlctl.checks.bicep_modules import module_diagnostics
 from amlctl.checks.bicep_semantics import diagnostics
 
 COMMIT = "9beb0fee60"  # Azure/bicep main, 2026-12 (the samples the README's figures are on)
@@ -45,6 +47,8 @@ CODES = {
     # semantic rules (bicep_semantics, bicep_constants, bicep_declarations)
     "BCP028", "BCP033", "BCP057", "BCP071", "BCP112", "BCP120", "BCP124", "BCP139",
     "BCP145", "BCP177", "BCP178", "BCP318",
+    # module calls (bicep_modules)
+    "BCP035", "BCP036", "BCP037", "BCP052", "BCP053", "BCP083", "BCP089",
 }  # fmt: skip
 
 
@@ -70,8 +74,8 @@ def expected(annotated: str) -> list[tuple[int, int, str, str]]:
     return found
 
 
-def ours(source: str) -> list[tuple[int, int, str]]:
-    found = [*lex(source).diagnostics, *diagnostics(source)]
+def ours(source: str, load=lambda path: None) -> list[tuple[int, int, str]]:
+    found = [*lex(source).diagnostics, *diagnostics(source), *module_diagnostics(source, load)]
     return [
         (
             source.count("\n", 0, item.offset) + 1,
@@ -80,6 +84,22 @@ def ours(source: str) -> list[tuple[int, int, str]]:
         )
         for item in found
     ]
+
+
+def module_loader(repo: Path, commit: str, folder: str):
+    """A sample's modules, read from the same commit (None: not in the repository)."""
+
+    def load(path: str) -> str | None:
+        target = posixpath.normpath(posixpath.join(folder, path))
+        result = subprocess.run(
+            ["git", "-C", str(repo), "show", f"{commit}:{target}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return result.stdout if result.returncode == 0 else None
+
+    return load
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         given = expected(annotated)
         want = [item[:3] for item in given if item[2] in CODES]
-        got = ours(source.removeprefix("\ufeff"))
+        got = ours(source.removeprefix("\ufeff"), module_loader(args.bicep, commit, folder))
         for item in want:
             per_code.setdefault(item[2], Counter())["expected"] += 1
             if item in got:

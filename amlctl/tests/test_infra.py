@@ -389,6 +389,159 @@ def test_argument_counts_an_overload_takes_pass(tmp_path: Path):
     assert messages(check.semantic_problems(path, tmp_path)) == []
 
 
+CALLED = (
+    "param name string\nparam count int = 1\nparam enabled bool\nparam tags object?\n"
+    "@allowed(['a', 'b'])\nparam tier string\nparam items array = []\noutput id string = name\n"
+)
+GOOD_PARAMS = "    name: 'x'\n    enabled: true\n    tier: 'a'\n"
+# (the calling file, [(line, column, message)]): each breaks a rule of module calls
+MODULE_CALLS = {
+    "no params": (
+        "module m 'mod.bicep' = {\n  name: 'm'\n}\n",
+        [
+            (
+                1,
+                8,
+                'BCP035: The specified "module" declaration is missing the following required '
+                'properties: "params".',
+            ),
+        ],
+    ),
+    "required not passed": (
+        "module m 'mod.bicep' = {\n  name: 'm'\n  params: {\n    name: 'x'\n  }\n}\n",
+        [
+            (
+                3,
+                3,
+                'BCP035: The specified "object" declaration is missing the following required '
+                'properties: "enabled", "tier".',
+            ),
+        ],
+    ),
+    "undeclared": (
+        "module m 'mod.bicep' = {\n  params: {\n" + GOOD_PARAMS + "    colour: 'red'\n  }\n}\n",
+        [
+            (
+                6,
+                5,
+                'BCP037: The property "colour" is not allowed on objects of type "params". '
+                'Permissible properties include "count", "items", "tags".',
+            ),
+        ],
+    ),
+    "misspelt": (
+        "module m 'mod.bicep' = {\n  params: {\n    name: 'x'\n    enabeld: true\n"
+        "    tier: 'b'\n  }\n}\n",
+        [
+            (
+                2,
+                3,
+                'BCP035: The specified "object" declaration is missing the following required '
+                'properties: "enabled".',
+            ),
+            (
+                4,
+                5,
+                'BCP089: The property "enabeld" is not allowed on objects of type "params". '
+                'Did you mean "enabled"?',
+            ),
+        ],
+    ),
+    "string literal to an int": (
+        "module m 'mod.bicep' = {\n  params: {\n" + GOOD_PARAMS + "    count: '3'\n  }\n}\n",
+        [
+            (
+                6,
+                12,
+                'BCP036: The property "count" expected a value of type "int | null" but the '
+                "provided value is of type \"'3'\".",
+            ),
+        ],
+    ),
+    "a string parameter to a bool": (
+        "param flag string\nmodule m 'mod.bicep' = {\n  params: {\n    name: 'x'\n"
+        "    enabled: flag\n    tier: 'a'\n  }\n}\n",
+        [
+            (
+                5,
+                14,
+                'BCP036: The property "enabled" expected a value of type "bool" but the '
+                'provided value is of type "string".',
+            ),
+        ],
+    ),
+    "a variable holding an int": (
+        "var n = 42\nmodule m 'mod.bicep' = {\n  params: {\n    name: n\n    enabled: false\n"
+        "    tier: 'a'\n  }\n}\n",
+        [
+            (
+                4,
+                11,
+                'BCP036: The property "name" expected a value of type "string" but the '
+                'provided value is of type "42".',
+            ),
+        ],
+    ),
+    "an object to an array": (
+        "module m 'mod.bicep' = {\n  params: {\n" + GOOD_PARAMS + "    items: {}\n  }\n}\n",
+        [
+            (
+                6,
+                12,
+                'BCP036: The property "items" expected a value of type "array | null" but '
+                'the provided value is of type "object".',
+            ),
+        ],
+    ),
+    "an output the module does not declare": (
+        "module m 'mod.bicep' = {\n  params: {\n" + GOOD_PARAMS + "  }\n}\n"
+        "output o string = m.outputs.ids\n",
+        [
+            (
+                8,
+                29,
+                'BCP053: The type "outputs" does not contain property "ids". Available '
+                'properties include "id".',
+            ),
+        ],
+    ),
+}
+GOOD_CALLS = [
+    "module m 'mod.bicep' = {\n  params: {\n"
+    + GOOD_PARAMS
+    + "  }\n}\noutput o string = m.outputs.id\n",
+    "param prefix string\nparam on bool\nvar three = 3\n"
+    "module m 'mod.bicep' = if (on) {\n  params: {\n    name: '${prefix}-x'\n    enabled: on\n"
+    "    tier: 'b'\n    count: three\n    tags: {\n      a: 'b'\n    }\n    items: [\n      1\n"
+    "    ]\n  }\n}\noutput o string = m.?outputs.id ?? ''\n",
+    "module ms 'mod.bicep' = [for i in range(0, 2): {\n  name: 'm${i}'\n  params: {\n"
+    + GOOD_PARAMS.replace("'x'", "'x${i}'")
+    + "  }\n}]\noutput o string = ms[0].outputs.id\n",
+    "module j 'template.json' = {\n  params: {\n    anything: 1\n  }\n}\n",  # not read
+]
+
+
+def _module_problems(tmp_path: Path, source: str) -> list:
+    (tmp_path / "mod.bicep").write_text(CALLED)
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    return check.module_problems(path, source, tmp_path)
+
+
+@pytest.mark.parametrize("case", sorted(MODULE_CALLS))
+def test_a_module_call_breaking_the_compilers_rules_fails(case: str, tmp_path: Path):
+    source, expected = MODULE_CALLS[case]
+    found = _module_problems(tmp_path, source)
+    assert [(p.line, p.column, p.message) for p in found] == [
+        (line, column, f"Bicep error {message}") for line, column, message in expected
+    ], messages(found)
+
+
+@pytest.mark.parametrize("source", GOOD_CALLS)
+def test_module_calls_the_compiler_accepts_pass(source: str, tmp_path: Path):
+    assert messages(_module_problems(tmp_path, source)) == []
+
+
 @pytest.mark.parametrize(
     ("source", "decorator", "attachable", "target", "line"),
     [
@@ -762,9 +915,13 @@ def test_module_call_must_match_the_module_parameters(project: Path):
             "    logAnalyticsName: logAnalyticsName\n", "    logAnalyticName: logAnalyticsName\n"
         )
     )
-    found = " | ".join(messages(check.check_bicep(project / "infra", project)))
-    assert "module 'monitoring' passes 'logAnalyticName'" in found
-    assert "module 'monitoring' does not pass required parameter 'logAnalyticsName'" in found
+    found = [p.message for p in check.check_bicep(project / "infra", project)]
+    assert found == [
+        'Bicep error BCP035: The specified "object" declaration is missing the following '
+        'required properties: "logAnalyticsName".',
+        'Bicep error BCP089: The property "logAnalyticName" is not allowed on objects of type '
+        '"params". Did you mean "logAnalyticsName"?',
+    ], found
 
 
 def test_reading_an_undeclared_module_output_fails(project: Path):
@@ -772,9 +929,15 @@ def test_reading_an_undeclared_module_output_fails(project: Path):
     main.write_text(
         main.read_text().replace("storage.outputs.storageAccountId", "storage.outputs.accountId")
     )
-    found = messages(check.check_bicep(project / "infra", project))
+    found = [p.message for p in check.check_bicep(project / "infra", project)]
     assert found
-    assert all("module 'storage' has no output 'accountId'" in item for item in found)
+    assert all(
+        item.startswith(
+            'Bicep error BCP053: The type "outputs" does not contain property "accountId". '
+            'Available properties include "'
+        )
+        for item in found
+    ), found
 
 
 @pytest.mark.parametrize("output", ["workspaceName", "computeIdentityClientId"])
