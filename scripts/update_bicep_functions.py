@@ -43,6 +43,7 @@ PLAIN_TYPES = {
     "LanguageConstants.Array": "array",
     "LanguageConstants.Object": "object",
 }
+LANGUAGE_CONSTANTS = "src/Bicep.Core/LanguageConstants.cs"
 TARGET = Path(__file__).resolve().parents[1] / "amlctl/src/amlctl/checks/bicep_functions.py"
 PARAMETER = re.compile(r"\.With(Required|Optional|Variable)Parameter\(\s*\"\w+\",\s*([\w.]+)")
 
@@ -115,6 +116,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("bicep", type=Path, help="a clone of github.com/Azure/bicep")
     parser.add_argument("--commit", default=COMMIT)
     args = parser.parse_args(argv)
+    constants = subprocess.run(
+        ["git", "-C", str(args.bicep), "show", f"{args.commit}:{LANGUAGE_CONSTANTS}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    encodings = re.search(r"SupportedEncodings = new[^{]*\{(.*?)\}", constants, re.S)
+    if encodings:  # a union of string literals, printed in the compiler's (ordinal) order
+        names = sorted(f"'{name}'" for name in re.findall(r'\["([^"]+)"\]', encodings.group(1)))
+        PLAIN_TYPES["LanguageConstants.LoadTextContentEncodings"] = " | ".join(names)
     table: dict[str, list[tuple[int, int | None, tuple[str | None, ...]]]] = {}
     decorator_table: dict[str, list[tuple[int, int | None, tuple[str | None, ...]]]] = {}
     for source in SOURCES:
@@ -134,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         f"From Azure/bicep {args.commit} SystemNamespaceType.cs and AzNamespaceType.cs by",
         "scripts/update_bicep_functions.py: per function, each overload's (least argument count,",
         "most or None for no limit, parameter types where plain: string, int, bool, array,",
-        "object; None for any other type; a variable parameter's type last).",
+        "object, a union of string literals; None for any other type; a variable parameter's",
+        "type last).",
         '"""',
         "",
         "OVERLOADS: dict[str, tuple[tuple[int, int | None, tuple[str | None, ...]], ...]] = {",

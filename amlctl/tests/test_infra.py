@@ -389,6 +389,44 @@ def test_argument_counts_an_overload_takes_pass(tmp_path: Path):
     assert messages(check.semantic_problems(path, tmp_path)) == []
 
 
+# (Bicep source, column of the argument, its type, the parameter's) for BCP070
+ARGUMENT_TYPES = [
+    ("var a = toLower(1)\n", 17, "1", "string"),
+    ("var a = take('abc', '1')\n", 21, "'1'", "int"),  # the overload failing last
+    ("var a = range(0, true)\n", 18, "true", "int"),
+    ("var a = split({}, ',')\n", 15, "object", "string"),
+    (
+        "var a = loadTextContent('a.txt', 'latin1')\n",
+        34,
+        "'latin1'",
+        "'iso-8859-1' | 'us-ascii' | 'utf-16' | 'utf-16BE' | 'utf-8'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "column", "actual", "expected"), ARGUMENT_TYPES)
+def test_a_literal_argument_of_the_wrong_type_is_bcp070(
+    source, column, actual, expected, tmp_path: Path
+):
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    found = messages(check.semantic_problems(path, tmp_path))
+    assert found == [
+        f'main.bicep:1:{column}: Bicep error BCP070: Argument of type "{actual}" is not '
+        f'assignable to parameter of type "{expected}".'
+    ], found
+
+
+def test_literal_arguments_an_overload_accepts_pass(tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text(
+        "var a = toLower('A')\nvar b = contains(['a'], 1)\nvar c = concat('a', 1, true)\n"
+        "var d = length({})\nvar e = substring('abc', 1, 1)\nvar f = '${toUpper('x')}-${2}'\n"
+        "var g = loadTextContent('a.txt', 'utf-16BE')\nvar h = empty([])\n"
+    )
+    assert messages(check.semantic_problems(path, tmp_path)) == []
+
+
 CALLED = (
     "param name string\nparam count int = 1\nparam enabled bool\nparam tags object?\n"
     "@allowed(['a', 'b'])\nparam tier string\nparam items array = []\noutput id string = name\n"

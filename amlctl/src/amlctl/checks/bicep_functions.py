@@ -3,7 +3,8 @@
 From Azure/bicep 9beb0fee60 SystemNamespaceType.cs and AzNamespaceType.cs by
 scripts/update_bicep_functions.py: per function, each overload's (least argument count,
 most or None for no limit, parameter types where plain: string, int, bool, array,
-object; None for any other type; a variable parameter's type last).
+object, a union of string literals; None for any other type; a variable parameter's
+type last).
 """
 
 OVERLOADS: dict[str, tuple[tuple[int, int | None, tuple[str | None, ...]], ...]] = {
@@ -74,9 +75,15 @@ OVERLOADS: dict[str, tuple[tuple[int, int | None, tuple[str | None, ...]], ...]]
     "like": ((2, 2, ("string", "string")),),
     "loadDirectoryFileInfo": ((1, 2, (None, "string")),),
     "loadFileAsBase64": ((1, 1, (None,)),),
-    "loadJsonContent": ((1, 3, (None, "string", None)),),
-    "loadTextContent": ((1, 2, (None, None)),),
-    "loadYamlContent": ((1, 3, (None, "string", None)),),
+    "loadJsonContent": (
+        (1, 3, (None, "string", "'iso-8859-1' | 'us-ascii' | 'utf-16' | 'utf-16BE' | 'utf-8'")),
+    ),
+    "loadTextContent": (
+        (1, 2, (None, "'iso-8859-1' | 'us-ascii' | 'utf-16' | 'utf-16BE' | 'utf-8'")),
+    ),
+    "loadYamlContent": (
+        (1, 3, (None, "string", "'iso-8859-1' | 'us-ascii' | 'utf-16' | 'utf-16BE' | 'utf-8'")),
+    ),
     "managementGroupResourceId": (
         (2, None, ("string", "string")),
         (3, None, ("string", "string", "string")),

@@ -211,6 +211,8 @@ def _literal_type(
 
 
 def _accepts(expected: str, actual: str) -> bool:
+    if expected.startswith("'"):  # a union of string literals
+        return actual in expected.split(" | ")
     if actual.startswith("'"):
         return expected == "string"
     if actual in ("true", "false"):

@@ -19,6 +19,8 @@ The compiler's ``#disable-next-line`` and ``#disable-diagnostics`` pragmas are h
 - BCP071 (``ArgumentCountMismatch``): a built-in function called with a number of
   arguments none of its overloads takes (``guid()``, ``toLower(a, b)``...; the overloads of
   SystemNamespaceType.cs and AzNamespaceType.cs in ``bicep_functions``), reported at ``(``.
+- BCP070 (``ArgumentTypeMismatch``): a literal argument (string, int, bool, object, empty
+  array) that no overload of the function with that many arguments accepts, at the argument.
 - BCP124 (``CannotAttachDecoratorToTarget``): ``@minLength``/``@maxLength`` on a parameter
   or output that is not a string or array, ``@minValue``/``@maxValue`` on one that is not an
   int, ``@secure`` on one that is neither string nor object.
@@ -185,6 +187,9 @@ def diagnostics(text: str) -> list[Diagnostic]:
 
     for code, message, offset in runtime_values(text, tokens):
         found.append(Diagnostic(code, message, offset))
+    for actual, expected, offset in argument_types(tokens):
+        message = BCP070[1].format(actual=actual, expected=expected)
+        found.append(Diagnostic(BCP070[0], message, offset))
     for expected, count, offset in argument_counts(tokens):
         found.append(
             Diagnostic(BCP071[0], BCP071[1].format(expected=expected, count=count), offset)
@@ -203,6 +208,10 @@ def _off(off: dict[int, set[str] | None], line: int, code: str) -> bool:
 
 WARNING_CODES = {"BCP318"}  # the rest are errors
 BCP057 = ("BCP057", 'The name "{name}" does not exist in the current context.')
+BCP070 = (
+    "BCP070",
+    'Argument of type "{actual}" is not assignable to parameter of type "{expected}".',
+)
 BCP071 = ("BCP071", "Expected {expected}, but got {count}.")
 # Words that are never symbol references where they stand in an expression.
 KEYWORDS = {"true", "false", "null", "if", "for", "in", "existing"}
@@ -410,6 +419,48 @@ def argument_counts(tokens: list[Token]) -> list[tuple[str, int, int]]:
             position += 1
         if count != 1 and position < len(tokens) and tokens[position].text == ">":
             found.append(("1 argument", count, tokens[index + 1].offset))
+    return found
+
+
+def argument_types(tokens: list[Token]) -> list[tuple[str, str, int]]:
+    """(argument type, parameter type, offset) of each literal argument that no overload of
+    the function accepts (FunctionResolver: BCP070 at the mismatching argument with the
+    highest index; several overloads failing at the same one are BCP048, not judged here).
+
+    Only literals are judged (a string, an int, a bool, an object, an empty array), against
+    parameters of a plain type (string, int, bool, array, object)."""
+    from .bicep_modules import _accepts, _literal_type
+    from .bicep_syntax import parse_value
+
+    found = []
+    for _name, open_index, overloads in _calls(tokens):
+        arguments, _ = _arguments(tokens, open_index)
+        count = len(arguments)
+        kinds = [_literal_type(parse_value(argument), {}, {}) for argument in arguments]
+        mismatches: list[tuple[int, str, str]] = []
+        matched = False
+        for least, most, types in overloads:
+            if count < least or (most is not None and count > most):
+                continue
+            mismatch = None
+            for index, actual in enumerate(kinds):
+                if most is None and index >= len(types) - 1:
+                    expected = types[-1] if types else None  # the variable parameter
+                else:
+                    expected = types[index] if index < len(types) else None
+                if actual is not None and expected is not None and not _accepts(expected, actual):
+                    mismatch = (index, actual, expected)
+                    break
+            if mismatch is None:
+                matched = True
+                break
+            mismatches.append(mismatch)
+        if matched or not mismatches:
+            continue
+        if len(mismatches) > 1 and len({index for index, _, _ in mismatches}) == 1:
+            continue  # BCP048 (CannotResolveFunctionOverload)
+        index, actual, expected = max(mismatches, key=lambda item: item[0])
+        found.append((actual, expected, arguments[index][0].offset))
     return found
 
 
