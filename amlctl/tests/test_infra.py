@@ -350,6 +350,50 @@ def test_a_wrong_target_scope_is_bcp112_or_bcp033(source, expected, tmp_path: Pa
     ], messages(found)
 
 
+def _module(symbol: str, name: str, rest: str = "") -> str:
+    return f"module {symbol} 'mod.bicep' = {{\n  name: '{name}'\n{rest}}}\n"
+
+
+@pytest.mark.parametrize(
+    ("source", "lines"),
+    [
+        (_module("a", "deploy") + _module("b", "deploy"), [2, 5]),
+        (
+            _module("a", "d", "  scope: resourceGroup('rg')\n")
+            + _module("b", "d", "  scope: resourceGroup('rg')\n")
+            + _module("c", "d"),
+            [2, 6],
+        ),
+        (_module("a", "d", "  scope: subscription()\n") + _module("b", "d"), [2, 6]),
+    ],
+)
+def test_modules_of_one_name_at_one_scope_are_bcp122(source, lines, tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    found = check.semantic_problems(path, tmp_path)
+    assert [(p.line, p.column) for p in found] == [(line, 9) for line in lines], messages(found)
+    assert all(
+        p.message == 'Bicep error BCP122: Modules: "a", "b" are defined with this same name and '
+        "this same scope in a file. Rename them or split into different modules."
+        for p in found
+    ), messages(found)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        _module("a", "d") + _module("b", "e"),
+        _module("a", "d", "  scope: resourceGroup('rg1')\n")
+        + _module("b", "d", "  scope: resourceGroup('rg2')\n"),
+        "param on bool\n" + _module("a", "d") + _module("b", "d").replace("= {", "= if (on) {"),
+    ],
+)
+def test_modules_of_distinct_names_or_scopes_pass(source: str, tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    assert messages(check.semantic_problems(path, tmp_path)) == []
+
+
 # (Bicep source, line, column of the `(` where the compiler reports BCP071, its message)
 ARGUMENT_COUNTS = [
     ("var a = guid()\n", 1, 13, "Expected at least 1 argument, but got 0."),

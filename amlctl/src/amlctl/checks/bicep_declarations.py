@@ -14,6 +14,11 @@ and ``SemanticDiagnosticVisitor.cs``, with the codes and messages of ``Diagnosti
 - BCP112 (``TargetScopeMultipleDeclarations``): ``targetScope`` more than once, at each.
 - BCP033 (``ExpectedValueTypeMismatch``): ``targetScope`` given a literal other than the
   four scopes.
+- BCP122 (``ModuleMultipleDeclarations``, EmitLimitationCalculator.DetectDuplicateNames): two
+  or more modules deployed unconditionally (no condition, or ``if (true)``) with the same
+  literal ``name`` at the same scope (the management group, subscription and resource group
+  named in ``scope``; none named is the file's own), reported at each name. Loops, and
+  names or scopes that are not literals, are not judged.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .bicep_lexer import Token
+from .bicep_syntax import Value, read
 
 BCP028 = (
     "BCP028",
@@ -33,6 +39,11 @@ BCP033 = (
     'Expected a value of type "{expected}" but the provided value is of type "{actual}".',
 )
 SCOPES = ("managementGroup", "resourceGroup", "subscription", "tenant")
+BCP122 = (
+    "BCP122",
+    "Modules: {names} are defined with this same name and this same scope in a file. Rename "
+    "them or split into different modules.",
+)
 REFERENCEABLE = {"param", "var", "resource", "module", "type", "func", "test", "assert"}
 # Keywords where the parser recovers from an unclosed `(` or `[` (inside an unclosed `{`
 # they are read as the object's keys).
@@ -122,7 +133,7 @@ def _import_item(item: list[Token]) -> list[Declared]:
     return []  # an item not written as the grammar has it: the parser reports it
 
 
-def diagnostics(tokens: list[Token]) -> list[tuple[str, str, int]]:
+def diagnostics(tokens: list[Token], text: str = "") -> list[tuple[str, str, int]]:
     """(code, message, offset) of each duplicate declaration and bad ``targetScope``."""
     declared, scopes = top_level(tokens)
     found: list[tuple[str, str, int]] = []
@@ -145,6 +156,7 @@ def diagnostics(tokens: list[Token]) -> list[tuple[str, str, int]]:
             if item.kind == position.kind == "ident" and item.text == position.text:
                 for same in (item, position):
                     found.append((BCP028[0], BCP028[1].format(name=same.text), same.offset))
+    found.extend(duplicate_module_names(text))
     if len(scopes) > 1:
         found.extend((BCP112[0], BCP112[1], keyword.offset) for keyword in scopes)
     for keyword in scopes:
@@ -163,4 +175,63 @@ def diagnostics(tokens: list[Token]) -> list[tuple[str, str, int]]:
             found.append(
                 (BCP033[0], BCP033[1].format(expected=expected, actual=actual), value.offset)
             )
+    return found
+
+
+def _scope_segments(scope: Value | None) -> tuple[str | None, str | None, str | None] | None:
+    """(management group, subscription, resource group) a module's ``scope`` names, as
+    ScopeHelper's ScopeData holds them; None when they are not all literals."""
+    if scope is None:
+        return (None, None, None)
+    tokens = [t for t in scope.tokens if t.kind != "newline"]
+    if len(tokens) >= 2 and tokens[0].text == "az" and tokens[1].text == ".":
+        tokens = tokens[2:]
+    if len(tokens) < 3 or tokens[0].text not in SCOPES or tokens[1].text != "(":
+        return None
+    if tokens[-1].text != ")":
+        return None
+    inner = tokens[2:-1]
+    arguments = [t for t in inner if t.text != ","]
+    if any(t.kind != "string" or t.value is None for t in arguments):
+        return None
+    if len(inner) != max(0, 2 * len(arguments) - 1):
+        return None
+    values = [t.value for t in arguments]
+    function = tokens[0].text
+    if function == "managementGroup" and len(values) <= 1:
+        return (values[0] if values else None, None, None)
+    if function == "subscription" and len(values) <= 1:
+        return (None, values[0] if values else None, None)
+    if function == "resourceGroup" and len(values) <= 2:
+        if len(values) == 2:
+            return (None, values[0], values[1])
+        return (None, None, values[0] if values else None)
+    if function == "tenant" and not values:
+        return (None, None, None)
+    return None
+
+
+def duplicate_module_names(text: str) -> list[tuple[str, str, int]]:
+    """(code, message, offset) of modules deployed with one name at one scope (BCP122)."""
+    groups: dict[tuple, list[tuple[str, int]]] = {}
+    for symbol, module in read(text).modules.items():
+        if module.loop or (module.condition is not None and module.condition != "true"):
+            continue
+        body = module.body
+        if body is None or body.kind != "object":
+            continue
+        name = body.data.get("name")
+        if name is None or name.kind != "string" or name.data is None or len(name.tokens) != 1:
+            continue
+        segments = _scope_segments(body.data.get("scope"))
+        if segments is None:
+            continue
+        groups.setdefault((name.data, segments), []).append((symbol, name.tokens[0].offset))
+    found = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        names = ", ".join(f'"{symbol}"' for symbol, _ in members)
+        for _, offset in members:
+            found.append((BCP122[0], BCP122[1].format(names=names), offset))
     return found

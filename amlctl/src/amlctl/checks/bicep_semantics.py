@@ -182,7 +182,7 @@ def diagnostics(text: str) -> list[Diagnostic]:
     from .bicep_constants import runtime_values
     from .bicep_declarations import diagnostics as declaration_diagnostics
 
-    for code, message, offset in declaration_diagnostics(tokens):
+    for code, message, offset in declaration_diagnostics(tokens, text):
         found.append(Diagnostic(code, message, offset))
 
     for code, message, offset in runtime_values(text, tokens):
