@@ -703,6 +703,10 @@ STORE_READS = (
     '"name", "type".'
 )
 IDM_READS = ' Properties of idm which can be calculated at the start include "name".'
+FOR_BODY = (
+    'BCP182: This expression is being used in the for-body of the variable "{}", which '
+    "requires values that can be calculated at the start of the deployment."
+)
 ROLE_NAMED = (
     "resource ra 'Microsoft.Authorization/roleAssignments@2022-04-01' = {{\n"
     "  name: {}\n  properties: {{\n    principalId: 'p'\n    roleDefinitionId: 'r'\n  }}\n}}\n"
@@ -768,8 +772,34 @@ NOT_AT_THE_START = {
         "BCP178: This expression is being used in the for-expression, which requires a value "
         "that can be " + RUNTIME + STORE_READS,
     ),
+    "a variable's loop body": (
+        "var eps = [for i in range(0, 2): store.properties.primaryEndpoints]\n",
+        12,
+        34,
+        FOR_BODY.format("eps")
+        + ' The property "properties" of store cannot be calculated at the start.'
+        + STORE_READS,
+    ),
+    "a whole resource in a variable's loop": (
+        "var all = [for i in range(0, 2): {\n  s: store\n}]\n",
+        13,
+        6,
+        FOR_BODY.format("all") + STORE_READS,
+    ),
+    "a folded index in a variable's loop": (
+        "var key = 'prop${'erties'}'\nvar v = [for i in range(0, 2): store[i == 0 ? 'id' : key]]\n",
+        13,
+        32,
+        FOR_BODY.format("v")
+        + ' The property "properties" of store cannot be calculated at the start.'
+        + STORE_READS,
+    ),
 }
 AT_THE_START = [
+    "var ids = [for i in range(0, 2): '${store.name}-${i}-${store.id}']\n",
+    "var keys = ['id', 'name']\nvar k = keys[1]\n"
+    "var ids = [for i in range(0, 2): {\n  a: store[first(keys)]\n  b: store[k]\n"
+    "  c: store[keys[i]]\n}]\n",
     ROLE_NAMED.format("guid(store.id, store.name, idm.name, resourceGroup().id)"),
     ROLE_NAMED.format("'${store.type}-${store['apiVersion']}'"),
     "var n = store.name\nvar m = n\n" + ROLE_NAMED.format("m"),

@@ -17,8 +17,9 @@ and ``SemanticDiagnosticVisitor.cs``, with the codes and messages of ``Diagnosti
 - BCP122 (``ModuleMultipleDeclarations``, EmitLimitationCalculator.DetectDuplicateNames): two
   or more modules deployed unconditionally (no condition, or ``if (true)``) with the same
   literal ``name`` at the same scope (the management group, subscription and resource group
-  named in ``scope``; none named is the file's own), reported at each name. Loops, and
-  names or scopes that are not literals, are not judged.
+  named in ``scope``; none named is the file's own), reported at each name. Loops, names
+  or scopes that are not literals, and names shared with a module whose condition the
+  compiler might fold to true, are not judged.
 """
 
 from __future__ import annotations
@@ -214,9 +215,11 @@ def _scope_segments(scope: Value | None) -> tuple[str | None, str | None, str | 
 def duplicate_module_names(text: str) -> list[tuple[str, str, int]]:
     """(code, message, offset) of modules deployed with one name at one scope (BCP122)."""
     groups: dict[tuple, list[tuple[str, int]]] = {}
+    uncertain: set[tuple] = set()  # a condition the compiler may fold to true: not judged
     for symbol, module in read(text).modules.items():
-        if module.loop or (module.condition is not None and module.condition != "true"):
+        if module.loop:
             continue
+        conditional = module.condition is not None and module.condition != "true"
         body = module.body
         if body is None or body.kind != "object":
             continue
@@ -226,10 +229,14 @@ def duplicate_module_names(text: str) -> list[tuple[str, str, int]]:
         segments = _scope_segments(body.data.get("scope"))
         if segments is None:
             continue
+        if conditional:
+            if module.condition != "false":
+                uncertain.add((name.data, segments))
+            continue
         groups.setdefault((name.data, segments), []).append((symbol, name.tokens[0].offset))
     found = []
-    for members in groups.values():
-        if len(members) < 2:
+    for key, members in groups.items():
+        if len(members) < 2 or key in uncertain:
             continue
         names = ", ".join(f'"{symbol}"' for symbol, _ in members)
         for _, offset in members:
