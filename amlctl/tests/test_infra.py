@@ -610,6 +610,21 @@ def _module_problems(tmp_path: Path, source: str) -> list:
     return check.module_problems(path, source, tmp_path)
 
 
+def test_a_decorator_on_the_parameters_line_is_read(tmp_path: Path):
+    """`@secure() param token string`: a parameter like any other (required, not typed here)."""
+    (tmp_path / "mod.bicep").write_text("@secure() param token string\n@minValue(1) param n int\n")
+    path = tmp_path / "main.bicep"
+    ok = "module m 'mod.bicep' = {\n  params: {\n    token: 'x'\n    n: 2\n  }\n}\n"
+    path.write_text(ok)
+    assert messages(check.module_problems(path, ok, tmp_path)) == []
+    missing = ok.replace("    token: 'x'\n", "").replace("n: 2", "n: '2'")
+    path.write_text(missing)
+    assert [p.message.split(":")[0] for p in check.module_problems(path, missing, tmp_path)] == [
+        "Bicep error BCP035",
+        "Bicep error BCP036",
+    ]
+
+
 @pytest.mark.parametrize("case", sorted(MODULE_CALLS))
 def test_a_module_call_breaking_the_compilers_rules_fails(case: str, tmp_path: Path):
     source, expected = MODULE_CALLS[case]

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import cmp_to_key
 
 from .bicep_lexer import Diagnostic, Token, lex
-from .bicep_syntax import Value, read
+from .bicep_syntax import Value, _matching, _split_top_level, read
 
 PRIMITIVE = {"string", "int", "bool", "object", "array"}
 BCP035 = (
@@ -129,41 +129,34 @@ def spelling_suggestion(name: str, candidates: list[str]) -> str | None:
     return best
 
 
-def _line_start(tokens: list[Token], index: int) -> bool:
-    return index == 0 or tokens[index - 1].kind == "newline"
-
-
 def declared_parameters(text: str) -> tuple[dict[str, Parameter], list[str]]:
-    """A module file's parameters, and its outputs' names."""
+    """A module file's parameters, and its outputs' names (decorators on their own lines or
+    on the declaration's line)."""
     tokens = lex(text.removeprefix("\ufeff")).tokens
     params: dict[str, Parameter] = {}
     outputs: list[str] = []
     decorators: list[str] = []
-    depth = 0
-    for index, token in enumerate(tokens):
-        if token.kind == "op" and token.text in ("(", "[", "{"):
-            depth += 1
-        elif token.kind == "op" and token.text in (")", "]", "}"):
-            depth = max(0, depth - 1)
-        if depth or not _line_start(tokens, index) or token.kind == "newline":
-            continue
-        if token.text == "@" and index + 1 < len(tokens):
-            name = tokens[index + 1]
-            if name.text == "sys" and index + 3 < len(tokens):
-                name = tokens[index + 3]
+    for statement in _split_top_level(tokens):
+        statement = [token for token in statement if token.kind != "newline"]
+        while statement and statement[0].text == "@" and len(statement) > 1:
+            name = statement[1]
+            after = 2
+            if name.text == "sys" and len(statement) > 3 and statement[2].text == ".":
+                name, after = statement[3], 4
             decorators.append(name.text)
-            continue
-        if token.text == "output" and index + 1 < len(tokens) and tokens[index + 1].kind == "ident":
-            outputs.append(tokens[index + 1].text)
-        if token.text == "param" and index + 2 < len(tokens) and tokens[index + 1].kind == "ident":
-            name, type_token = tokens[index + 1], tokens[index + 2]
-            rest: list[Token] = []
-            position = index + 3
-            while position < len(tokens) and tokens[position].kind != "newline":
-                rest.append(tokens[position])
-                position += 1
+            if after < len(statement) and statement[after].text == "(":
+                statement = statement[_matching(statement, after) + 1 :]
+            else:
+                statement = statement[after:]
+        if not statement:
+            continue  # a decorator on its own line: it applies to the next declaration
+        keyword = statement[0].text
+        if keyword == "output" and len(statement) > 1 and statement[1].kind == "ident":
+            outputs.append(statement[1].text)
+        if keyword == "param" and len(statement) > 2 and statement[1].kind == "ident":
+            name, type_token, rest = statement[1], statement[2], statement[3:]
             nullable = bool(rest) and rest[0].text == "?"
-            has_default = any(t.text == "=" for t in rest)
+            has_default = any(token.text == "=" for token in rest)
             plain = (
                 type_token.kind == "ident"
                 and type_token.text in PRIMITIVE
@@ -175,10 +168,6 @@ def declared_parameters(text: str) -> tuple[dict[str, Parameter], list[str]]:
                 required=plain and not nullable and not has_default,
                 checked=plain and not nullable and not {"allowed", "secure"} & set(decorators),
             )
-            if params[name.text].type and has_default:
-                params[name.text] = Parameter(
-                    name.text, params[name.text].type, False, params[name.text].checked
-                )
         decorators = []
     return params, outputs
 
