@@ -610,19 +610,37 @@ def _module_problems(tmp_path: Path, source: str) -> list:
     return check.module_problems(path, source, tmp_path)
 
 
-def test_a_decorator_on_the_parameters_line_is_read(tmp_path: Path):
-    """`@secure() param token string`: a parameter like any other (required, not typed here)."""
-    (tmp_path / "mod.bicep").write_text("@secure() param token string\n@minValue(1) param n int\n")
+def test_a_called_files_decorators_over_several_lines_are_read(tmp_path: Path):
+    """Decorators spanning lines (`@allowed([...])`) do not hide the parameter they decorate."""
+    (tmp_path / "mod.bicep").write_text(
+        "@secure()\nparam token string\n@allowed([\n  1\n  2\n])\n@description(\n  'n'\n)\n"
+        "param n int\n@minValue(1)\nparam m int\n"
+    )
     path = tmp_path / "main.bicep"
-    ok = "module m 'mod.bicep' = {\n  params: {\n    token: 'x'\n    n: 2\n  }\n}\n"
+    ok = "module x 'mod.bicep' = {\n  params: {\n    token: 'x'\n    n: 2\n    m: 1\n  }\n}\n"
     path.write_text(ok)
     assert messages(check.module_problems(path, ok, tmp_path)) == []
-    missing = ok.replace("    token: 'x'\n", "").replace("n: 2", "n: '2'")
+    missing = ok.replace("    token: 'x'\n", "").replace("m: 1", "m: '1'")
     path.write_text(missing)
     assert [p.message.split(":")[0] for p in check.module_problems(path, missing, tmp_path)] == [
         "Bicep error BCP035",
         "Bicep error BCP036",
     ]
+
+
+def test_a_declaration_on_its_decorators_line_is_bcp019(tmp_path: Path):
+    """The parser wants a new line after each decorator and skips the rest of the line: the
+    parameter is not declared, so reading it is BCP057 too (the compiler also rejects the
+    decorator, which now stands before `var`; that rule is not checked here)."""
+    path = tmp_path / "main.bicep"
+    path.write_text("@secure() param token string\nvar t = token\n")
+    assert messages(check.semantic_problems(path, tmp_path)) == [
+        "main.bicep:1:11: Bicep error BCP019: Expected a new line character at this location.",
+        'main.bicep:2:9: Bicep error BCP057: The name "token" does not exist in the current '
+        "context.",
+    ]
+    path.write_text("@secure()\nparam token string\n@sys.description('t')\nvar t = token\n")
+    assert messages(check.semantic_problems(path, tmp_path)) == []
 
 
 @pytest.mark.parametrize("case", sorted(MODULE_CALLS))

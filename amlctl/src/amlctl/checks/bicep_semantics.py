@@ -5,6 +5,9 @@ Each rule names the compiler's code and message, from Azure/bicep
 reports it, and check-infra treats it as a failure (a template should compile clean).
 The compiler's ``#disable-next-line`` and ``#disable-diagnostics`` pragmas are honoured.
 
+- BCP019 (``ExpectedNewLine``): a decorator followed by anything but a new line
+  (``@secure() param p string``); the parser skips the rest of the line, so what is
+  written there is not declared, and the other rules read the file as the compiler does.
 - BCP318 (``DereferenceOfPossiblyNullReference``): a conditional resource or module
   (``= if (...)``) may not exist when the deployment starts, so every member access on it
   other than what ARM knows before deploying it (a resource's ``id``, ``name``, ``type``,
@@ -136,10 +139,16 @@ def diagnostics(text: str) -> list[Diagnostic]:
     """The semantic diagnostics of a Bicep file that lexes cleanly."""
     if text.startswith("\ufeff"):  # a byte-order mark: the compiler skips it
         text = " " + text[1:]
-    tokens = [t for t in lex(text).tokens]
+    found = []
+    tokens = lex(text).tokens
+    skipped = decorator_line_ends(tokens)
+    for start, end in skipped:  # what the parser skips is not read by the later rules
+        found.append(Diagnostic(BCP019[0], BCP019[1], start))
+        text = text[:start] + " " * (end - start) + text[end:]
+    if skipped:
+        tokens = lex(text).tokens
     conditional = conditional_declarations(tokens)
     off = _suppressed(text)
-    found = []
     for index, token in enumerate(tokens[:-2]):
         declaration = conditional.get(token.text) if token.kind == "ident" else None
         if declaration is None or token.offset == declaration.offset:
@@ -199,6 +208,42 @@ def diagnostics(text: str) -> list[Diagnostic]:
         for diagnostic in found
         if not _off(off, text.count("\n", 0, diagnostic.offset) + 1, diagnostic.code)
     ]
+
+
+BCP019 = ("BCP019", "Expected a new line character at this location.")
+
+
+def decorator_line_ends(tokens: list[Token]) -> list[tuple[int, int]]:
+    """(start, end) offsets of what follows a decorator on its own line (BCP019: "All
+    decorators must be followed by a newline", BaseParser.DecorableSyntaxLeadingNodes; the
+    parser skips to the line's end, so a declaration written there is not declared)."""
+    found = []
+    for index, token in enumerate(tokens):
+        at_line_start = index == 0 or tokens[index - 1].kind == "newline"
+        if not (at_line_start and token.kind == "op" and token.text == "@"):
+            continue
+        position = index + 1
+        if position + 2 < len(tokens) and tokens[position + 1].text == ".":
+            position += 2  # `@sys.description(...)`
+        if position >= len(tokens) or tokens[position].kind != "ident":
+            continue  # not a decorator the parser reads: another error
+        position += 1
+        if position < len(tokens) and tokens[position].text == "(":
+            depth = 0
+            while position < len(tokens):
+                text = tokens[position].text
+                if tokens[position].kind == "op":
+                    depth += (text in ("(", "[", "{")) - (text in (")", "]", "}"))
+                position += 1
+                if depth == 0:
+                    break
+        if position < len(tokens) and tokens[position].kind != "newline":
+            end = position
+            while end < len(tokens) and tokens[end].kind != "newline":
+                end += 1
+            last = tokens[end - 1]
+            found.append((tokens[position].offset, last.offset + len(last.text)))
+    return found
 
 
 def _off(off: dict[int, set[str] | None], line: int, code: str) -> bool:
