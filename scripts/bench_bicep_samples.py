@@ -20,6 +20,10 @@ It runs what check-infra runs on each file's text with a compiler code (the lexe
   warning too) and how many with a diagnostic the compiler does not give there (a wrong
   flag), and the names.
 
+- the user-submitted samples (`src/Bicep.Core.Samples/Files/user_submitted/*/*/main.bicep`,
+  each compiled by the compiler's tests into the `main.json` beside it): how many amlctl
+  flags at all (each a wrong flag).
+
 It asserts nothing; the figures go in amlctl's README.
 """
 
@@ -39,6 +43,7 @@ from amlctl.checks.bicep_semantics import diagnostics
 
 COMMIT = "9beb0fee60"  # Azure/bicep main, 2026-12 (the samples the README's figures are on)
 BASELINES = "src/Bicep.Core.Samples/Files/baselines"
+USER_SUBMITTED = "src/Bicep.Core.Samples/Files/user_submitted"
 ANNOTATION = re.compile(r"//@\[(\d+):\d+\) \[([A-Za-z][\w-]*) \((Error|Warning|Info)\)\]")
 CODES = {
     # lexical rules (bicep_lexer)
@@ -100,6 +105,25 @@ def module_loader(repo: Path, commit: str, folder: str):
         return result.stdout if result.returncode == 0 else None
 
     return load
+
+
+def valid_files(repo: Path, commit: str) -> tuple[list[str], list[str]]:
+    """The user-submitted samples the compiler compiles (its test compares each main.json),
+    and those amlctl flags with any diagnostic (each one a wrong flag)."""
+    listed = git(repo, "ls-tree", "-r", "--name-only", commit, f"{USER_SUBMITTED}/").split("\n")
+    present = set(listed)
+    compiled = [
+        path
+        for path in listed
+        if path.endswith("/main.bicep") and path[: -len(".bicep")] + ".json" in present
+    ]
+    flagged = []
+    for path in compiled:
+        folder = posixpath.dirname(path)
+        source = git(repo, "show", f"{commit}:{path}").removeprefix("\ufeff")
+        if ours(source, module_loader(repo, commit, folder)):
+            flagged.append(path[len(USER_SUBMITTED) + 1 :])
+    return compiled, flagged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(clean_flagged)}, with a diagnostic the compiler does not give there: "
         f"{len(clean_wrong)}"
     )
+    compiled, flagged_valid = valid_files(args.bicep, commit)
+    print(
+        f"{USER_SUBMITTED}: {len(compiled)} main.bicep the compiler compiles (main.json "
+        f"beside), flagged at all: {len(flagged_valid)}"
+    )
+    for name in flagged_valid:
+        print(f"  flagged: {name}")
     missed = sorted(set(error_samples) - set(error_flagged))
     if missed:
         print("error samples not flagged: " + ", ".join(missed))

@@ -829,6 +829,16 @@ NOT_AT_THE_START = {
     ),
 }
 AT_THE_START = [
+    # a loop variable shadows the resource of the same name (Azure/bicep user_submitted
+    # 301/automation-account-import-runbooks-and-modules, which the compiler compiles)
+    "resource ras 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for store in ['a']: {\n"
+    "  name: guid(store)\n  properties: {\n    principalId: 'p'\n    roleDefinitionId: 'r'\n"
+    "  }\n}]\n",
+    # an extension's resource (user_submitted extensibility/microsoftGraph): its own types
+    "extension microsoftGraph\nresource appV1 'Microsoft.Graph/applications@v1.0' = {\n"
+    "  displayName: 'TestAppV1'\n  uniqueName: 'testAppV1'\n"
+    "  resource myTestFIC 'federatedIdentityCredentials' = {\n"
+    "    name: '${appV1.uniqueName}/mytestfic'\n    audiences: ['audience']\n  }\n}\n",
     "var ids = [for i in range(0, 2): '${store.name}-${i}-${store.id}']\n",
     "var keys = ['id', 'name']\nvar k = keys[1]\n"
     "var ids = [for i in range(0, 2): {\n  a: store[first(keys)]\n  b: store[k]\n"

@@ -77,6 +77,48 @@ LIST_FUNCTION = re.compile(r"^list[a-zA-Z]*$")  # AzConstants.ListWildcardFuncti
 SCOPE_KEYS = {"scope", "parent"}  # take a whole resource (a ResourceScope/ParentType)
 
 
+EXTENSION_NAMESPACES = ("Microsoft.Graph/",)  # types an extension brings, not ARM's
+
+
+def _extension_type(type_name: str, bicep: BicepFile) -> bool:
+    """A resource type of an extension: Microsoft Graph, or any type not in the bundled Azure
+    types of a file that declares an extension."""
+    if type_name.startswith(EXTENSION_NAMESPACES):
+        return True
+    if "/" in type_name and re.search(r"^\s*(extension|provider)\s", bicep.text, re.MULTILINE):
+        from .bicep_types import _lookup
+
+        return _lookup(type_name) is None
+    return False
+
+
+def _bound_by_for(tokens: tuple[Token, ...], index: int) -> set[str]:
+    """Names ``for x in``/``for (x, i) in`` binds."""
+    names = set()
+    position = index + 1
+    while position < len(tokens) and tokens[position].text != "in":
+        if tokens[position].kind == "ident":
+            names.add(tokens[position].text)
+        if tokens[position].kind == "newline" or position - index > 8:
+            break
+        position += 1
+    return names
+
+
+def _bound_by_lambda(tokens: tuple[Token, ...], index: int) -> set[str]:
+    """Names ``x =>``/``(a, b) =>`` binds."""
+    if index and tokens[index - 1].kind == "ident":
+        return {tokens[index - 1].text}
+    names = set()
+    position = index - 1
+    if position >= 0 and tokens[position].text == ")":
+        while position >= 0 and tokens[position].text != "(":
+            if tokens[position].kind == "ident":
+                names.add(tokens[position].text)
+            position -= 1
+    return names
+
+
 def _body_type(resource: Resource) -> tuple[str, set[str] | None]:
     """The body type's name, as the compiler prints it, and its top-level properties."""
     from .bicep_types import _lookup
@@ -94,6 +136,13 @@ class _Scanner:
         self.bicep = bicep
         self.types: dict[str, tuple[str, set[str] | None]] = {}
         self.read_property: dict[int, str] = {}  # offset of an access -> the property it reads
+        # resources of an extension's types (Microsoft Graph...): their deploy-time rules come
+        # from the extension's types, not bundled here, so they are not judged
+        self.excluded = {
+            symbol
+            for symbol, resource in bicep.resources.items()
+            if _extension_type(resource.type, bicep)
+        }
 
     def properties(self, symbol: str) -> tuple[set[str], tuple[str, ...], set[str] | None]:
         """(readable, listed in the message, every property or None if unknown)."""
@@ -112,17 +161,30 @@ class _Scanner:
         quoted = ", ".join(f'"{name}"' for name in listed)
         return f" Properties of {symbol} which can be calculated at the start include {quoted}."
 
-    def reads(self, tokens: tuple[Token, ...], whole_allowed: bool = False, calls: bool = True):
+    def reads(
+        self,
+        tokens: tuple[Token, ...],
+        whole_allowed: bool = False,
+        calls: bool = True,
+        shadowed: frozenset[str] = frozenset(),
+    ):
         """(offset, kind, name) of each runtime read in an expression's tokens: kind is
         ``access`` (a resource or module), ``call`` (a function ARM runs at deployment) or
         ``variable`` (a variable, which may read one). ``calls``: False where the compiler
-        rejects the call itself (BCP066 in a condition)."""
+        rejects the call itself (BCP066 in a condition). ``shadowed``: names a loop binds
+        around the tokens; loops and lambdas inside them bind theirs (for the rest of the
+        tokens: a wider scope than the compiler's, so never a read it would not see)."""
+        local = set(shadowed)
         index = 0
         while index < len(tokens):
             token = tokens[index]
             previous = tokens[index - 1] if index else None
             nxt = tokens[index + 1] if index + 1 < len(tokens) else None
-            if token.kind != "ident":
+            if token.text == "for" and token.kind == "ident":
+                local |= _bound_by_for(tokens, index)
+            if token.text == "=>":
+                local |= _bound_by_lambda(tokens, index)
+            if token.kind != "ident" or token.text in local:
                 index += 1
                 continue
             is_member = previous is not None and previous.text in (".", ".?")
@@ -144,6 +206,9 @@ class _Scanner:
                 index += 1
                 continue
             symbol = token.text
+            if symbol in self.excluded:
+                index += 1
+                continue
             if symbol in self.bicep.resources or symbol in self.bicep.modules:
                 start = index
                 kind, index = self._access(tokens, index, whole_allowed)
@@ -157,11 +222,15 @@ class _Scanner:
             index += 1
 
     def violations(
-        self, tokens: tuple[Token, ...], whole_allowed: bool = False, calls: bool = True
+        self,
+        tokens: tuple[Token, ...],
+        whole_allowed: bool = False,
+        calls: bool = True,
+        shadowed: frozenset[str] = frozenset(),
     ) -> list[tuple[int, str]]:
         """(offset, message tail) of each runtime value read in an expression's tokens."""
         found = []
-        for offset, kind, name in self.reads(tokens, whole_allowed, calls):
+        for offset, kind, name in self.reads(tokens, whole_allowed, calls, shadowed):
             if kind == "access":
                 found.append((offset, self.accessible(name)))
             elif kind == "call":
@@ -408,6 +477,21 @@ def _variable_for_bodies(tokens: list[Token]) -> list[tuple[str, tuple[Token, ..
     return found
 
 
+def _loop_names(tokens: list[Token]) -> dict[str, frozenset[str]]:
+    """symbol -> the names a resource's or module's loop binds (``[for x in ...``), which
+    shadow any declaration of the same name inside its body."""
+    found = {}
+    for statement in _split_top_level(tokens):
+        items = [token for token in statement if token.kind != "newline"]
+        if len(items) < 6 or items[0].text not in ("resource", "module"):
+            continue
+        for index, token in enumerate(items[:-1]):
+            if token.text == "for" and index and items[index - 1].text == "[":
+                found[items[1].text] = frozenset(_bound_by_for(tuple(items), index))
+                break
+    return found
+
+
 def runtime_values(text: str, tokens: list[Token]) -> list[tuple[str, str, int]]:
     """(code, message, offset) of each runtime value where a deploy-time constant is needed."""
     bicep = read(text)
@@ -435,12 +519,15 @@ def runtime_values(text: str, tokens: list[Token]) -> list[tuple[str, str, int]]
             if kind == "access":
                 message += scanner.accessible(name)
             found.append((BCP182[0], message, offset))
+    loop_names = _loop_names(tokens)
     declarations = [(r, False) for r in bicep.resources.values()] + [
         (m, True) for m in bicep.modules.values()
     ]
     for declared, is_module in declarations:
         body = _body_of(declared)
         if declared.existing or body is None or body.kind != "object":
+            continue
+        if declared.symbol in scanner.excluded and not is_module:
             continue
         if is_module:
             type_name, constants = "module", MODULE_CONSTANTS
@@ -451,7 +538,10 @@ def runtime_values(text: str, tokens: list[Token]) -> list[tuple[str, str, int]]
         for key, value in body.data.items():
             if key not in constants:
                 continue
-            for offset, tail in scanner.violations(value.tokens, whole_allowed=key in SCOPE_KEYS):
+            shadowed = loop_names.get(declared.symbol, frozenset())
+            for offset, tail in scanner.violations(
+                value.tokens, whole_allowed=key in SCOPE_KEYS, shadowed=shadowed
+            ):
                 message = BCP120[1].format(property=key, type=type_name) + tail
                 found.append((BCP120[0], message, offset))
     return sorted(found, key=lambda item: item[2])
