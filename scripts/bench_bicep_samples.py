@@ -50,8 +50,9 @@ CODES = {
     "BCP001", "BCP002", "BCP003", "BCP004", "BCP005", "BCP006",
     "BCP024", "BCP103", "BCP133", "BCP140", "BCP226",
     # semantic rules (bicep_semantics, bicep_constants, bicep_declarations)
-    "BCP019", "BCP028", "BCP033", "BCP057", "BCP070", "BCP071", "BCP112", "BCP120", "BCP122",
-    "BCP124", "BCP139", "BCP145", "BCP177", "BCP178", "BCP182", "BCP318",
+    "BCP019", "BCP028", "BCP033", "BCP057", "BCP065", "BCP070", "BCP071", "BCP112",
+    "BCP120", "BCP122", "BCP124", "BCP139", "BCP145", "BCP177", "BCP178", "BCP182",
+    "BCP318",
     # module calls (bicep_modules)
     "BCP035", "BCP036", "BCP037", "BCP052", "BCP053", "BCP083", "BCP089",
 }  # fmt: skip

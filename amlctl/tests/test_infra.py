@@ -433,6 +433,33 @@ def test_argument_counts_an_overload_takes_pass(tmp_path: Path):
     assert messages(check.semantic_problems(path, tmp_path)) == []
 
 
+@pytest.mark.parametrize(
+    ("source", "line", "column", "name"),
+    [
+        ("var stamp = utcNow()\n", 1, 13, "utcNow"),
+        ("param p string\nvar n = '${p}-${newGuid()}'\n", 2, 17, "newGuid"),
+        ("@description(utcNow())\nparam p string = 'x'\n", 1, 14, "utcNow"),
+    ],
+)
+def test_utcnow_outside_a_parameter_default_is_bcp065(source, line, column, name, tmp_path):
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    assert messages(check.semantic_problems(path, tmp_path)) == [
+        f'main.bicep:{line}:{column}: Bicep error BCP065: Function "{name}" is not valid at this '
+        "location. It can only be used as a parameter default value."
+    ]
+
+
+def test_utcnow_in_a_parameter_default_passes(tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text(
+        "@description('when')\nparam stamp string = utcNow('yyyyMMdd')\n"
+        "param id string = '${newGuid()}-${utcNow()}'\nparam o object = {\n  g: newGuid()\n}\n"
+        "var v = '${stamp}${id}${o.g}'\n"
+    )
+    assert messages(check.semantic_problems(path, tmp_path)) == []
+
+
 # (Bicep source, column of the argument, its type, the parameter's) for BCP070
 ARGUMENT_TYPES = [
     ("var a = toLower(1)\n", 17, "1", "string"),

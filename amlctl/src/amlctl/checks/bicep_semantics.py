@@ -24,6 +24,8 @@ The compiler's ``#disable-next-line`` and ``#disable-diagnostics`` pragmas are h
   SystemNamespaceType.cs and AzNamespaceType.cs in ``bicep_functions``), reported at ``(``.
 - BCP070 (``ArgumentTypeMismatch``): a literal argument (string, int, bool, object, empty
   array) that no overload of the function with that many arguments accepts, at the argument.
+- BCP065 (``FunctionOnlyValidInParameterDefaults``): ``utcNow()`` or ``newGuid()``
+  anywhere but in a parameter's default value.
 - BCP124 (``CannotAttachDecoratorToTarget``): ``@minLength``/``@maxLength`` on a parameter
   or output that is not a string or array, ``@minValue``/``@maxValue`` on one that is not an
   int, ``@secure`` on one that is neither string nor object.
@@ -196,6 +198,8 @@ def diagnostics(text: str) -> list[Diagnostic]:
 
     for code, message, offset in runtime_values(text, tokens):
         found.append(Diagnostic(code, message, offset))
+    for name, offset in param_default_only_calls(tokens):
+        found.append(Diagnostic(BCP065[0], BCP065[1].format(name=name), offset))
     for actual, expected, offset in argument_types(tokens):
         message = BCP070[1].format(actual=actual, expected=expected)
         found.append(Diagnostic(BCP070[0], message, offset))
@@ -506,6 +510,54 @@ def argument_types(tokens: list[Token]) -> list[tuple[str, str, int]]:
             continue  # BCP048 (CannotResolveFunctionOverload)
         index, actual, expected = max(mismatches, key=lambda item: item[0])
         found.append((actual, expected, arguments[index][0].offset))
+    return found
+
+
+BCP065 = (
+    "BCP065",
+    'Function "{name}" is not valid at this location. It can only be used as a parameter '
+    "default value.",
+)
+PARAM_DEFAULTS_ONLY = {"utcNow", "newGuid"}  # FunctionFlags.ParamDefaultsOnly
+
+
+def param_default_only_calls(tokens: list[Token]) -> list[tuple[str, int]]:
+    """(function, offset) of ``utcNow()``/``newGuid()`` outside a parameter's default value
+    (NameBindingVisitor allows FunctionFlags.ParamDefaultsOnly only after a param's ``=``)."""
+    from .bicep_syntax import _split_top_level
+
+    defaults: list[tuple[int, int]] = []
+    for statement in _split_top_level(tokens):
+        items = [token for token in statement if token.kind != "newline"]
+        while len(items) > 1 and items[0].text == "@":  # decorators on their own lines
+            position = 2
+            if position + 1 < len(items) and items[position].text == ".":
+                position += 2
+            if position < len(items) and items[position].text == "(":
+                depth = 0
+                while position < len(items):
+                    text = items[position].text
+                    depth += (text in ("(", "[", "{")) - (text in (")", "]", "}"))
+                    position += 1
+                    if depth == 0:
+                        break
+            items = items[position:]
+        if not items or items[0].text != "param":
+            continue
+        depth = 0
+        for token in items:
+            depth += (token.text in ("(", "[", "{", "<")) - (token.text in (")", "]", "}", ">"))
+            if depth == 0 and token.text == "=":
+                end = items[-1].offset + len(items[-1].text)
+                defaults.append((token.offset, end))
+                break
+    found = []
+    for name, open_index, _overloads in _calls(tokens):
+        if name not in PARAM_DEFAULTS_ONLY:
+            continue
+        offset = tokens[open_index - 1].offset
+        if not any(start < offset < end for start, end in defaults):
+            found.append((name, offset))
     return found
 
 
