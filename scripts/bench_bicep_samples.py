@@ -53,6 +53,8 @@ CODES = {
     "BCP019", "BCP028", "BCP033", "BCP057", "BCP065", "BCP070", "BCP071", "BCP112",
     "BCP120", "BCP122", "BCP124", "BCP139", "BCP145", "BCP177", "BCP178", "BCP182",
     "BCP318",
+    # separators (bicep_separators)
+    "BCP009", "BCP236", "BCP237", "BCP238",
     # module calls (bicep_modules)
     "BCP035", "BCP036", "BCP037", "BCP052", "BCP053", "BCP083", "BCP089",
 }  # fmt: skip

@@ -460,6 +460,48 @@ def test_utcnow_in_a_parameter_default_passes(tmp_path: Path):
     assert messages(check.semantic_problems(path, tmp_path)) == []
 
 
+# (Bicep source, line, column, code) where the parser rejects a separator
+SEPARATORS = [
+    ("var a = ['abc' 'def']\n", 1, 16, "BCP236"),
+    ("var o = { a: 'x' b: 'y' }\n", 1, 18, "BCP236"),
+    ("var c = concat('a' 'b')\n", 1, 20, "BCP236"),
+    ("var a = [\n  'a',\n  'b'\n]\n", 2, 7, "BCP238"),
+    ("var o = {\n  a: 'x',\n  b: 'y'\n}\n", 2, 10, "BCP238"),
+    ("var c = concat(\n  'a'\n  'b')\n", 2, 6, "BCP237"),
+    ("var c = concat(\n  'a',\n  'b',\n)\n", 4, 1, "BCP009"),
+    ("var a = ['a',, 'b']\n", 1, 14, "BCP009"),
+]
+SEPARATOR_MESSAGES = {
+    "BCP009": "Expected a literal value, an array, an object, a parenthesized expression, or a "
+    "function call at this location.",
+    "BCP236": "Expected a new line or comma character at this location.",
+    "BCP237": "Expected a comma character at this location.",
+    "BCP238": "Unexpected new line character after a comma.",
+}
+
+
+@pytest.mark.parametrize(("source", "line", "column", "code"), SEPARATORS)
+def test_a_separator_the_parser_rejects_fails(source, line, column, code, tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    assert messages(check.semantic_problems(path, tmp_path)) == [
+        f"main.bicep:{line}:{column}: Bicep error {code}: {SEPARATOR_MESSAGES[code]}"
+    ]
+
+
+def test_separators_the_parser_accepts_pass(tmp_path: Path):
+    path = tmp_path / "main.bicep"
+    path.write_text(
+        "@description(\n  'n'\n)\nparam c bool\nvar a = [\n  'a'\n  'b'\n]\nvar b = ['a', 'b']\n"
+        "var o = {\n  a: 'x'\n  b: c ? 'y' : 'z'\n  d: { e: 1, f: [1, 2] }\n}\n"
+        "var m = concat('a',\n  'b')\nvar t = toLower(\n  'A'\n)\n"
+        "var l = [for (x, i) in range(0, 2): { k: 'v${i}-${x}' }]\n"
+        "func f(a string, b int) string => '${a}${b}'\nvar g = f('a', 1)\n"
+        "var n = c\n  ? 'yes'\n  : 'no'\nvar s = a[0]\nvar u = string(length(b))\n"
+    )
+    assert messages(check.semantic_problems(path, tmp_path)) == []
+
+
 # (Bicep source, column of the argument, its type, the parameter's) for BCP070
 ARGUMENT_TYPES = [
     ("var a = toLower(1)\n", 17, "1", "string"),

@@ -13,7 +13,7 @@ and ``SemanticDiagnosticVisitor.cs``, with the codes and messages of ``Diagnosti
   ``metadata`` names with the same code and message.
 - BCP112 (``TargetScopeMultipleDeclarations``): ``targetScope`` more than once, at each.
 - BCP033 (``ExpectedValueTypeMismatch``): ``targetScope`` given a literal other than the
-  four scopes.
+  four scopes (and ``local``, which the experimental localDeploy feature adds).
 - BCP122 (``ModuleMultipleDeclarations``, EmitLimitationCalculator.DetectDuplicateNames): two
   or more modules deployed unconditionally (no condition, or ``if (true)``) with the same
   literal ``name`` at the same scope (the management group, subscription and resource group
@@ -166,9 +166,10 @@ def diagnostics(tokens: list[Token], text: str = "") -> list[tuple[str, str, int
         if tokens[position + 1].text != "=" or value is None or value.kind != "string":
             continue
         after = tokens[position + 3] if position + 3 < len(tokens) else None
+        # 'local' is a scope when bicepconfig enables the experimental localDeploy feature
         if (
             value.value is not None
-            and value.value not in SCOPES
+            and value.value not in (*SCOPES, "local")
             and (after is None or after.kind == "newline")
         ):
             expected = " | ".join(f"'{scope}'" for scope in SCOPES)

@@ -198,6 +198,10 @@ def diagnostics(text: str) -> list[Diagnostic]:
 
     for code, message, offset in runtime_values(text, tokens):
         found.append(Diagnostic(code, message, offset))
+    from .bicep_separators import separator_diagnostics
+
+    for code, message, offset in separator_diagnostics(tokens):
+        found.append(Diagnostic(code, message, offset))
     for name, offset in param_default_only_calls(tokens):
         found.append(Diagnostic(BCP065[0], BCP065[1].format(name=name), offset))
     for actual, expected, offset in argument_types(tokens):
@@ -372,10 +376,20 @@ def undefined_names(tokens: list[Token]) -> list[tuple[str, int]]:
             continue
         if nxt is not None and nxt.text == "(":
             continue  # a function call (an unknown function is another code)
+        after_element = previous is not None and (
+            previous.kind in ("string", "string-right", "int", "multiline", "multiline-right")
+            or (previous.kind == "ident" and previous.text not in KEYWORDS)
+            or previous.text in (")", "]", "}")
+        )  # `{ a: 'x' b: 'y' }`: the parser reads `b` as the next key (after BCP236)
         if (
             nxt is not None
             and nxt.text == ":"
-            and (previous is None or previous.kind == "newline" or previous.text in ("{", ","))
+            and (
+                previous is None
+                or previous.kind == "newline"
+                or previous.text in ("{", ",")
+                or after_element
+            )
         ):
             continue  # an object property's key
         found.append((token.text, token.offset))
