@@ -712,6 +712,63 @@ def test_a_declaration_on_its_decorators_line_is_bcp019(tmp_path: Path):
     assert messages(check.semantic_problems(path, tmp_path)) == []
 
 
+COUNTER = "param name string\noutput count int = length(name)\noutput id string = name\n"
+TYPED = {
+    "a default": ("param n int = 'x'\n", 1, 15, "int", "'x'"),
+    "an output": ("output o string = 1\n", 1, 19, "string", "1"),
+    "an output from a parameter": ("param b bool\noutput o object = b\n", 2, 19, "object", "bool"),
+    "a module's output": (
+        "module m 'counter.bicep' = {\n  params: {\n    name: 'x'\n  }\n}\n"
+        "output o string = m.outputs.count\n",
+        6,
+        19,
+        "string",
+        "int",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TYPED))
+def test_a_value_of_the_wrong_type_is_bcp033(case: str, tmp_path: Path):
+    source, line, column, expected, actual = TYPED[case]
+    (tmp_path / "counter.bicep").write_text(COUNTER)
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    assert messages(check.module_problems(path, source, tmp_path)) == [
+        f'main.bicep:{line}:{column}: Bicep error BCP033: Expected a value of type "{expected}" '
+        f'but the provided value is of type "{actual}".'
+    ]
+
+
+def test_a_modules_output_of_the_wrong_type_for_a_parameter_is_bcp036(tmp_path: Path):
+    (tmp_path / "counter.bicep").write_text(COUNTER)
+    (tmp_path / "mod.bicep").write_text(CALLED)
+    source = (
+        "module c 'counter.bicep' = {\n  params: {\n    name: 'x'\n  }\n}\n"
+        "module m 'mod.bicep' = {\n  params: {\n    name: c.outputs.count\n"
+        "    enabled: true\n    tier: 'a'\n  }\n}\n"
+    )
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    assert messages(check.module_problems(path, source, tmp_path)) == [
+        'main.bicep:8:11: Bicep error BCP036: The property "name" expected a value of type '
+        '"string" but the provided value is of type "int".'
+    ]
+
+
+def test_values_of_their_declared_types_pass(tmp_path: Path):
+    (tmp_path / "counter.bicep").write_text(COUNTER)
+    source = (
+        "@description('n')\nparam n int = 1\nparam s string = '${n}'\nparam o object = {}\n"
+        "param a array = []\nvar v = 'x'\noutput t string = v\noutput k int = -1\n"
+        "module m 'counter.bicep' = {\n  params: {\n    name: s\n  }\n}\n"
+        "output c int = m.outputs.count\noutput i string = m.outputs.id\n"
+    )
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    assert messages(check.module_problems(path, source, tmp_path)) == []
+
+
 @pytest.mark.parametrize("case", sorted(MODULE_CALLS))
 def test_a_module_call_breaking_the_compilers_rules_fails(case: str, tmp_path: Path):
     source, expected = MODULE_CALLS[case]

@@ -16,7 +16,12 @@ type "outputs" of the called file's outputs. Codes and messages from ``Diagnosti
   (string, int, bool, object, array) does not accept; a parameter with a default value is
   nullable, printed as the compiler prints the union (``null | string``);
 - BCP052 / BCP053 / BCP083 (``UnknownProperty...``): ``m.outputs.x`` where the module has
-  no output ``x``.
+  no output ``x``;
+- BCP033 (``ExpectedValueTypeMismatch``): a parameter's default value or an output's value
+  of an evident type (as above, or a module's output declared with a plain type) that the
+  declared plain type does not accept (``param n int = 'x'``,
+  ``output o string = m.outputs.count``); ``m.outputs.x`` is typed by the called file's
+  output for module parameters too.
 
 Only what can be read for certain is checked: a parameter typed with a user-defined or
 resource-derived type is never required here (its type may admit null) and its values are
@@ -31,7 +36,7 @@ from dataclasses import dataclass
 from functools import cmp_to_key
 
 from .bicep_lexer import Diagnostic, Token, lex
-from .bicep_syntax import Value, _matching, _split_top_level, read
+from .bicep_syntax import Value, _matching, _split_top_level, parse_value, read
 
 PRIMITIVE = {"string", "int", "bool", "object", "array"}
 BCP035 = (
@@ -52,6 +57,10 @@ BCP089 = (
     "BCP089",
     'The property "{property}" is not allowed on objects of type "params". Did you mean '
     '"{suggestion}"?',
+)
+BCP033 = (
+    "BCP033",
+    'Expected a value of type "{expected}" but the provided value is of type "{actual}".',
 )
 BCP052 = ("BCP052", 'The type "outputs" does not contain property "{property}".')
 BCP053 = (
@@ -129,12 +138,30 @@ def spelling_suggestion(name: str, candidates: list[str]) -> str | None:
     return best
 
 
-def declared_parameters(text: str) -> tuple[dict[str, Parameter], list[str]]:
-    """A module file's parameters, and its outputs' names (decorators on their own lines or
-    on the declaration's line)."""
+@dataclass(frozen=True)
+class Declared:
+    """A ``param`` or ``output`` of a plain type with a value (default or output value)."""
+
+    keyword: str
+    name: str
+    type: str
+    value: list[Token]
+
+
+# Decorators that leave a declaration's type as written (others refine it or make it a union)
+PLAIN_DECORATORS = {"description", "metadata", "export", "sealed"}
+
+
+def _declarations(
+    text: str,
+) -> tuple[dict[str, Parameter], list[str], dict[str, str], list[Declared]]:
+    """A file's parameters, its outputs' names, the plain types of its outputs, and its
+    params and outputs of a plain type with a value (decorators on their own lines)."""
     tokens = lex(text.removeprefix("\ufeff")).tokens
     params: dict[str, Parameter] = {}
     outputs: list[str] = []
+    output_types: dict[str, str] = {}
+    valued: list[Declared] = []
     decorators: list[str] = []
     for statement in _split_top_level(tokens):
         statement = [token for token in statement if token.kind != "newline"]
@@ -151,24 +178,36 @@ def declared_parameters(text: str) -> tuple[dict[str, Parameter], list[str]]:
         if not statement:
             continue  # a decorator on its own line: it applies to the next declaration
         keyword = statement[0].text
-        if keyword == "output" and len(statement) > 1 and statement[1].kind == "ident":
-            outputs.append(statement[1].text)
-        if keyword == "param" and len(statement) > 2 and statement[1].kind == "ident":
+        if keyword in ("param", "output") and len(statement) > 2 and statement[1].kind == "ident":
             name, type_token, rest = statement[1], statement[2], statement[3:]
-            nullable = bool(rest) and rest[0].text == "?"
-            has_default = any(token.text == "=" for token in rest)
             plain = (
                 type_token.kind == "ident"
                 and type_token.text in PRIMITIVE
                 and (not rest or rest[0].text in ("?", "="))
             )
-            params[name.text] = Parameter(
-                name.text,
-                type_token.text if plain else None,
-                required=plain and not nullable and not has_default,
-                checked=plain and not nullable and not {"allowed", "secure"} & set(decorators),
-            )
+            nullable = bool(rest) and rest[0].text == "?"
+            has_default = any(token.text == "=" for token in rest)
+            if keyword == "output":
+                outputs.append(name.text)
+                if plain and not nullable:
+                    output_types[name.text] = type_token.text
+            else:
+                params[name.text] = Parameter(
+                    name.text,
+                    type_token.text if plain else None,
+                    required=plain and not nullable and not has_default,
+                    checked=plain and not nullable and not {"allowed", "secure"} & set(decorators),
+                )
+            has_value = bool(rest) and rest[0].text == "=" and len(rest) > 1
+            if plain and not nullable and has_value and set(decorators) <= PLAIN_DECORATORS:
+                valued.append(Declared(keyword, name.text, type_token.text, rest[1:]))
         decorators = []
+    return params, outputs, output_types, valued
+
+
+def declared_parameters(text: str) -> tuple[dict[str, Parameter], list[str]]:
+    """A module file's parameters, and its outputs' names."""
+    params, outputs, _types, _valued = _declarations(text)
     return params, outputs
 
 
@@ -199,6 +238,23 @@ def _literal_type(
     return None
 
 
+def _value_type(
+    value: Value,
+    own: dict[str, str],
+    variables: dict[str, Value],
+    module_outputs: dict[str, dict[str, str]],
+) -> str | None:
+    """The evident type of a value, also ``m.outputs.x`` (or ``m!.outputs.x``) of a module
+    whose output ``x`` is declared with a plain type."""
+    tokens = [token for token in value.tokens if token.kind != "newline"]
+    texts = [token.text for token in tokens]
+    if len(texts) in (5, 6) and texts[0] in module_outputs:
+        rest = texts[2:] if texts[1] == "!" else texts[1:]
+        if len(rest) == 4 and rest[0] == "." and rest[1] == "outputs" and rest[2] == ".":
+            return module_outputs[texts[0]].get(rest[3])
+    return _literal_type(value, own, variables)
+
+
 def _accepts(expected: str, actual: str) -> bool:
     if expected.startswith("'"):  # a union of string literals
         return actual in expected.split(" | ")
@@ -225,8 +281,23 @@ def module_diagnostics(text: str, load: Callable[[str], str | None]) -> list[Dia
     found = read(text)
     tokens = lex(text).tokens
     # the file's own parameters of a plain type, for values that reference them
-    own = {p.name: str(p.type) for p in declared_parameters(text)[0].values() if p.checked}
+    params_here, _outputs_here, _types_here, valued = _declarations(text)
+    own = {p.name: str(p.type) for p in params_here.values() if p.checked}
     out: list[Diagnostic] = []
+    module_outputs: dict[str, dict[str, str]] = {}
+    for symbol, module in found.modules.items():
+        path = module.type
+        if module.loop or not path.endswith(".bicep") or path.startswith(("br:", "ts:")):
+            continue
+        source = load(path)
+        if source is not None:
+            module_outputs[symbol] = _declarations(source)[2]
+    for declared in valued:  # BCP033: a param's default or an output's value
+        value = parse_value(declared.value)
+        actual = _value_type(value, own, found.variables, module_outputs)
+        if actual is not None and not _accepts(declared.type, actual):
+            message = BCP033[1].format(expected=declared.type, actual=actual)
+            out.append(Diagnostic(BCP033[0], message, declared.value[0].offset))
     for symbol, module in found.modules.items():
         path = module.type
         if not path.endswith(".bicep") or path.startswith(("br:", "br/", "ts:", "ts/")):
@@ -286,7 +357,7 @@ def module_diagnostics(text: str, load: Callable[[str], str | None]) -> list[Dia
                 continue
             if not parameter.checked or not value.tokens:
                 continue
-            actual = _literal_type(value, own, found.variables)
+            actual = _value_type(value, own, found.variables, module_outputs)
             if actual is None or _accepts(str(parameter.type), actual):
                 continue
             expected = _printed(parameter, optional=not parameter.required)
