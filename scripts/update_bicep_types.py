@@ -21,9 +21,10 @@ import argparse
 import json
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
+
+from upstream import source_commit  # scripts/upstream.py
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 SOURCE_URL = "https://github.com/Azure/bicep-types-az"
@@ -159,16 +160,6 @@ def _writable(node: dict) -> bool:
     if "writableScopes" in node:
         return bool(node["writableScopes"])
     return not (node.get("flags", 0) & 1)  # ResourceFlags.ReadOnly
-
-
-def source_commit(source: Path) -> str | None:
-    git = shutil.which("git")
-    if git is None or not (source / ".git").exists():
-        return None
-    done = subprocess.run(
-        [git, "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, check=False
-    )
-    return done.stdout.strip() or None
 
 
 def main(argv: list[str] | None = None) -> int:

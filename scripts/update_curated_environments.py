@@ -36,11 +36,11 @@ import json
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
+from upstream import source_commit  # scripts/upstream.py
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 SOURCE_URL = "https://github.com/Azure/azureml-assets"
@@ -336,16 +336,6 @@ def build(source: Path) -> tuple[dict, list[str]]:
             )
         environments[name] = definition
     return environments, problems
-
-
-def source_commit(source: Path) -> str | None:
-    git = shutil.which("git")
-    if git is None or not (source / ".git").exists():
-        return None
-    done = subprocess.run(
-        [git, "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, check=False
-    )
-    return done.stdout.strip() or None
 
 
 def main(argv: list[str] | None = None) -> int:

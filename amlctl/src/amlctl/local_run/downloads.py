@@ -220,14 +220,9 @@ class Downloads:
         file_name = _file_name(name)
         staged = self._staging()
         try:
-            with open(staged / file_name, "wb") as out:
-                blob.download_blob().readinto(out)
-        except BaseException as exc:
+            _write_blob(blob, staged / file_name, key, url)
+        except BaseException:
             shutil.rmtree(staged, ignore_errors=True)
-            if isinstance(exc, AzureError):
-                raise ProjectError(
-                    f"{key}: {url} could not be downloaded whole ({_first_line(exc)})"
-                ) from None
             raise
         digest = state.file_sha(staged / file_name)
         stored = self._store(staged, digest)
@@ -321,21 +316,29 @@ class Downloads:
                     raise ProjectError(f"{key}: {url} holds a blob named {name!r}, no file name")
                 target = staged / relative
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with open(target, "wb") as out:
-                    client.download_blob(name).readinto(out)
+                _write_blob(client.get_blob_client(name), target, key, url)
                 files.append((relative, state.file_sha(target)))
-        except BaseException as exc:
+        except BaseException:
             shutil.rmtree(staged, ignore_errors=True)
-            if isinstance(exc, AzureError):
-                raise ProjectError(
-                    f"{key}: {url} could not be downloaded whole ({_first_line(exc)})"
-                ) from None
             raise
         digest = hashlib.sha256(repr(sorted(files)).encode()).hexdigest()
         stored = self._store(staged, digest)
         self._remember(url, {"digest": digest, "name": "", "listing": seen})
         self.say(f"{url}: downloaded ({len(files)} files)")
         return stored
+
+
+def _write_blob(blob: Any, target: Path, key: str, url: str) -> None:
+    """The content of ``blob`` (a BlobClient) into ``target``; a failure is one line."""
+    from azure.core.exceptions import AzureError
+
+    try:
+        with open(target, "wb") as out:
+            blob.download_blob().readinto(out)
+    except AzureError as exc:
+        raise ProjectError(
+            f"{key}: {url} could not be downloaded whole ({_first_line(exc)})"
+        ) from None
 
 
 def _storage_refusal(key: str, url: str, client: Any, exc: Any, set_key: str) -> str:
