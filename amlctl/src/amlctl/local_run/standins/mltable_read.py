@@ -1,0 +1,462 @@
+"""MLTable folders read locally: through Microsoft's ``mltable`` package, else amlctl's own reader.
+
+Run as a script in the MLTable tool environment (``python mltable_read.py FOLDER OUT.json``,
+an environment amlctl builds with uv holding ``mltable`` and ``setuptools<81``: the package
+pins ``azure-identity<=1.17`` and ``pandas<3``, which amlctl's own environment cannot
+have), it loads the folder with ``mltable.load(folder).to_pandas_dataframe()`` and writes
+the frame as pandas' table-oriented JSON (column types kept, readable by any pandas without
+pyarrow). Imported by the parallel driver and the AutoML stand-in (standalone, like them:
+nothing of amlctl), it reads that JSON back, or reads the folder itself where the package
+cannot be had (no PyPI on first use, a Python the package does not support).
+
+The own reader follows the package's results on local files (each rule below was compared
+with mltable 1.7.0 on the same files, see tests/test_mltable_read.py): ``paths`` (``file``,
+``folder``, ``pattern`` with ``**``), files in the order of their full paths;
+``read_delimited`` (``delimiter``, ``header``, ``encoding``, ``empty_as_string``,
+``include_path_column``, ``infer_column_types``), ``read_parquet``, ``read_json_lines``
+(``invalid_lines``, ``include_path_column``); then ``take``, ``skip``, ``filter`` (the
+package's expression language: ``col('x') > 1 and not col('y')``), ``keep_columns``,
+``drop_columns`` (names or ``pattern``), ``extract_columns_from_partition_format``
+(``{Store}/{Brand}/{file_name}.{extension}``, ``{Date:yyyy/MM/dd}``, taken from the path
+column, None where it does not match), ``convert_column_types`` (``int``, ``float``,
+``string``, ``boolean``, ``datetime`` with ``formats``).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+PATH_COLUMN = "Path"
+# rslex's reading of "true"/"false" in a delimited file (any letter case)
+BOOL_WORDS = {"true": True, "false": False}
+INT_TEXT = re.compile(r"^[+-]?\d+$")
+
+
+class Problem(Exception):
+    """Something in an MLTable file that cannot be read: one line for the user."""
+
+
+# -- the package, in its own environment --------------------------------------------------------
+def read_with_package(folder: str) -> Any:
+    """The frame Microsoft's ``mltable`` package makes of a local MLTable folder."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    import mltable
+
+    try:
+        return mltable.load(folder).to_pandas_dataframe()
+    except Exception as exc:  # the package's errors are several pages long
+        first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
+        native = re.search(r"Native error: (.*)", str(exc))
+        detail = native.group(1)[:300] if native else first[:300]
+        raise Problem(f"{folder}: mltable cannot read it: {type(exc).__name__}: {detail}") from None
+
+
+def to_json(frame: Any, out: str) -> None:
+    """pandas' table-oriented JSON: values and column types, no index."""
+    frame = frame.reset_index(drop=True)
+    Path(out).write_text(frame.to_json(orient="table", index=False, date_format="iso"))
+
+
+def from_json(path: str) -> Any:
+    import io
+
+    import pandas as pd
+
+    text = Path(path).read_text(encoding="utf-8")
+    frame = pd.read_json(io.StringIO(text), orient="table")
+    return frame.reset_index(drop=True)
+
+
+# -- amlctl's own reader ------------------------------------------------------------------------
+def read_own(folder: str) -> Any:
+    """The frame of a local MLTable folder, read without the ``mltable`` package."""
+    import yaml
+
+    base = Path(folder)
+    spec_file = base / "MLTable" if base.is_dir() else base
+    if not spec_file.is_file():
+        raise Problem(f"{folder}: no MLTable file (an mltable input is a folder with one)")
+    try:
+        spec = yaml.safe_load(spec_file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise Problem(f"{spec_file}: not YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(spec, dict):
+        raise Problem(f"{spec_file}: expected a mapping with 'paths' and 'transformations'")
+    files = _files(spec_file, spec.get("paths") or [])
+    steps = [_step(spec_file, t) for t in spec.get("transformations") or []]
+    reader = ("read_delimited", {})
+    if steps and steps[0][0].startswith("read_"):
+        reader = steps.pop(0)
+    frame = _read(spec_file, files, *reader)
+    for kind, options in steps:
+        frame = _transform(spec_file, frame, kind, options)
+    return frame.reset_index(drop=True)
+
+
+def _step(spec_file: Path, transformation: Any) -> tuple[str, Any]:
+    if isinstance(transformation, str):
+        return transformation, {}
+    if isinstance(transformation, dict) and len(transformation) == 1:
+        ((kind, options),) = transformation.items()
+        return str(kind), options
+    raise Problem(f"{spec_file}: transformation {transformation!r} is not one name and options")
+
+
+def _files(spec_file: Path, paths: list[Any]) -> list[Path]:
+    root = spec_file.parent
+    found: list[Path] = []
+    for entry in paths:
+        if not isinstance(entry, dict) or len(entry) != 1:
+            raise Problem(f"{spec_file}: paths entry {entry!r} is not one of file/folder/pattern")
+        ((kind, value),) = entry.items()
+        text = str(value)
+        if "://" in text and not text.startswith("file://"):
+            raise Problem(
+                f"{spec_file}: {text} is remote; locally an MLTable's paths must be local files"
+            )
+        text = text.removeprefix("file://")
+        if kind == "file":
+            found.append(root / text)
+        elif kind == "folder":
+            found.extend(p for p in (root / text).rglob("*") if p.is_file())
+        elif kind == "pattern":
+            pattern = text.removeprefix("./")
+            found.extend(p for p in root.glob(pattern) if p.is_file())
+        else:
+            raise Problem(f"{spec_file}: paths entry '{kind}' is not one of file/folder/pattern")
+    files = sorted({str(p.resolve()): p.resolve() for p in found}.items())
+    missing = [p for _, p in files if not p.is_file()]
+    if missing:
+        raise Problem(f"{spec_file}: {missing[0]} does not exist")
+    if not files:
+        raise Problem(f"{spec_file}: its paths match no file")
+    return [p for _, p in files]
+
+
+def _encoding(name: Any) -> str:
+    text = str(name or "utf8").lower().replace(" ", "")
+    return {
+        "utf8": "utf-8",
+        "utf8bom": "utf-8-sig",
+        "iso88591": "latin-1",
+        "windows1252": "cp1252",
+        "utf16": "utf-16",
+    }.get(text, text)
+
+
+def _read(spec_file: Path, files: list[Path], kind: str, options: Any) -> Any:
+    import pandas as pd
+
+    options = dict(options or {})
+    path_column = options.get("include_path_column") and PATH_COLUMN
+    parts = []
+    if kind == "read_delimited":
+        header = options.get("header", "all_files_same_headers")
+        infer = options.get("infer_column_types", True) is not False
+        empty_as_string = bool(options.get("empty_as_string"))
+        names = None
+        for index, file in enumerate(files):
+            first_line_header = header in ("all_files_same_headers", "all_files_different_headers")
+            first_line_header = first_line_header or (header == "from_first_file" and index == 0)
+            part = pd.read_csv(
+                file,
+                sep=options.get("delimiter", ","),
+                encoding=_encoding(options.get("encoding")),
+                header=0 if first_line_header else None,
+                dtype=str,
+                keep_default_na=False,
+                na_filter=False,
+            )
+            if header == "no_header":
+                part.columns = [f"Column{i + 1}" for i in range(part.shape[1])]
+            elif header == "from_first_file":
+                if index == 0:
+                    names = list(part.columns)
+                else:
+                    part.columns = names[: part.shape[1]]
+            parts.append(_with_path(part, file, path_column))
+        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        frame = frame.astype(object).where(frame.notna(), None)
+        return _infer(frame, infer, empty_as_string, skip=[PATH_COLUMN] if path_column else [])
+    if kind == "read_parquet":
+        for file in files:
+            parts.append(_with_path(pd.read_parquet(file), file, path_column))
+    elif kind == "read_json_lines":
+        drop_invalid = options.get("invalid_lines", "error") == "drop"
+        for file in files:
+            rows = []
+            text = file.read_text(encoding=_encoding(options.get("encoding")))
+            for number, line in enumerate(text.splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    if drop_invalid:
+                        continue
+                    raise Problem(
+                        f"{file}:{number}: not a JSON line (invalid_lines: drop skips such lines)"
+                    ) from None
+            parts.append(_with_path(pd.DataFrame(rows), file, path_column))
+    else:
+        raise Problem(
+            f"{spec_file}: '{kind}' is not read locally (read_delimited, read_parquet, "
+            "read_json_lines are)"
+        )
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _with_path(part: Any, file: Path, path_column: Any) -> Any:
+    if path_column:
+        part.insert(0, path_column, str(file))
+    return part
+
+
+def _infer(frame: Any, infer: bool, empty_as_string: bool, skip: list[str]) -> Any:
+    """Column types as rslex infers them from text: int, float, bool, datetime, else string."""
+    import pandas as pd
+
+    for column in frame.columns:
+        values = frame[column]
+        if not empty_as_string:
+            values = values.where(values != "", None)
+        frame[column] = values
+        if not infer or column in skip:
+            continue
+        present = [v for v in values if v is not None]
+        if not present:
+            continue
+        if all(INT_TEXT.match(v) for v in present):
+            numbers = [None if v is None else int(v) for v in values]
+            frame[column] = (
+                pd.Series(numbers, dtype="int64")
+                if len(present) == len(values)
+                else pd.Series([float("nan") if n is None else float(n) for n in numbers])
+            )
+        elif all(_is_float(v) for v in present):
+            frame[column] = pd.Series(
+                [float("nan") if v is None else float(v) for v in values], dtype="float64"
+            )
+        elif all(v.lower() in BOOL_WORDS for v in present):
+            bools = [None if v is None else BOOL_WORDS[v.lower()] for v in values]
+            frame[column] = pd.Series(
+                bools, dtype="bool" if len(present) == len(values) else object
+            )
+        else:
+            try:
+                frame[column] = pd.to_datetime(pd.Series(list(values)), format="mixed")
+            except (ValueError, TypeError, OverflowError):
+                pass
+    return frame
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.strip().lower() not in ("nan", "inf", "-inf", "infinity")
+
+
+def _columns(frame: Any, selector: Any, spec_file: Path, what: str) -> list[str]:
+    if isinstance(selector, dict):
+        pattern = re.compile(
+            str(selector.get("pattern", "")), re.IGNORECASE if selector.get("ignore_case") else 0
+        )
+        chosen = [c for c in frame.columns if pattern.search(str(c))]
+        if selector.get("invert"):
+            chosen = [c for c in frame.columns if c not in chosen]
+        return chosen
+    names = [str(x) for x in (selector if isinstance(selector, list) else [selector])]
+    missing = [n for n in names if n not in frame.columns]
+    if missing:
+        raise Problem(f"{spec_file}: {what}: no column {', '.join(missing)}")
+    return names
+
+
+def _transform(spec_file: Path, frame: Any, kind: str, options: Any) -> Any:
+    if kind == "take":
+        return frame.head(int(options))
+    if kind == "skip":
+        return frame.iloc[int(options) :]
+    if kind == "keep_columns":
+        return frame[_columns(frame, options, spec_file, kind)]
+    if kind == "drop_columns":
+        return frame.drop(columns=_columns(frame, options, spec_file, kind))
+    if kind == "filter":
+        keep = [bool(_truth(_evaluate(spec_file, str(options), row))) for row in _records(frame)]
+        return frame[keep]
+    if kind == "extract_columns_from_partition_format":
+        text = options.get("partition_format") if isinstance(options, dict) else options
+        return _partition_columns(frame, str(text))
+    if kind == "convert_column_types":
+        for entry in options or []:
+            for column in _columns(frame, entry.get("columns"), spec_file, kind):
+                frame[column] = _convert(spec_file, frame[column], entry.get("column_type"))
+        return frame
+    if kind.startswith("read_"):
+        raise Problem(f"{spec_file}: '{kind}' after another read_*; an MLTable reads once")
+    raise Problem(
+        f"{spec_file}: transformation '{kind}' is not read locally (take, skip, filter, "
+        "keep_columns, drop_columns, extract_columns_from_partition_format, "
+        "convert_column_types are)"
+    )
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    return frame.to_dict(orient="records")
+
+
+def _truth(value: Any) -> bool:
+    return value is not None and value == value and bool(value)  # None and NaN are false
+
+
+def _evaluate(spec_file: Path, expression: str, row: dict[str, Any]) -> Any:
+    """The package's filter language on one row: col('x'), literals, comparisons, and/or/not."""
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except SyntaxError:
+        raise Problem(f"{spec_file}: filter '{expression}' is not an expression") from None
+    return _node(spec_file, expression, tree.body, row)
+
+
+def _node(spec_file: Path, expression: str, node: ast.AST, row: dict[str, Any]) -> Any:
+    import operator
+
+    def value(n: ast.AST) -> Any:
+        return _node(spec_file, expression, n, row)
+
+    if isinstance(node, ast.Constant):
+        return node.value
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "col"
+        and len(node.args) == 1
+        and isinstance(node.args[0], ast.Constant)
+    ):
+        name = node.args[0].value
+        if name not in row:
+            raise Problem(f"{spec_file}: filter '{expression}': no column {name}")
+        return row[name]
+    if isinstance(node, ast.BoolOp):
+        results = [_truth(value(v)) for v in node.values]
+        return all(results) if isinstance(node.op, ast.And) else any(results)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        return not _truth(value(node.operand))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -value(node.operand)
+    if isinstance(node, ast.Compare):
+        ops = {
+            ast.Eq: operator.eq,
+            ast.NotEq: operator.ne,
+            ast.Lt: operator.lt,
+            ast.LtE: operator.le,
+            ast.Gt: operator.gt,
+            ast.GtE: operator.ge,
+        }
+        left = value(node.left)
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
+            right = value(right_node)
+            if type(op) not in ops:
+                raise Problem(f"{spec_file}: filter '{expression}': operator not supported")
+            if left is None or right is None or left != left or right != right:
+                return False  # a missing value compares false, as in the package
+            try:
+                if not ops[type(op)](_comparable(left), _comparable(right)):
+                    return False
+            except TypeError:
+                return False
+            left = right
+        return True
+    raise Problem(
+        f"{spec_file}: filter '{expression}': only col('name'), literals, comparisons, "
+        "and, or, not are read locally"
+    )
+
+
+def _comparable(value: Any) -> Any:
+    if hasattr(value, "item") and not hasattr(value, "tzinfo"):
+        return value.item()
+    return value
+
+
+FORMAT_TOKENS = {
+    "yyyy": r"\d{4}",
+    "MM": r"\d{2}",
+    "dd": r"\d{2}",
+    "HH": r"\d{2}",
+    "mm": r"\d{2}",
+    "ss": r"\d{2}",
+}
+STRFTIME = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
+
+
+def _partition_columns(frame: Any, partition_format: str) -> Any:
+    """Columns from the path column by a partition format, matched at the end of each path."""
+    import pandas as pd
+
+    pattern = ""
+    names: list[str] = []
+    dates: dict[str, str] = {}
+    for part in re.split(r"(\{[^{}]+\})", partition_format.replace("\\", "/")):
+        if part.startswith("{") and part.endswith("}"):
+            name, _, date_format = part[1:-1].partition(":")
+            if date_format:
+                group = re.sub(
+                    "|".join(FORMAT_TOKENS), lambda m: FORMAT_TOKENS[m.group()], date_format
+                )
+                dates[name] = re.sub("|".join(STRFTIME), lambda m: STRFTIME[m.group()], date_format)
+                pattern += f"(?P<{name}>{group})"
+            else:
+                names.append(name)
+                pattern += f"(?P<{name}>[^/]+)"
+        else:
+            pattern += re.escape(part)
+    matcher = re.compile(f"(?:^|/){pattern}$")
+    paths = frame[PATH_COLUMN] if PATH_COLUMN in frame.columns else [None] * len(frame)
+    found = [matcher.search(str(p).replace("\\", "/")) if p is not None else None for p in paths]
+    for name in names:
+        frame[name] = [m.group(name) if m else None for m in found]
+    for name, strftime in dates.items():
+        frame[name] = pd.to_datetime([m.group(name) if m else None for m in found], format=strftime)
+    return frame
+
+
+def _convert(spec_file: Path, column: Any, column_type: Any) -> Any:
+    import pandas as pd
+
+    if column_type == "string":
+        return column.map(lambda v: None if v is None or v != v else str(v)).astype(object)
+    if column_type == "int":
+        return pd.to_numeric(column).astype("int64")
+    if column_type == "float":
+        return pd.to_numeric(column).astype("float64")
+    if column_type == "boolean":
+        return column.map(lambda v: BOOL_WORDS.get(str(v).lower(), bool(v)))
+    if isinstance(column_type, dict) and "datetime" in column_type:
+        formats = column_type["datetime"].get("formats")
+        first = formats[0] if isinstance(formats, list) else formats
+        return pd.to_datetime(column, format=first)
+    raise Problem(f"{spec_file}: convert_column_types: '{column_type}' is not read locally")
+
+
+def main(argv: list[str]) -> int:
+    folder, out = argv
+    try:
+        to_json(read_with_package(folder), out)
+    except Problem as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
