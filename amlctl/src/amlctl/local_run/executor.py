@@ -20,6 +20,7 @@ from .cache import Hasher, Store, cache_key
 from .context import RunServices, StepContext, StepResult
 from .kinds import kind_of, plugin, plugins_of
 from .kinds.command import PATH_TYPES
+from .mltable_env import MLTableReader
 from .processes import REAPER
 from .steps import Console, StepFailed, tail
 from .timings import Timings
@@ -96,6 +97,7 @@ class Runner:
             self.environment_bin,
             self.step_env,
             self.isolated_bin,
+            MLTableReader(self.console),
         )
         self.results: dict[str, StepResult] = {}
         self.walls: dict[str, float] = {}  # step -> wall seconds, cache lookups included

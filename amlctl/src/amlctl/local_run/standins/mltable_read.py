@@ -25,6 +25,7 @@ column, None where it does not match), ``convert_column_types`` (``int``, ``floa
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import re
 import sys
@@ -77,6 +78,25 @@ def from_json(path: str) -> Any:
 # -- amlctl's own reader ------------------------------------------------------------------------
 def read_own(folder: str) -> Any:
     """The frame of a local MLTable folder, read without the ``mltable`` package."""
+    spec_file, spec = _spec(folder)
+    files = _files(spec_file, spec.get("paths") or [])
+    steps = [_step(spec_file, t) for t in spec.get("transformations") or []]
+    reader = ("read_delimited", {})
+    if steps and steps[0][0].startswith("read_"):
+        reader = steps.pop(0)
+    frame = _read(spec_file, files, *reader)
+    for kind, options in steps:
+        frame = _transform(spec_file, frame, kind, options)
+    return frame.reset_index(drop=True)
+
+
+def data_files(folder: str) -> list[Path]:
+    """The local files an MLTable folder's ``paths`` name, in the package's order."""
+    spec_file, spec = _spec(folder)
+    return _files(spec_file, spec.get("paths") or [])
+
+
+def _spec(folder: str) -> tuple[Path, dict[str, Any]]:
     import yaml
 
     base = Path(folder)
@@ -89,15 +109,7 @@ def read_own(folder: str) -> Any:
         raise Problem(f"{spec_file}: not YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(spec, dict):
         raise Problem(f"{spec_file}: expected a mapping with 'paths' and 'transformations'")
-    files = _files(spec_file, spec.get("paths") or [])
-    steps = [_step(spec_file, t) for t in spec.get("transformations") or []]
-    reader = ("read_delimited", {})
-    if steps and steps[0][0].startswith("read_"):
-        reader = steps.pop(0)
-    frame = _read(spec_file, files, *reader)
-    for kind, options in steps:
-        frame = _transform(spec_file, frame, kind, options)
-    return frame.reset_index(drop=True)
+    return spec_file, spec
 
 
 def _step(spec_file: Path, transformation: Any) -> tuple[str, Any]:
@@ -250,10 +262,8 @@ def _infer(frame: Any, infer: bool, empty_as_string: bool, skip: list[str]) -> A
                 bools, dtype="bool" if len(present) == len(values) else object
             )
         else:
-            try:
+            with contextlib.suppress(ValueError, TypeError, OverflowError):
                 frame[column] = pd.to_datetime(pd.Series(list(values)), format="mixed")
-            except (ValueError, TypeError, OverflowError):
-                pass
     return frame
 
 
