@@ -22,3 +22,15 @@ def project(tmp_path, monkeypatch):
     for variable in OVERRIDES.values():
         monkeypatch.delenv(variable, raising=False)
     return root
+
+
+@pytest.fixture
+def mltable_tools(tmp_path_factory, monkeypatch):
+    """The mltable package's tool environment, built once for the test session (every xdist
+    worker shares it: the build holds a file lock) instead of in the user's cache."""
+    shared = tmp_path_factory.getbasetemp()
+    if shared.name.startswith("popen-"):  # an xdist worker's folder: share the session's
+        shared = shared.parent
+    tools = shared / "amlctl-tools"
+    monkeypatch.setenv("AMLCTL_TOOLS_DIR", str(tools))
+    return tools

@@ -341,6 +341,34 @@ def test_parallel_mltable_partitions(tmp_path):
     assert "16 items in 4 mini-batches" in out
 
 
+def test_parallel_mltable_partition_format(tmp_path, mltable_tools):
+    """partition_keys over an MLTable whose key columns come from its folder names
+    (include_path_column + extract_columns_from_partition_format, as Microsoft's many-models
+    example writes it): one mini-batch per (Store, Brand), read by the mltable package.
+    Refused before ("partition_keys ['Store', 'Brand'] are not columns")."""
+    code, out, folder = run_corpus("parallel-mltable-partition-format", tmp_path)
+    assert code == 0, out
+    assert "read by mltable 1.7.0" in out
+    assert "32 items in 4 mini-batches, 2 worker processes" in out
+    rows = output(folder, "parallel_train", "summary").read_text().splitlines()
+    columns = "Advert|Brand|Price|Quantity|Store|WeekStarting"
+    assert rows == [
+        f"1000 dominicks 8 3.0 {columns}",
+        f"1000 tropicana 8 3.0 {columns}",
+        f"1001 dominicks 8 3.0 {columns}",
+        f"1001 tropicana 8 3.0 {columns}",
+    ]
+    models = output(folder, "parallel_train", "model_folder")
+    found = sorted(str(p.relative_to(models)) for p in models.rglob("model.json"))
+    assert found == [
+        f"{s}/{b}/model.json" for s in ("1000", "1001") for b in ("dominicks", "tropicana")
+    ]
+    assert json.loads((models / "1001" / "tropicana" / "model.json").read_text()) == {
+        "slope": 3.0,
+        "intercept": 250.0,
+    }
+
+
 def test_mlflow_older_client(tmp_path):
     """A step with MLflow 2.x logs into the run's (MLflow 3) store over REST, not the file."""
     import os
