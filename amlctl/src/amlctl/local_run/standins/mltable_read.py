@@ -53,10 +53,18 @@ def read_with_package(folder: str) -> Any:
     try:
         return mltable.load(folder).to_pandas_dataframe()
     except Exception as exc:  # the package's errors are several pages long
-        first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
-        native = re.search(r"Native error: (.*)", str(exc))
-        detail = native.group(1)[:300] if native else first[:300]
-        raise Problem(f"{folder}: mltable cannot read it: {type(exc).__name__}: {detail}") from None
+        raise Problem(f"{folder}: mltable cannot read it: {_package_message(exc)}") from None
+
+
+def _package_message(exc: Exception) -> str:
+    """The one line of a package error that says what is wrong."""
+    text = str(exc)
+    for label in ("Error Message: ", "Native error: ", "Native Error: "):
+        found = re.search(re.escape(label) + r"(.*)", text)
+        if found:
+            return found.group(1).split("| session_id=")[0].strip()[:300]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0][:300] if lines else ''}"
 
 
 def to_json(frame: Any, out: str) -> None:
@@ -87,7 +95,7 @@ def read_own(folder: str) -> Any:
     frame = _read(spec_file, files, *reader)
     for kind, options in steps:
         frame = _transform(spec_file, frame, kind, options)
-    return frame.reset_index(drop=True)
+    return _to_pandas(frame.reset_index(drop=True))
 
 
 def data_files(folder: str) -> list[Path]:
@@ -122,6 +130,8 @@ def _step(spec_file: Path, transformation: Any) -> tuple[str, Any]:
 
 
 def _files(spec_file: Path, paths: list[Any]) -> list[Path]:
+    """In the package's order: entry by entry; a folder's files as the file system lists
+    them (subfolders entered where they are listed), a pattern's sorted by path."""
     root = spec_file.parent
     found: list[Path] = []
     for entry in paths:
@@ -135,21 +145,34 @@ def _files(spec_file: Path, paths: list[Any]) -> list[Path]:
             )
         text = text.removeprefix("file://")
         if kind == "file":
-            found.append(root / text)
+            found.append((root / text).resolve())
+            if not found[-1].is_file():
+                raise Problem(f"{spec_file}: {found[-1]} does not exist")
         elif kind == "folder":
-            found.extend(p for p in (root / text).rglob("*") if p.is_file())
+            if not (root / text).is_dir():
+                raise Problem(f"{spec_file}: folder {(root / text).resolve()} does not exist")
+            found.extend(_walk((root / text).resolve()))
         elif kind == "pattern":
             pattern = text.removeprefix("./")
-            found.extend(p for p in root.glob(pattern) if p.is_file())
+            found.extend(sorted((p.resolve() for p in root.glob(pattern) if p.is_file()), key=str))
         else:
             raise Problem(f"{spec_file}: paths entry '{kind}' is not one of file/folder/pattern")
-    files = sorted({str(p.resolve()): p.resolve() for p in found}.items())
-    missing = [p for _, p in files if not p.is_file()]
-    if missing:
-        raise Problem(f"{spec_file}: {missing[0]} does not exist")
-    if not files:
+    if not found:
         raise Problem(f"{spec_file}: its paths match no file")
-    return [p for _, p in files]
+    return found
+
+
+def _walk(folder: Path) -> list[Path]:
+    import os
+
+    files: list[Path] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir():
+                files.extend(_walk(Path(entry.path)))
+            elif entry.is_file():
+                files.append(Path(entry.path))
+    return files
 
 
 def _encoding(name: Any) -> str:
@@ -232,7 +255,11 @@ def _with_path(part: Any, file: Path, path_column: Any) -> Any:
 
 
 def _infer(frame: Any, infer: bool, empty_as_string: bool, skip: list[str]) -> Any:
-    """Column types as rslex infers them from text: int, float, bool, datetime, else string."""
+    """Column types as rslex infers them from text: int, float, bool, datetime, else string.
+
+    Int and bool columns hold Python values (None where empty) until ``_to_pandas``: their
+    pandas type depends on the rows left at the end (int64, or float64 with missing values),
+    as the package's conversion does."""
     import pandas as pd
 
     for column in frame.columns:
@@ -243,27 +270,44 @@ def _infer(frame: Any, infer: bool, empty_as_string: bool, skip: list[str]) -> A
         if not infer or column in skip:
             continue
         present = [v for v in values if v is not None]
-        if not present:
+        if not present or "" in present:
             continue
         if all(INT_TEXT.match(v) for v in present):
-            numbers = [None if v is None else int(v) for v in values]
-            frame[column] = (
-                pd.Series(numbers, dtype="int64")
-                if len(present) == len(values)
-                else pd.Series([float("nan") if n is None else float(n) for n in numbers])
-            )
+            frame[column] = pd.Series([None if v is None else int(v) for v in values], dtype=object)
         elif all(_is_float(v) for v in present):
             frame[column] = pd.Series(
                 [float("nan") if v is None else float(v) for v in values], dtype="float64"
             )
         elif all(v.lower() in BOOL_WORDS for v in present):
-            bools = [None if v is None else BOOL_WORDS[v.lower()] for v in values]
             frame[column] = pd.Series(
-                bools, dtype="bool" if len(present) == len(values) else object
+                [None if v is None else BOOL_WORDS[v.lower()] for v in values], dtype=object
             )
         else:
             with contextlib.suppress(ValueError, TypeError, OverflowError):
                 frame[column] = pd.to_datetime(pd.Series(list(values)), format="mixed")
+    return frame
+
+
+def _to_pandas(frame: Any) -> Any:
+    """The pandas types the package's ``to_pandas_dataframe`` gives the rows left: int64
+    (float64 with a missing value), bool (object with one), a column with no value: None."""
+    import pandas as pd
+
+    for column in frame.columns:
+        values = list(frame[column])
+        missing = [v is None or (isinstance(v, float) and v != v) or v is pd.NaT for v in values]
+        if values and all(missing):
+            frame[column] = pd.Series([None] * len(values), dtype=object, index=frame.index)
+            continue
+        if frame[column].dtype != object:
+            continue
+        present = [v for v, gone in zip(values, missing, strict=True) if not gone]
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+            dtype = "int64" if not any(missing) else "float64"
+            numbers = [float("nan") if gone else v for v, gone in zip(values, missing, strict=True)]
+            frame[column] = pd.Series(numbers, dtype=dtype, index=frame.index)
+        elif all(isinstance(v, bool) for v in present) and not any(missing):
+            frame[column] = frame[column].astype(bool)
     return frame
 
 
@@ -296,16 +340,21 @@ def _transform(spec_file: Path, frame: Any, kind: str, options: Any) -> Any:
         return frame.head(int(options))
     if kind == "skip":
         return frame.iloc[int(options) :]
-    if kind == "keep_columns":
-        return frame[_columns(frame, options, spec_file, kind)]
+    if kind == "keep_columns":  # in the frame's order, not the list's (as the package)
+        kept = set(_columns(frame, options, spec_file, kind))
+        return frame[[c for c in frame.columns if c in kept]]
     if kind == "drop_columns":
         return frame.drop(columns=_columns(frame, options, spec_file, kind))
     if kind == "filter":
         keep = [bool(_truth(_evaluate(spec_file, str(options), row))) for row in _records(frame)]
         return frame[keep]
     if kind == "extract_columns_from_partition_format":
-        text = options.get("partition_format") if isinstance(options, dict) else options
-        return _partition_columns(frame, str(text))
+        if not isinstance(options, dict) or not options.get("partition_format"):
+            raise Problem(
+                f"{spec_file}: extract_columns_from_partition_format takes "
+                "{partition_format: '...'} (the MLTable schema)"
+            )
+        return _partition_columns(frame, str(options["partition_format"]))
     if kind == "convert_column_types":
         for entry in options or []:
             for column in _columns(frame, entry.get("columns"), spec_file, kind):
@@ -459,12 +508,17 @@ def _convert(spec_file: Path, column: Any, column_type: Any) -> Any:
 
 
 def main(argv: list[str]) -> int:
-    folder, out = argv
-    try:
-        to_json(read_with_package(folder), out)
-    except Problem as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    """``FOLDER OUT [FOLDER OUT ...]``: each folder's table to its JSON file (one import of
+    the package, which takes seconds, for several tables)."""
+    if not argv or len(argv) % 2:
+        print("usage: mltable_read.py FOLDER OUT.json [FOLDER OUT.json ...]", file=sys.stderr)
         return 2
+    for folder, out in zip(argv[::2], argv[1::2], strict=True):
+        try:
+            to_json(read_with_package(folder), out)
+        except Problem as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 
