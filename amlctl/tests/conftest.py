@@ -24,13 +24,19 @@ def project(tmp_path, monkeypatch):
     return root
 
 
-@pytest.fixture
-def mltable_tools(tmp_path_factory, monkeypatch):
-    """The mltable package's tool environment, built once for the test session (every xdist
-    worker shares it: the build holds a file lock) instead of in the user's cache."""
+@pytest.fixture(scope="session", autouse=True)
+def mltable_tools(tmp_path_factory):
+    """The mltable package's tool environment (local_run/mltable_env.py) is built once for
+    the test session, shared by the xdist workers (its build holds a file lock), not in the
+    user's cache; AMLCTL_TOOLS_DIR set by the caller is kept (to reuse one across sessions)."""
+    import os
+
+    if os.environ.get("AMLCTL_TOOLS_DIR"):
+        yield Path(os.environ["AMLCTL_TOOLS_DIR"])
+        return
     shared = tmp_path_factory.getbasetemp()
     if shared.name.startswith("popen-"):  # an xdist worker's folder: share the session's
         shared = shared.parent
-    tools = shared / "amlctl-tools"
-    monkeypatch.setenv("AMLCTL_TOOLS_DIR", str(tools))
-    return tools
+    os.environ["AMLCTL_TOOLS_DIR"] = str(shared / "amlctl-tools")
+    yield shared / "amlctl-tools"
+    del os.environ["AMLCTL_TOOLS_DIR"]

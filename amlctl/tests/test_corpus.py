@@ -341,7 +341,7 @@ def test_parallel_mltable_partitions(tmp_path):
     assert "16 items in 4 mini-batches" in out
 
 
-def test_parallel_mltable_partition_format(tmp_path, mltable_tools):
+def test_parallel_mltable_partition_format(tmp_path):
     """partition_keys over an MLTable whose key columns come from its folder names
     (include_path_column + extract_columns_from_partition_format, as Microsoft's many-models
     example writes it): one mini-batch per (Store, Brand), read by the mltable package.

@@ -200,15 +200,10 @@ def write_case(root: Path, files: dict[str, str], spec: dict) -> Path:
 
 
 @pytest.fixture(scope="module")
-def package_python(tmp_path_factory):
+def package_python():
     """The tool environment's Python (built with uv from the lock, once per session)."""
-    shared = tmp_path_factory.getbasetemp()
-    if shared.name.startswith("popen-"):
-        shared = shared.parent
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AMLCTL_TOOLS_DIR", str(shared / "amlctl-tools"))
-        said = io.StringIO()
-        python = mltable_env.MLTableReader(Console(said)).python()
+    said = io.StringIO()
+    python = mltable_env.MLTableReader(Console(said)).python()
     assert python, said.getvalue()
     return python
 
@@ -317,9 +312,8 @@ mltable_read.to_json(mltable_read.read_own(folder), f"{out}/own.json")
 
 
 @pytest.mark.parametrize("name", list(REFUSED))
-def test_refused_by_both(name, package_python, tmp_path, monkeypatch):
+def test_refused_by_both(name, package_python, tmp_path):
     folder = write_case(tmp_path / name, *REFUSED[name])
-    monkeypatch.setenv("AMLCTL_TOOLS_DIR", str(Path(package_python).parents[2]))
     reader = mltable_env.MLTableReader(Console(io.StringIO()))
     with pytest.raises(mltable_env.TableProblem) as package:
         reader.read(str(folder), tmp_path / "out.json")

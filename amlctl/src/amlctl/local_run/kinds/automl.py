@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from ...pipeline.automl import DATA_INPUTS
 from ...project import ProjectError
+from ..mltable_env import LOCK, READER, is_mltable
 from ..steps import StepFailed, run_process
+from .parallel import read_table
 
 if TYPE_CHECKING:
     from ...pipeline.graph import Pipeline, Step
@@ -47,15 +49,22 @@ def preflight(steps: list[Step]) -> None:
 
 
 def key_parts(step: Step, hasher: Hasher) -> dict[str, Any]:
-    """The stand-in's code is part of what produced the step's outputs."""
-    return {"driver": hasher.file(STANDIN)}
+    """The stand-in's code and the MLTable reader are part of what produced its outputs."""
+    return {"driver": hasher.file(STANDIN), "mltable": [hasher.file(READER), hasher.file(LOCK)]}
 
 
 def run(step: Step, ctx: StepContext) -> None:
+    data = {key: ctx.inputs.get(key) for key in DATA_INPUTS}
+    tables = {
+        key: read_table(ctx, path, ctx.step_dir / f"{key}.json")
+        for key, path in data.items()
+        if is_mltable(path)
+    }
     spec = {
         **step.automl,
         "step": step.name,
-        "data": {key: ctx.inputs.get(key) for key in DATA_INPUTS},
+        "data": data,
+        "tables": tables,
         "best_model": ctx.outputs["best_model"],
         "summary_file": SUMMARY_FILE,
     }

@@ -24,7 +24,7 @@ def run(input_data, mini_batch_context):
         raise TypeError("a partition comes as a DataFrame")
     key = mini_batch_context.partition_key_value
     data = input_data.sort_values(args.date_col)
-    weeks = (pd.to_datetime(data[args.date_col]) - pd.to_datetime(data[args.date_col]).min())
+    weeks = pd.to_datetime(data[args.date_col]) - pd.to_datetime(data[args.date_col]).min()
     slope, intercept = np.polyfit(weeks.dt.days / 7, data[args.target_col], 1)
     folder = os.path.join(args.model_folder, *[str(v) for v in key.values()])
     os.makedirs(folder, exist_ok=True)
