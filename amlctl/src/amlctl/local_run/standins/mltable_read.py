@@ -25,7 +25,6 @@ column, None where it does not match), ``convert_column_types`` (``int``, ``floa
 from __future__ import annotations
 
 import ast
-import contextlib
 import json
 import re
 import sys
@@ -34,8 +33,14 @@ from typing import Any
 
 PATH_COLUMN = "Path"
 # rslex's reading of "true"/"false" in a delimited file (any letter case)
-BOOL_WORDS = {"true": True, "false": False}
+BOOL_WORDS = {"true": True, "false": False, "1": True, "0": False}
 INT_TEXT = re.compile(r"^[+-]?\d+$")
+# the text rslex takes for a date (others, like "02.01.2020" or "jan 2020", stay text)
+DATE_TEXT = re.compile(
+    r"^(\d{4}[-/]\d{1,2}[-/]\d{1,2}|\d{1,2}/\d{1,2}/\d{4})"
+    r"([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+)
+SAMPLE_ROWS = 100  # infer_column_types' sample_size: the types come from the first rows
 
 
 class Problem(Exception):
@@ -70,7 +75,17 @@ def _package_message(exc: Exception) -> str:
 def to_json(frame: Any, out: str) -> None:
     """pandas' table-oriented JSON: values and column types, no index."""
     frame = frame.reset_index(drop=True)
+    for column in frame.columns:  # the package's StreamInfo values: their local paths
+        if frame[column].dtype == object:
+            frame[column] = frame[column].map(_stream_path)
     Path(out).write_text(frame.to_json(orient="table", index=False, date_format="iso"))
+
+
+def _stream_path(value: Any) -> Any:
+    if type(value).__name__ != "StreamInfo":
+        return value
+    found = re.fullmatch(r"StreamInfo\[Local\]\((.*)\)", str(value))
+    return found.group(1) if found else str(value)
 
 
 def from_json(path: str) -> Any:
@@ -86,22 +101,36 @@ def from_json(path: str) -> Any:
 # -- amlctl's own reader ------------------------------------------------------------------------
 def read_own(folder: str) -> Any:
     """The frame of a local MLTable folder, read without the ``mltable`` package."""
+    import pandas as pd
+
     spec_file, spec = _spec(folder)
-    files = _files(spec_file, spec.get("paths") or [])
     steps = [_step(spec_file, t) for t in spec.get("transformations") or []]
-    reader = ("read_delimited", {})
     if steps and steps[0][0].startswith("read_"):
-        reader = steps.pop(0)
-    frame = _read(spec_file, files, *reader)
+        files = _files(spec_file, spec.get("paths") or [])
+        frame = _read(spec_file, files, *steps.pop(0))
+    else:  # no read_*: a table of the paths themselves (the package's StreamInfo column)
+        paths = _files(spec_file, spec.get("paths") or [], streams=True)
+        frame = pd.DataFrame({PATH_COLUMN: [str(p) for p in paths]}, dtype=object)
     for kind, options in steps:
         frame = _transform(spec_file, frame, kind, options)
     return _to_pandas(frame.reset_index(drop=True))
 
 
 def data_files(folder: str) -> list[Path]:
-    """The local files an MLTable folder's ``paths`` name, in the package's order."""
+    """The local files an MLTable folder's ``paths`` name, in the package's order (a folder
+    named by a ``file`` entry of a table with no read_* step: its files)."""
     spec_file, spec = _spec(folder)
-    return _files(spec_file, spec.get("paths") or [])
+    found = []
+    for path in _files(spec_file, spec.get("paths") or [], streams=True):
+        found.extend(_walk(path) if path.is_dir() else [path])
+    return found
+
+
+def is_file_table(folder: str) -> bool:
+    """An MLTable with no read_* transformation: its rows are files (a file dataset)."""
+    spec_file, spec = _spec(folder)
+    steps = [_step(spec_file, t) for t in spec.get("transformations") or []]
+    return not (steps and steps[0][0].startswith("read_"))
 
 
 def _spec(folder: str) -> tuple[Path, dict[str, Any]]:
@@ -129,7 +158,7 @@ def _step(spec_file: Path, transformation: Any) -> tuple[str, Any]:
     raise Problem(f"{spec_file}: transformation {transformation!r} is not one name and options")
 
 
-def _files(spec_file: Path, paths: list[Any]) -> list[Path]:
+def _files(spec_file: Path, paths: list[Any], streams: bool = False) -> list[Path]:
     """In the package's order: entry by entry; a folder's files as the file system lists
     them (subfolders entered where they are listed), a pattern's sorted by path."""
     root = spec_file.parent
@@ -146,7 +175,7 @@ def _files(spec_file: Path, paths: list[Any]) -> list[Path]:
         text = text.removeprefix("file://")
         if kind == "file":
             found.append((root / text).resolve())
-            if not found[-1].is_file():
+            if not (found[-1].is_file() or (streams and found[-1].is_dir())):
                 raise Problem(f"{spec_file}: {found[-1]} does not exist")
         elif kind == "folder":
             if not (root / text).is_dir():
@@ -221,6 +250,13 @@ def _read(spec_file: Path, files: list[Path], kind: str, options: Any) -> Any:
         frame = frame.astype(object).where(frame.notna(), None)
         return _infer(frame, infer, empty_as_string, skip=[PATH_COLUMN] if path_column else [])
     if kind == "read_parquet":
+        import importlib.util
+
+        if not any(importlib.util.find_spec(m) for m in ("pyarrow", "fastparquet")):
+            raise Problem(
+                f"{spec_file}: reading Parquet needs pyarrow in this environment "
+                "(pip install pyarrow), or the mltable package's environment"
+            )
         for file in files:
             parts.append(_with_path(pd.read_parquet(file), file, path_column))
     elif kind == "read_json_lines":
@@ -269,23 +305,60 @@ def _infer(frame: Any, infer: bool, empty_as_string: bool, skip: list[str]) -> A
         frame[column] = values
         if not infer or column in skip:
             continue
-        present = [v for v in values if v is not None]
-        if not present or "" in present:
+        sample = [v for v in values[:SAMPLE_ROWS] if v is not None]
+        if not sample or "" in sample:
             continue
-        if all(INT_TEXT.match(v) for v in present):
-            frame[column] = pd.Series([None if v is None else int(v) for v in values], dtype=object)
-        elif all(_is_float(v) for v in present):
-            frame[column] = pd.Series(
-                [float("nan") if v is None else float(v) for v in values], dtype="float64"
-            )
-        elif all(v.lower() in BOOL_WORDS for v in present):
-            frame[column] = pd.Series(
-                [None if v is None else BOOL_WORDS[v.lower()] for v in values], dtype=object
-            )
-        else:
-            with contextlib.suppress(ValueError, TypeError, OverflowError):
-                frame[column] = pd.to_datetime(pd.Series(list(values)), format="mixed")
+        kind = _kind(sample)
+        if kind == "bool":
+            words = [None if v is None else BOOL_WORDS.get(v.lower()) for v in values]
+            frame[column] = pd.Series(words, dtype=object)
+        elif kind == "int":
+            numbers = [int(v) if v is not None and INT_TEXT.match(v) else None for v in values]
+            frame[column] = pd.Series(numbers, dtype=object)
+        elif kind == "float":
+            frame[column] = pd.Series([_float(v) for v in values], dtype="float64")
+        elif kind == "datetime":
+            frame[column] = _dates(values)
     return frame
+
+
+def _kind(sample: list[str]) -> str:
+    if all(v.lower() in BOOL_WORDS for v in sample):
+        return "bool"
+    if all(INT_TEXT.match(v) for v in sample):
+        return "int"
+    if all(_float(v) is not None for v in sample):
+        return "float"
+    if all(DATE_TEXT.match(v) for v in sample):
+        return "datetime"
+    return "string"
+
+
+def _float(text: Any) -> float | None:
+    """A number (NaN for a value that is not one in a float column, as the package)."""
+    if text is None or "_" in text:
+        return float("nan") if text is None else None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _dates(values: Any) -> Any:
+    import pandas as pd
+
+    parsed = []
+    for value in values:
+        if value is None or not DATE_TEXT.match(value):
+            parsed.append(pd.NaT)
+            continue
+        try:
+            stamp = pd.Timestamp(value.replace("/", "-") if value[4:5] == "/" else value)
+        except ValueError:
+            parsed.append(pd.NaT)
+            continue
+        parsed.append(stamp.tz_convert(None) if stamp.tzinfo else stamp)
+    return pd.Series(pd.to_datetime(parsed), dtype="datetime64[ns]")
 
 
 def _to_pandas(frame: Any) -> Any:
@@ -309,14 +382,6 @@ def _to_pandas(frame: Any) -> Any:
         elif all(isinstance(v, bool) for v in present) and not any(missing):
             frame[column] = frame[column].astype(bool)
     return frame
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return text.strip().lower() not in ("nan", "inf", "-inf", "infinity")
 
 
 def _columns(frame: Any, selector: Any, spec_file: Path, what: str) -> list[str]:
