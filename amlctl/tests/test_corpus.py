@@ -369,6 +369,18 @@ def test_parallel_mltable_partition_format(tmp_path):
     }
 
 
+def test_parallel_mltable_files(tmp_path):
+    """An MLTable with no read_* transformation (Microsoft's mnist example: `paths: - file:
+    ./mnist`) is a file dataset: its folder's files in mini-batches of mini_batch_size paths.
+    Before, the driver read the files as CSV and run() got a DataFrame."""
+    code, out, folder = run_corpus("parallel-mltable-files", tmp_path)
+    assert code == 0, out
+    assert "7 items in 3 mini-batches, 2 worker processes" in out
+    rows = output(folder, "identify", "job_output_file").read_text().splitlines()
+    assert sorted(rows) == [f"{i}.txt: {(i * 7 + 3) % 10}" for i in range(7)]
+    assert all(f"[view_result] {row}" in out for row in rows)  # the next step read it
+
+
 def test_mlflow_older_client(tmp_path):
     """A step with MLflow 2.x logs into the run's (MLflow 3) store over REST, not the file."""
     import os

@@ -148,6 +148,23 @@ def is_mltable(path: str | None) -> bool:
     return bool(path) and (Path(str(path)) / "MLTable").is_file()
 
 
+def is_table(path: str | None) -> bool:
+    """An MLTable folder whose first transformation reads its files into a table (without a
+    read_* step its rows are the files themselves: a parallel step gets them as files)."""
+    if not is_mltable(path):
+        return False
+    import yaml
+
+    try:
+        spec = yaml.safe_load((Path(str(path)) / "MLTable").read_text(encoding="utf-8")) or {}
+        steps = spec.get("transformations") or []
+    except (OSError, ValueError, AttributeError, yaml.YAMLError):
+        return True  # the reader says what is wrong with it
+    first = steps[0] if steps else None
+    name = next(iter(first), "") if isinstance(first, dict) else str(first or "")
+    return name.startswith("read_")
+
+
 def _last_line(log: Path) -> str:
     text = log.read_text(errors="replace") if log.is_file() else ""
     return _tail(text)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...pipeline.automl import DATA_INPUTS
 from ...project import ProjectError
-from ..mltable_env import LOCK, READER, is_mltable
+from ..mltable_env import LOCK, READER, is_table
 from ..steps import StepFailed, run_process
 from .parallel import read_table
 
@@ -58,7 +58,7 @@ def run(step: Step, ctx: StepContext) -> None:
     tables = {
         key: read_table(ctx, path, ctx.step_dir / f"{key}.json")
         for key, path in data.items()
-        if is_mltable(path)
+        if is_table(path)
     }
     spec = {
         **step.automl,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...pipeline.expand import yaml_key
-from ..mltable_env import LOCK, READER, MLTableReader, TableProblem, is_mltable
+from ..mltable_env import LOCK, READER, MLTableReader, TableProblem, is_table
 from ..resolve import display, resolve_command
 from ..steps import StepFailed, run_process
 from ..workdir import prepare
@@ -72,7 +72,7 @@ def run(step: Step, ctx: StepContext) -> None:
         append_file = target if is_file else str(Path(target) / file_name)
     data_paths = shlex.split(data)
     table = None
-    if data_paths and is_mltable(data_paths[0]):
+    if data_paths and is_table(data_paths[0]):
         table = read_table(ctx, data_paths[0], step_dir / "table.json")
     code_dir = prepare(step.component.code_dir, step_dir / "wd-log")
     spec = {

@@ -162,6 +162,8 @@ def _table(source: Path, table: str | None = None) -> tuple[Any, int] | None:
     if (source / "MLTable").is_file():
         import mltable_read
 
+        if mltable_read.is_file_table(str(source)):
+            return None  # no read_* step: a file dataset, its files in mini-batches
         try:
             frame = mltable_read.from_json(table) if table else mltable_read.read_own(str(source))
             size = sum(f.stat().st_size for f in mltable_read.data_files(str(source)))
@@ -199,9 +201,20 @@ def mini_batches(
             size = max(1, size // per_row)
         return [(frame.iloc[i : i + size], None) for i in range(0, len(frame), size)]
     if partition_keys:
-        raise SystemExit(f"error: partition_keys need an mltable input; {source} is a folder")
+        raise SystemExit(
+            f"error: partition_keys need a table (an mltable input with a read_* "
+            f"transformation); {source} is files"
+        )
     size, is_bytes = _parse_size(size_setting or 10)
-    files = sorted(str(p) for p in source.rglob("*") if p.is_file())
+    if (source / "MLTable").is_file():  # the files its paths name, in the package's order
+        import mltable_read
+
+        try:
+            files = [str(p) for p in mltable_read.data_files(str(source))]
+        except mltable_read.Problem as exc:
+            raise SystemExit(f"error: {exc}") from None
+    else:
+        files = sorted(str(p) for p in source.rglob("*") if p.is_file())
     if is_bytes:
         batches: list[list[str]] = [[]]
         total = 0
