@@ -578,13 +578,14 @@ def main(argv: list[str]) -> int:
     if not argv or len(argv) % 2:
         print("usage: mltable_read.py FOLDER OUT.json [FOLDER OUT.json ...]", file=sys.stderr)
         return 2
+    failed = 0
     for folder, out in zip(argv[::2], argv[1::2], strict=True):
         try:
             to_json(read_with_package(folder), out)
         except Problem as exc:
             print(f"error: {exc}", file=sys.stderr)
-            return 2
-    return 0
+            failed += 1
+    return 2 if failed else 0
 
 
 if __name__ == "__main__":
