@@ -2,9 +2,11 @@
 
 `run --local` reads MLTable inputs (parallel and AutoML steps) with Microsoft's `mltable`
 package in an environment of its own, built with uv from this lock: the package pins
-`azure-identity<=1.17` (amlctl needs 1.27 or later), its `to_pandas_dataframe` needs
-`pandas<3`, and it imports `pkg_resources` (`setuptools<81`), none of which amlctl's own
-environment can have. Run this when the pins below move:
+`azure-identity<=1.17` (amlctl needs 1.27 or later) and its `to_pandas_dataframe` needs
+`pandas<3` (amlctl's projects have 3.x). It needs no setuptools: mltable 1.7.0 and
+azureml-dataprep 5.5.0 import `pkg_resources` only where `importlib.metadata` is missing
+(Python < 3.8); measured: a table read in a venv without setuptools. Run this when the pins
+below move:
 
     python scripts/lock_mltable_env.py
 """
@@ -21,7 +23,7 @@ TEMPLATE = Path(__file__).resolve().parent.parent
 LOCK = TEMPLATE / "amlctl" / "src" / "amlctl" / "local_run" / "data" / "mltable-env.txt"
 # azureml-dataprep-rslex 2.26.1 has a macOS wheel only (measured 2026-12-04): a universal lock
 # would pick it and fail to install on Linux and Windows
-REQUIREMENTS = ["mltable==1.7.0", "setuptools<81", "pandas<3", "azureml-dataprep-rslex==2.26.0"]
+REQUIREMENTS = ["mltable==1.7.0", "pandas<3", "azureml-dataprep-rslex==2.26.0"]
 OLDEST_PYTHON = "3.10"  # mltable 1.7.0: Requires-Python >=3.10,<3.14
 HEADER = """\
 # The MLTable tool environment of `run --local` (amlctl/local_run/mltable_env.py), built with

@@ -1,25 +1,27 @@
 """MLTable folders read locally: through Microsoft's ``mltable`` package, else amlctl's own reader.
 
-Run as a script in the MLTable tool environment (``python mltable_read.py FOLDER OUT.json``,
-an environment amlctl builds with uv holding ``mltable`` and ``setuptools<81``: the package
-pins ``azure-identity<=1.17`` and ``pandas<3``, which amlctl's own environment cannot
-have), it loads the folder with ``mltable.load(folder).to_pandas_dataframe()`` and writes
-the frame as pandas' table-oriented JSON (column types kept, readable by any pandas without
-pyarrow). Imported by the parallel driver and the AutoML stand-in (standalone, like them:
-nothing of amlctl), it reads that JSON back, or reads the folder itself where the package
-cannot be had (no PyPI on first use, a Python the package does not support).
+Run as a script in the MLTable tool environment (``python mltable_read.py FOLDER OUT.json``;
+an environment amlctl builds with uv holding ``mltable``, whose pins of azure-identity
+(<=1.17) and pandas (<3) amlctl's own environment cannot have), it loads each folder with
+``mltable.load(folder).to_pandas_dataframe()`` and writes the frame as pandas' table JSON
+(column types kept, readable by any pandas without pyarrow). Imported by the parallel driver
+and the AutoML stand-in (standalone, like them: nothing of amlctl), it reads that JSON back,
+or reads the folder itself where the package cannot be had (no PyPI on first use, a Python
+the package does not support).
 
-The own reader follows the package's results on local files (each rule below was compared
-with mltable 1.7.0 on the same files, see tests/test_mltable_read.py): ``paths`` (``file``,
-``folder``, ``pattern`` with ``**``), files in the order of their full paths;
-``read_delimited`` (``delimiter``, ``header``, ``encoding``, ``empty_as_string``,
-``include_path_column``, ``infer_column_types``), ``read_parquet``, ``read_json_lines``
-(``invalid_lines``, ``include_path_column``); then ``take``, ``skip``, ``filter`` (the
-package's expression language: ``col('x') > 1 and not col('y')``), ``keep_columns``,
-``drop_columns`` (names or ``pattern``), ``extract_columns_from_partition_format``
-(``{Store}/{Brand}/{file_name}.{extension}``, ``{Date:yyyy/MM/dd}``, taken from the path
-column, None where it does not match), ``convert_column_types`` (``int``, ``float``,
-``string``, ``boolean``, ``datetime`` with ``formats``).
+The own reader follows the package's results on local files (each rule compared with
+mltable 1.7.0 on the same files: tests/test_mltable_read.py, and on Microsoft's example
+MLTables: scripts/compare_mltable_examples.py). ``paths`` (``file``, ``folder``,
+``pattern`` with ``**``) entry by entry, a folder's files as the file system lists them, a
+pattern's sorted; ``read_delimited`` (``delimiter``, ``header``, ``encoding``,
+``empty_as_string``, ``include_path_column``, ``infer_column_types``: types from the first
+100 rows, 0/1 as booleans, dates in the forms rslex takes), ``read_parquet``,
+``read_json_lines`` (``invalid_lines``, ``include_path_column``); no read_* step: a table of
+the paths; then ``take``, ``skip``, ``filter`` (the package's expression language:
+``col('x') > 1 and not col('y')``), ``keep_columns``, ``drop_columns`` (names or
+``pattern``), ``extract_columns_from_partition_format`` (``{Store}/{Brand}/{file_name}.
+{extension}``, ``{Date:yyyy/MM}``, from the path column, None where it does not match),
+``convert_column_types`` (``int``, ``float``, ``string``, ``boolean``, ``datetime``).
 """
 
 from __future__ import annotations
