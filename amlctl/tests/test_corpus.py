@@ -369,6 +369,39 @@ def test_parallel_mltable_partition_format(tmp_path):
     }
 
 
+def test_partition_format_without_the_package(tmp_path, monkeypatch):
+    """Where the package's environment cannot be built (here: no uv), one line says so and
+    the driver reads the MLTable with amlctl's own reader: the same partitions."""
+    from amlctl.local_run import mltable_env
+
+    monkeypatch.setenv("AMLCTL_TOOLS_DIR", str(tmp_path / "no-tools"))
+    monkeypatch.setattr(mltable_env, "uv_binary", lambda: None)
+    code, out, folder = run_corpus("parallel-mltable-partition-format", tmp_path)
+    assert code == 0, out
+    assert out.count("MLTable inputs are read by amlctl's own MLTable reader") == 1
+    assert "read by amlctl's own MLTable reader" in out and "mltable 1.7.0" not in out
+    rows = output(folder, "parallel_train", "summary").read_text().splitlines()
+    assert [r.split()[:3] for r in rows] == [
+        [store, brand, "8"] for store in ("1000", "1001") for brand in ("dominicks", "tropicana")
+    ]
+
+
+def test_parallel_mltable_the_package_refuses(tmp_path):
+    """An MLTable the package cannot read fails its step in one line (the package's reason)."""
+    folder = tmp_path / "copy"
+    shutil.copytree(CORPUS / "parallel-mltable-partitions", folder)
+    table = folder / "sales" / "MLTable"
+    table.write_text(table.read_text() + "  - filter: (col('units') > 1) & (col('week') < 3)\n")
+    (folder / ".git").mkdir()
+    stream = io.StringIO()
+    code = run_command.run_pipeline(folder / "pipeline.yml", [], stream=stream)
+    out = stream.getvalue()
+    assert code != 0
+    [line] = [ln for ln in out.splitlines() if "its MLTable input cannot be read" in ln]
+    assert "mltable cannot read it" in line and "Python-Expression" not in line
+    assert "Traceback" not in out
+
+
 def test_parallel_mltable_files(tmp_path):
     """An MLTable with no read_* transformation (Microsoft's mnist example: `paths: - file:
     ./mnist`) is a file dataset: its folder's files in mini-batches of mini_batch_size paths.
