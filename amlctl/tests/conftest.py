@@ -26,17 +26,18 @@ def project(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session", autouse=True)
 def mltable_tools(tmp_path_factory):
-    """The mltable package's tool environment (local_run/mltable_env.py) is built once for
-    the test session, shared by the xdist workers (its build holds a file lock), not in the
-    user's cache; AMLCTL_TOOLS_DIR set by the caller is kept (to reuse one across sessions)."""
+    """The mltable package's tool environment (local_run/mltable_env.py) for tests: in
+    pytest's folder for this user (/tmp/pytest-of-<user>/amlctl-tools), which pytest does not
+    rotate, so sessions and xdist workers share one build (a file lock guards it; a new lock
+    file builds a new one) instead of 380 MB per session; never in the user's own cache.
+    AMLCTL_TOOLS_DIR set by the caller is kept."""
     import os
 
     if os.environ.get("AMLCTL_TOOLS_DIR"):
         yield Path(os.environ["AMLCTL_TOOLS_DIR"])
         return
-    shared = tmp_path_factory.getbasetemp()
-    if shared.name.startswith("popen-"):  # an xdist worker's folder: share the session's
-        shared = shared.parent
-    os.environ["AMLCTL_TOOLS_DIR"] = str(shared / "amlctl-tools")
-    yield shared / "amlctl-tools"
+    base = tmp_path_factory.getbasetemp()
+    user = next((p for p in (base, *base.parents) if p.name.startswith("pytest-of-")), base)
+    os.environ["AMLCTL_TOOLS_DIR"] = str(user / "amlctl-tools")
+    yield user / "amlctl-tools"
     del os.environ["AMLCTL_TOOLS_DIR"]
