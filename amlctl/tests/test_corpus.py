@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from amlctl.local_run import command as run_command
+from amlctl.local_run.steps import Console
 from amlctl.project import ProjectError
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -372,8 +373,11 @@ def test_parallel_mltable_partition_format(tmp_path):
 def test_partition_format_without_the_package(tmp_path, monkeypatch):
     """Where the package's environment cannot be built (here: no uv), one line says so and
     the driver reads the MLTable with amlctl's own reader: the same partitions."""
+    import os
+
     from amlctl.local_run import mltable_env
 
+    tools = os.environ["AMLCTL_TOOLS_DIR"]  # the session's (conftest)
     monkeypatch.setenv("AMLCTL_TOOLS_DIR", str(tmp_path / "no-tools"))
     monkeypatch.setattr(mltable_env, "uv_binary", lambda: None)
     code, out, folder = run_corpus("parallel-mltable-partition-format", tmp_path)
@@ -384,6 +388,16 @@ def test_partition_format_without_the_package(tmp_path, monkeypatch):
     assert [r.split()[:3] for r in rows] == [
         [store, brand, "8"] for store in ("1000", "1001") for brand in ("dominicks", "tropicana")
     ]
+    # once the package can be had, the own reader's result is not reused: read again by it
+    monkeypatch.undo()
+    os.environ["AMLCTL_TOOLS_DIR"] = tools
+    mltable_env.MLTableReader(Console(io.StringIO())).python()  # built (or found) before
+    stream = io.StringIO()
+    assert run_command.run_pipeline(folder / "pipeline.yml", [], stream=stream) == 0
+    again = stream.getvalue()
+    assert "read by mltable 1.7.0" in again, again
+    assert re.search(r"^partition_job +cached", again, re.MULTILINE), again
+    assert re.search(r"^parallel_train +done", again, re.MULTILINE), again
 
 
 def test_parallel_mltable_the_package_refuses(tmp_path):

@@ -365,6 +365,8 @@ class Runner:
                 # only where present, so the keys of other steps stay what they were
                 **({"spark": component.spark} if component.spark else {}),
                 **({"automl": step.automl} if step.automl else {}),
+                # the MLTable reader of steps with mltable inputs (mltable_env.key_part)
+                **({"mltable": own["mltable"]} if "mltable" in own else {}),
             }
         )
         step_dir = self.run_dir / step.name

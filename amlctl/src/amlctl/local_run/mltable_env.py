@@ -145,6 +145,17 @@ class MLTableReader:
         return PACKAGE
 
 
+def key_part(step: Any, hasher: Any) -> dict[str, Any]:
+    """For the cache key of a step with mltable inputs: the reader's code, the lock, and
+    whether the package's environment is there (a table the own reader made is not reused
+    once the package can read it)."""
+    types = [spec.get("type") for spec in step.component.inputs.values()]
+    if "mltable" not in types:
+        return {}
+    ready = (env_folder() / ".complete").is_file()
+    return {"mltable": [hasher.file(READER), hasher.file(LOCK), PACKAGE if ready else OWN_READER]}
+
+
 def is_mltable(path: str | None) -> bool:
     return bool(path) and (Path(str(path)) / "MLTable").is_file()
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...pipeline.automl import DATA_INPUTS
 from ...project import ProjectError
-from ..mltable_env import LOCK, READER, is_table
+from ..mltable_env import is_table, key_part
 from ..steps import StepFailed, run_process
 from .parallel import read_table
 
@@ -50,7 +50,7 @@ def preflight(steps: list[Step]) -> None:
 
 def key_parts(step: Step, hasher: Hasher) -> dict[str, Any]:
     """The stand-in's code and the MLTable reader are part of what produced its outputs."""
-    return {"driver": hasher.file(STANDIN), "mltable": [hasher.file(READER), hasher.file(LOCK)]}
+    return {"driver": hasher.file(STANDIN), **key_part(step, hasher)}
 
 
 def run(step: Step, ctx: StepContext) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...pipeline.expand import yaml_key
-from ..mltable_env import LOCK, READER, MLTableReader, TableProblem, is_table
+from ..mltable_env import MLTableReader, TableProblem, is_table, key_part
 from ..resolve import display, resolve_command
 from ..steps import StepFailed, run_process
 from ..workdir import prepare
@@ -30,10 +30,7 @@ DEFAULT_APPEND_ROW_FILE = "parallel_run_step.txt"
 
 def key_parts(step: Step, hasher: Hasher) -> dict[str, Any]:
     """The local driver and the MLTable reader are part of what produced the step's outputs."""
-    return {
-        "driver": hasher.file(DRIVER),
-        "mltable": [hasher.file(READER), hasher.file(LOCK)],
-    }
+    return {"driver": hasher.file(DRIVER), **key_part(step, hasher)}
 
 
 def read_table(ctx: StepContext, folder: str, out: Path) -> str | None:
