@@ -88,7 +88,7 @@ class MLTableReader:
 
     def _build(self) -> str:
         folder = env_folder()
-        python = folder / "bin" / "python"
+        python = folder / "Scripts" / "python.exe" if os.name == "nt" else folder / "bin" / "python"
         if (folder / ".complete").is_file():
             return str(python)
         interpreter = _interpreter()
