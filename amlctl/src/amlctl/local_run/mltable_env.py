@@ -24,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -71,20 +72,22 @@ class MLTableReader:
         self.console = console
         self._python: str | None = None
         self._why_not: str | None = None
+        self._lock = threading.Lock()  # steps run in threads: one build, one line
 
     def python(self) -> str | None:
         """The tool environment's Python, built first when new; None (said once) without it."""
-        if self._python or self._why_not:
+        with self._lock:
+            if self._python or self._why_not:
+                return self._python
+            try:
+                self._python = self._build()
+            except TableProblem as exc:
+                self._why_not = str(exc)
+                self.console.line(
+                    f"-- MLTable inputs are read by {OWN_READER}: the mltable package's "
+                    f"environment cannot be built ({exc})"
+                )
             return self._python
-        try:
-            self._python = self._build()
-        except TableProblem as exc:
-            self._why_not = str(exc)
-            self.console.line(
-                f"-- MLTable inputs are read by {OWN_READER}: the mltable package's "
-                f"environment cannot be built ({exc})"
-            )
-        return self._python
 
     def _build(self) -> str:
         folder = env_folder()
