@@ -6,7 +6,7 @@ diagnostic the compiler gives it, `main.diagnostics.bicep` (each source line fol
 `//@[start:end) [BCPxxx (Error)] ...` lines). Nothing of it is copied into this repository:
 the samples are read from a clone, at a pinned commit, with `git show`:
 
-    git clone https://github.com/Azure/bicep /tmp/bicep
+    git clone https://github.com/Azure/bicep /tmp/bicep   # or a bare mirror: git show works
     .venv/bin/python scripts/bench_bicep_samples.py /tmp/bicep
 
 It runs what check-infra runs on each file's text with a compiler code (the lexer,
@@ -14,9 +14,15 @@ It runs what check-infra runs on each file's text with a compiler code (the lexe
 
 - per code amlctl reproduces: the diagnostics the compiler gives, how many amlctl gives at
   the same line and column, and how many amlctl gives where the compiler gives none;
-- per sample: the samples whose expected diagnostics hold one of those codes, how many
-  amlctl flags with one of the codes the compiler gives there, and the samples without any
-  of those codes that amlctl flags (wrongly).
+- overall: of the samples the compiler rejects (at least one Error expected), how many
+  amlctl flags with at least one of the error codes the compiler gives there; of the
+  samples with no expected error, how many amlctl flags at all (check-infra fails on a
+  warning too) and how many with a diagnostic the compiler does not give there (a wrong
+  flag), and the names.
+
+- the user-submitted samples (`src/Bicep.Core.Samples/Files/user_submitted/*/*/main.bicep`,
+  each compiled by the compiler's tests into the `main.json` beside it): how many amlctl
+  flags at all (each a wrong flag).
 
 It asserts nothing; the figures go in amlctl's README.
 """
@@ -24,6 +30,7 @@ It asserts nothing; the figures go in amlctl's README.
 from __future__ import annotations
 
 import argparse
+import posixpath
 import re
 import subprocess
 import sys
@@ -31,17 +38,25 @@ from collections import Counter
 from pathlib import Path
 
 from amlctl.checks.bicep_lexer import lex
+from amlctl.checks.bicep_modules import module_diagnostics
 from amlctl.checks.bicep_semantics import diagnostics
 
 COMMIT = "9beb0fee60"  # Azure/bicep main, 2026-12 (the samples the README's figures are on)
 BASELINES = "src/Bicep.Core.Samples/Files/baselines"
-ANNOTATION = re.compile(r"//@\[(\d+):\d+\) \[(BCP\d+) \((Error|Warning)\)\]")
+USER_SUBMITTED = "src/Bicep.Core.Samples/Files/user_submitted"
+ANNOTATION = re.compile(r"//@\[(\d+):\d+\) \[([A-Za-z][\w-]*) \((Error|Warning|Info)\)\]")
 CODES = {
     # lexical rules (bicep_lexer)
     "BCP001", "BCP002", "BCP003", "BCP004", "BCP005", "BCP006",
     "BCP024", "BCP103", "BCP133", "BCP140", "BCP226",
-    # semantic rules (bicep_semantics, bicep_constants)
-    "BCP028", "BCP057", "BCP071", "BCP120", "BCP124", "BCP139", "BCP177", "BCP178", "BCP318",
+    # semantic rules (bicep_semantics, bicep_constants, bicep_declarations)
+    "BCP019", "BCP028", "BCP033", "BCP057", "BCP065", "BCP070", "BCP071", "BCP112",
+    "BCP120", "BCP122", "BCP124", "BCP139", "BCP145", "BCP177", "BCP178", "BCP182",
+    "BCP318",
+    # separators (bicep_separators)
+    "BCP009", "BCP236", "BCP237", "BCP238",
+    # module calls (bicep_modules)
+    "BCP035", "BCP036", "BCP037", "BCP052", "BCP053", "BCP083", "BCP089",
 }  # fmt: skip
 
 
@@ -54,21 +69,21 @@ def git(repo: Path, *args: str) -> str:
     return result.stdout
 
 
-def expected(annotated: str) -> list[tuple[int, int, str]]:
-    """(line, column, code) of the compiler's diagnostics; a line's notes follow it."""
+def expected(annotated: str) -> list[tuple[int, int, str, str]]:
+    """(line, column, code, level) of the compiler's diagnostics; a line's notes follow it."""
     found, line = [], 0
     for text in annotated.splitlines():
         if text.startswith("//@["):
             match = ANNOTATION.match(text)
             if match:
-                found.append((line, int(match.group(1)), match.group(2)))
+                found.append((line, int(match.group(1)), match.group(2), match.group(3)))
         else:
             line += 1
     return found
 
 
-def ours(source: str) -> list[tuple[int, int, str]]:
-    found = [*lex(source).diagnostics, *diagnostics(source)]
+def ours(source: str, load=lambda path: None) -> list[tuple[int, int, str]]:
+    found = [*lex(source).diagnostics, *diagnostics(source), *module_diagnostics(source, load)]
     return [
         (
             source.count("\n", 0, item.offset) + 1,
@@ -77,6 +92,41 @@ def ours(source: str) -> list[tuple[int, int, str]]:
         )
         for item in found
     ]
+
+
+def module_loader(repo: Path, commit: str, folder: str):
+    """A sample's modules, read from the same commit (None: not in the repository)."""
+
+    def load(path: str) -> str | None:
+        target = posixpath.normpath(posixpath.join(folder, path))
+        result = subprocess.run(
+            ["git", "-C", str(repo), "show", f"{commit}:{target}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return result.stdout if result.returncode == 0 else None
+
+    return load
+
+
+def valid_files(repo: Path, commit: str) -> tuple[list[str], list[str]]:
+    """The user-submitted samples the compiler compiles (its test compares each main.json),
+    and those amlctl flags with any diagnostic (each one a wrong flag)."""
+    listed = git(repo, "ls-tree", "-r", "--name-only", commit, f"{USER_SUBMITTED}/").split("\n")
+    present = set(listed)
+    compiled = [
+        path
+        for path in listed
+        if path.endswith("/main.bicep") and path[: -len(".bicep")] + ".json" in present
+    ]
+    flagged = []
+    for path in compiled:
+        folder = posixpath.dirname(path)
+        source = git(repo, "show", f"{commit}:{path}").removeprefix("\ufeff")
+        if ours(source, module_loader(repo, commit, folder)):
+            flagged.append(path[len(USER_SUBMITTED) + 1 :])
+    return compiled, flagged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in git(args.bicep, "ls-tree", "--name-only", commit, f"{BASELINES}/").split()
     ]
     per_code: dict[str, Counter[str]] = {}
-    with_codes = flagged = clean = wrongly = 0
+    error_samples, error_flagged, clean_samples, clean_flagged = [], [], [], []
+    clean_wrong: list[str] = []
     for name in names:
         folder = f"{BASELINES}/{name}"
         try:
@@ -99,8 +150,9 @@ def main(argv: list[str] | None = None) -> int:
             annotated = git(args.bicep, "show", f"{commit}:{folder}/main.diagnostics.bicep")
         except SystemExit:
             continue
-        want = [item for item in expected(annotated) if item[2] in CODES]
-        got = ours(source.removeprefix("\ufeff"))
+        given = expected(annotated)
+        want = [item[:3] for item in given if item[2] in CODES]
+        got = ours(source.removeprefix("\ufeff"), module_loader(args.bicep, commit, folder))
         for item in want:
             per_code.setdefault(item[2], Counter())["expected"] += 1
             if item in got:
@@ -114,13 +166,17 @@ def main(argv: list[str] | None = None) -> int:
             for item in want:
                 if item not in got:
                     print(f"  {name}:{item[0]}:{item[1]}: compiler {item[2]}, amlctl none there")
-        want_codes = {item[2] for item in want}
-        if want_codes:
-            with_codes += 1
-            flagged += bool(want_codes & {item[2] for item in got})
+        errors = {item[2] for item in given if item[3] == "Error"}
+        if errors:
+            error_samples.append(name)
+            if errors & {item[2] for item in got}:
+                error_flagged.append(name)
         else:
-            clean += 1
-            wrongly += bool(got)
+            clean_samples.append(name)
+            if got:
+                clean_flagged.append(name)
+            if set(got) - set(want):
+                clean_wrong.append(name)
     print(f"Azure/bicep {commit[:10]}: {len(names)} samples ({BASELINES})")
     print(f"{'code':8} {'compiler':>9} {'same place':>11} {'not expected':>13}")
     for code in sorted(per_code):
@@ -129,11 +185,28 @@ def main(argv: list[str] | None = None) -> int:
             f"{code:8} {counts['expected']:>9} {counts['same place']:>11} "
             f"{counts['not expected']:>13}"
         )
-    share = 100 * flagged / with_codes if with_codes else 0.0
+    share = 100 * len(error_flagged) / len(error_samples) if error_samples else 0.0
     print(
-        f"samples with these codes: {with_codes}, flagged with one of them: {flagged} "
-        f"({share:.0f} %); samples without: {clean}, flagged wrongly: {wrongly}"
+        f"samples the compiler rejects (an Error expected): {len(error_samples)}, flagged with "
+        f"one of the compiler's error codes there: {len(error_flagged)} ({share:.0f} %)"
     )
+    print(
+        f"samples without an expected error: {len(clean_samples)}, flagged at all: "
+        f"{len(clean_flagged)}, with a diagnostic the compiler does not give there: "
+        f"{len(clean_wrong)}"
+    )
+    compiled, flagged_valid = valid_files(args.bicep, commit)
+    print(
+        f"{USER_SUBMITTED}: {len(compiled)} main.bicep the compiler compiles (main.json "
+        f"beside), flagged at all: {len(flagged_valid)}"
+    )
+    for name in flagged_valid:
+        print(f"  flagged: {name}")
+    missed = sorted(set(error_samples) - set(error_flagged))
+    if missed:
+        print("error samples not flagged: " + ", ".join(missed))
+    if clean_flagged:
+        print("clean samples flagged: " + ", ".join(clean_flagged))
     return 0
 
 

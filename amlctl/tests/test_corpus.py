@@ -65,6 +65,69 @@ def test_hello_pipeline(tmp_path):
     assert "[hello_job] hello" in out and "[world_job] world" in out
 
 
+def test_hello_pipeline_compute(tmp_path, capsys):
+    """Named clusters, as Microsoft's examples write them: validate notes them, run ignores them."""
+    from amlctl import cli
+
+    code, out, folder = run_corpus("hello-pipeline-compute", tmp_path)
+    assert code == 0, out
+    assert "[hello_job] hello" in out and "[world_job] world" in out
+    assert cli.main(["validate", str(folder / "pipeline.yml")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(
+        "pipeline.yml: compute, jobs.hello_job.compute, jobs.world_job.compute: note: "
+        "whether these computes exist in the workspace is not checked offline"
+    ), lines
+    assert lines[1].endswith("0 errors, 0 warnings, 1 notes"), lines
+
+
+def test_automl_image_search_space(tmp_path, capsys):
+    """A list of search spaces (one per model family) is valid; run refuses the task in a line."""
+    from amlctl import cli
+
+    folder = tmp_path / "automl-image-search-space"
+    shutil.copytree(CORPUS / folder.name, folder)
+    assert cli.main(["validate", str(folder / "pipeline.yml")]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("0 errors, 0 warnings")
+    with pytest.raises(ProjectError) as refused:
+        run_corpus(folder.name, tmp_path / "run")
+    assert str(refused.value) == (
+        "pipeline.yml: jobs.image_classification_node: AutoML image_classification has no "
+        "local stand-in (only classification and regression); submit the pipeline to run it "
+        "in Azure ML"
+    )
+
+
+def test_prompt_flow_component(tmp_path, capsys):
+    """azure-ai-ml takes any other input of a flow as a column mapping: validate accepts
+    ``text: ${data.text}``; run refuses each flow node in one line (flows need Azure ML)."""
+    from amlctl import cli
+
+    folder = tmp_path / "prompt-flow-component"
+    shutil.copytree(CORPUS / folder.name, folder)
+    assert cli.main(["validate", str(folder / "pipeline.yml")]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("0 errors, 0 warnings")
+    with pytest.raises(ProjectError) as refused:
+        run_corpus(folder.name, tmp_path / "run")
+    assert str(refused.value).splitlines() == [
+        f"pipeline.yml: jobs.{node}: a prompt flow (basic/flow.dag.yaml) runs only in Azure ML, "
+        "where its connections are; submit the pipeline with `amlctl submit`"
+        for node in ("flow_node_from_dag", "flow_node_from_run")
+    ]
+
+
+def test_hello_pipeline_output_file(tmp_path):
+    """A uri_file output keeps the file name its path gives, as in Azure ML: through the
+    pipeline output it is bound to, and on a node's own output."""
+    code, out, folder = run_corpus("hello-pipeline-output-file", tmp_path)
+    assert code == 0, out
+    written = output(folder, "hello_world", "output").resolve()
+    assert written.name == "hello_world.txt" and written.read_text() == "world\n"
+    assert "[count_words] hello_world.txt" in out  # the next step reads it by that name
+    counts = output(folder, "count_words", "counts").resolve()
+    assert counts.name == "counts.csv" and counts.read_text() == "words,1\n"
+
+
 def test_hello_pipeline_io(tmp_path):
     code, out, folder = run_corpus("hello-pipeline-io", tmp_path)
     assert code == 0, out
@@ -161,6 +224,41 @@ def test_pipeline_component(tmp_path):
     assert json.loads(reports[1])["model"]["epochs"] == 3
 
 
+def test_pipeline_component_file_runs_as_a_job(tmp_path, capsys):
+    """A pipelineComponent.schema.json file, which azure-ai-ml loads only as a component:
+    validate accepts it, and run runs it as the one-node job Azure ML would, its inputs
+    without a default given with --set (one line naming them when they are not)."""
+    from amlctl import cli
+
+    folder = tmp_path / "pipeline-component"
+    shutil.copytree(CORPUS / folder.name, folder)
+    (folder / ".git").mkdir()
+    component = folder / "train_pipeline_component.yml"
+    assert cli.main(["validate", str(component)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("0 errors, 0 warnings")
+    with pytest.raises(ProjectError) as refused:
+        run_command.run_pipeline(component, [], stream=io.StringIO())
+    assert str(refused.value) == (
+        "train_pipeline_component.yml: a pipeline component: its inputs training_input, "
+        "training_max_epochs have no default; give them with --set training_input=VALUE "
+        "--set training_max_epochs=VALUE"
+    )
+    stream = io.StringIO()
+    sets = [f"training_input={folder / 'data'}", "training_max_epochs=4"]
+    assert run_command.run_pipeline(component, sets, stream=stream) == 0, stream.getvalue()
+    report = json.loads((output(folder, "score_job", "score_output") / "report.json").read_text())
+    assert report["model"] == {"rows": 120, "epochs": 4, "lr": 0.1}
+    # without its $schema it reads like a pipeline job: still a component, for both commands
+    text = component.read_text()
+    component.write_text("\n".join(t for t in text.splitlines() if "$schema" not in t))
+    assert cli.main(["validate", str(component)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("0 errors, 0 warnings")
+    sets[1] = "training_max_epochs=5"
+    assert run_command.run_pipeline(component, sets, stream=stream) == 0, stream.getvalue()
+    report = json.loads((output(folder, "score_job", "score_output") / "report.json").read_text())
+    assert report["model"]["epochs"] == 5
+
+
 def test_pipeline_component_nested(tmp_path):
     code, out, folder = run_corpus("pipeline-component-nested", tmp_path)
     assert code == 0, out
@@ -238,7 +336,9 @@ def test_remote_data_downloaded_where_the_network_reaches_it(tmp_path, monkeypat
 
 
 def test_distributed_pytorch(tmp_path):
-    code, out, folder = run_corpus("distributed-pytorch", tmp_path)
+    # its curated environment is PyTorch with CUDA (GBs, from download.pytorch.org): the ranks
+    # are what is tested here, in amlctl's environment (test_curated_envs builds curated ones)
+    code, out, folder = run_corpus("distributed-pytorch", tmp_path, env_manager="local")
     assert code == 0, out
     ranks = output(folder, "hello_ranks", "ranks")
     seen = [json.loads((ranks / f"rank-{r}.json").read_text()) for r in range(4)]
@@ -252,7 +352,8 @@ def test_distributed_pytorch(tmp_path):
 
 
 def test_distributed_tensorflow(tmp_path):
-    code, out, folder = run_corpus("distributed-tensorflow", tmp_path)
+    # tensorflow[and-cuda] (GBs) in its curated environment: TF_CONFIG is tested, locally
+    code, out, folder = run_corpus("distributed-tensorflow", tmp_path, env_manager="local")
     assert code == 0, out
     configs = output(folder, "tf_workers", "configs")
     assert sorted(p.name for p in configs.iterdir()) == [

@@ -92,7 +92,7 @@ def test_server_parses_mlflows_migrations_once_for_all_its_stores(tmp_path, monk
         db_utils, "_get_latest_schema_revision", getattr(found, "__wrapped__", found)
     )
     store = tmp_path / "mlflow.db"
-    routes, _ = server._routes(f"sqlite:///{store}", (tmp_path / "artifacts").as_uri())
+    routes, *_ = server._routes(f"sqlite:///{store}", (tmp_path / "artifacts").as_uri())
     routes["registered-models/search"]({})  # the registry store is open too
     assert len(parses) == 1
     assert mlflow_schema.signature(store)  # the store was made, from the kept schema

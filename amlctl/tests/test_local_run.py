@@ -517,6 +517,51 @@ def test_each_step_logs_to_a_child_run_of_the_pipeline_run(tmp_path, monkeypatch
     assert child_runs(out) == {"logged": {"value": 42.0}}
 
 
+MODEL_SCRIPT = """
+import pathlib, sys
+import mlflow
+
+
+class Answer(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return [42]
+
+
+with mlflow.start_run():
+    info = mlflow.pyfunc.log_model(name="model", python_model=Answer())
+    print("logged model", info.model_id)
+print("prediction", mlflow.pyfunc.load_model(info.model_uri).predict([21]))
+print("found", [m.model_id for m in mlflow.search_logged_models(output_format="list")])
+(pathlib.Path(sys.argv[1]) / "done.txt").write_text("ok")
+"""
+
+
+def test_a_step_logs_an_mlflow_3_logged_model(tmp_path):
+    """MLflow 3's logged-model calls (create, finalize, search, load by models:/ URI), which
+    log_model and autologging make, are answered by MLflow's own handlers over the store."""
+    pipeline = (
+        "type: pipeline\njobs:\n  logged:\n    component: ../components/logged/component.yml\n"
+    )
+    project = make_project(tmp_path / "p", {}, {"logged.yml": pipeline})
+    folder = project / "components" / "logged"
+    (folder / "src").mkdir(parents=True)
+    (folder / "src" / "log.py").write_text(MODEL_SCRIPT)
+    (folder / "component.yml").write_text(LOGGING_COMPONENT)
+    code, out = run(project, "logged.yml")
+    assert code == 0, out
+    model_id = re.search(r"\[logged\] logged model (m-\w+)", out).group(1)
+    assert "[logged] prediction [42]" in out, out
+    assert f"[logged] found ['{model_id}']" in out
+    assert "logged-models" not in out and "ENDPOINT_NOT_FOUND" not in out, out
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])  # the store itself
+    model = client.get_logged_model(model_id)
+    assert str(model.status) == "READY"
+    step_run = client.get_run(model.source_run_id)
+    assert step_run.data.tags["local_run.step"] == "logged"
+
+
 # -- sweep ----------------------------------------------------------------------------------
 
 TRIAL_SCRIPT = """

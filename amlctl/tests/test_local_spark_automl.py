@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -194,11 +195,15 @@ def test_spark_step_run_locally_produces_the_pandas_features(spark_project, spar
     assert code == 0, out
     # run from a snapshot: Spark's spark-warehouse/ or metastore_db/ never land in the source
     assert sorted(p.relative_to(source) for p in source.rglob("*")) == before
-    # the node asks for Azure ML's Spark 3.4; the installed pyspark is another: said once
-    warned = [line for line in out.splitlines() if "resources.runtime_version" in line]
-    assert warned == [
-        f"-- spark_features: warning: {spark.runtime_note('3.4', spark.installed_pyspark())}"
-    ]
+    # the node asks for Azure ML's Spark 3.4: it runs on pyspark 3.4 at Python 3.10, in an
+    # environment built for that runtime (the installed pyspark is 4.3)
+    assert "warning" not in out, out
+    first = (tmp_path / "runs" / "latest" / "spark_features" / "log.txt").read_text()
+    submit = Path(shlex.split(first.splitlines()[0].split(" && ", 1)[1])[0])
+    assert submit.is_relative_to(tmp_path / "runs" / "envs"), first.splitlines()[0]
+    site_packages = submit.parents[2]  # <env>/lib/python3.10/site-packages/pyspark/bin
+    assert site_packages.parent.name == "python3.10"  # the runtime's Python
+    assert list(site_packages.glob("pyspark-3.4.*.dist-info")), "not pyspark 3.4"
     folder = tmp_path / "runs" / "latest" / "spark_features" / "outputs" / "features"
     parts = sorted(folder.glob("part-*.csv"))
     assert parts, sorted(p.name for p in folder.iterdir())
@@ -219,6 +224,40 @@ def test_spark_step_run_locally_produces_the_pandas_features(spark_project, spar
     # a second run reuses the Spark step: no JVM started
     code, out = run(spark_only, tmp_path / "runs", "skew_threshold=1.0")
     assert code == 0 and "cached" in out
+
+
+def test_a_spark_runtime_that_cannot_be_built_runs_on_the_installed_pyspark_with_warnings(
+    spark_only, tmp_path, monkeypatch
+):
+    """No package index reachable: the step runs on the installed pyspark, says why in one
+    line and which Spark it runs on in another; its key is that of what ran."""
+    monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")  # nothing listens
+    monkeypatch.setenv("UV_OFFLINE", "1")
+    code, out = run(spark_only, tmp_path / "runs", "skew_threshold=1.0")
+    assert code == 0, out
+    warned = [line for line in out.splitlines() if "warning" in line]
+    assert len(warned) == 2, out
+    assert warned[0].startswith(
+        "-- spark_features: warning: the environment its spark step asks for cannot be had here"
+    )
+    assert warned[1] == (
+        f"-- spark_features: warning: {spark.runtime_note('3.4', spark.installed_pyspark())}"
+    )
+    log = (tmp_path / "runs" / "latest" / "spark_features" / "log.txt").read_text()
+    assert str(tmp_path / "runs" / "envs") not in log.splitlines()[0]
+
+
+@pytest.mark.parametrize(("installed", "own"), [("3.4.4", True), ("4.3.0", False), (None, False)])
+def test_the_runtime_environment_is_asked_for_only_when_the_installed_spark_differs(
+    spark_project, monkeypatch, installed, own
+):
+    step = load_pipeline(spark_project / "pipelines" / "training.yml").steps["spark_features"]
+    monkeypatch.setattr(spark, "installed_pyspark", lambda: installed)
+    spec = spark.environment_spec(step)
+    assert (spec is step.component.environment_build) == own
+    if not own:
+        python, pip = spec["conda"]["dependencies"]
+        assert python == "python=3.10" and pip["pip"][0] == "pyspark==3.4.*"
 
 
 # -- AutoML ---------------------------------------------------------------------------------

@@ -399,16 +399,30 @@ def test_steps_send_no_mlflow_telemetry_unless_told_to(tmp_path, monkeypatch):
 
 
 def test_a_conda_python_pin_is_found_by_its_major_minor_prefix(tmp_path, monkeypatch):
-    """`python=3.7.6` in a conda file wants a 3.7 interpreter (`python3.7`, not `python3.7.6`)."""
+    """`python=3.7.6` in a conda file wants a 3.7 interpreter (`python3.7`, not `python3.7.6`),
+    one that answers as 3.7: a pyenv shim for a version pyenv does not have active fails, so
+    pyenv's versions folder is looked in too."""
     from amlctl.local_run import envs
 
-    fake = tmp_path / "python3.7"
-    fake.write_text("#!/bin/sh\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", str(tmp_path))
+    bin_dir, pyenv = tmp_path / "bin", tmp_path / "pyenv"
+    bin_dir.mkdir()
+    for name, script in {
+        "python3.7": "#!/bin/sh\necho 3.7\n",
+        "python3.8": "#!/bin/sh\necho 'pyenv: python3.8: command not found' >&2; exit 127\n",
+        "python3.6": "#!/bin/sh\necho 'pyenv: python3.6: command not found' >&2; exit 127\n",
+    }.items():
+        (bin_dir / name).write_text(script)
+        (bin_dir / name).chmod(0o755)
+    installed = pyenv / "versions" / "3.6.15" / "bin" / "python3.6"
+    installed.parent.mkdir(parents=True)
+    installed.write_text("#!/bin/sh\necho 3.6\n")
+    installed.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("PYENV_ROOT", str(pyenv))
     assert envs.python_prefix("3.7.6") == "3.7"
     assert envs.python_prefix("3.10.*") == "3.10"
-    assert envs._python_available("3.7.6")
+    assert envs.find_python("3.7.6", None, None) == str(bin_dir / "python3.7")
+    assert envs.find_python("3.6", None, None) == str(installed)  # the shim fails, pyenv's not
     assert not envs._python_available("3.8.1")
 
 

@@ -475,3 +475,42 @@ def test_nodes_checked_once_per_kind_report_what_checking_each_reports(project, 
     monkeypatch.setattr("amlctl.pipeline.representatives.representatives", each_node_on_its_own)
     assert once_per_kind == reported(project)
     assert bool(extra) == any("many.yml" in line for line in once_per_kind)
+
+
+AUTOML_IMAGE = """
+type: pipeline
+settings: {default_compute: azureml:gpu-cluster}
+inputs:
+  train: {type: mltable, path: ../data/raw}
+  valid: {type: mltable, path: ../data/raw}
+jobs:
+  images:
+    type: automl
+    task: image_object_detection
+    primary_metric: mean_average_precision
+    target_column_name: label
+    training_data: ${{parent.inputs.train}}
+    validation_data: ${{parent.inputs.valid}}
+    limits: {max_trials: 4}
+    sweep: {sampling_algorithm: random}
+    search_space:
+      - model_name: {type: choice, values: [yolov5]}
+        learning_rate: {type: uniform, min_value: 0.0001, max_value: 0.01}
+      - model_name: {type: choice, values: [fasterrcnn_resnet50_fpn]}
+        optimizer: {type: choice, values: [sgd, adam]}
+    outputs:
+      best_model: {type: mlflow_model}
+"""
+
+
+def test_automl_search_space_list_and_data_bindings(project):
+    """An AutoML image node's search_space is a list of spaces (no TypeError); its data
+    fields bind pipeline inputs: they count as used, and a missing one is an error."""
+    (project / "pipelines" / "images.yml").write_text(AUTOML_IMAGE)
+    assert reported(project) == []
+    edit(project, "pipelines/images.yml", "parent.inputs.valid", "parent.inputs.validation")
+    assert reported(project) == [
+        "pipelines/images.yml: jobs.images.validation_data: no pipeline input 'validation' "
+        "(known: train, valid)",
+        "pipelines/images.yml: inputs.valid: warning: pipeline input is not used by any job",
+    ]

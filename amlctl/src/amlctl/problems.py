@@ -18,7 +18,7 @@ class Problem:
     line: int | None = None
     column: int | None = None
     field: str | None = None  # the YAML key the problem is about, when there is one
-    severity: str = "error"  # "error" or "warning"
+    severity: str = "error"  # "error", "warning" or "note" (what offline checks cannot know)
 
     def __str__(self) -> str:
         where = self.file
@@ -28,7 +28,7 @@ class Problem:
                 where += f":{self.column}"
         if self.field:
             where += f": {self.field}"
-        label = "warning: " if self.severity == "warning" else ""
+        label = f"{self.severity}: " if self.severity in ("warning", "note") else ""
         return f"{where}: {label}{self.message}"
 
 

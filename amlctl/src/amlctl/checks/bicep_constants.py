@@ -11,7 +11,11 @@ many). Reading a resource's or module's runtime state there is an error:
   a module's ``name``, ``scope`` or ``identity``;
 - BCP177 (``RuntimeValueNotAllowedInIfConditionExpression``): a resource's or module's
   ``if (...)`` condition;
-- BCP178 (``RuntimeValueNotAllowedInForExpression``): the range of a ``for ... in`` loop.
+- BCP178 (``RuntimeValueNotAllowedInForExpression``): the range of a ``for ... in`` loop;
+- BCP182 (``RuntimeValueNotAllowedInVariableForBody``): the body of a variable's loop
+  (``var x = [for i in ...: <body>]``), which ARM evaluates before deploying; the message
+  names the property read (``The property "properties" of foo ...``). Reads through
+  another variable are not reported here.
 
 What can be read there: of a resource, ``id``, ``name``, ``type`` and ``apiVersion`` (and
 the ``scope``/``parent`` it declares); of a module, its ``name``. Everything else
@@ -51,6 +55,11 @@ RESOURCE_CONSTANTS = {
     "location", "kind", "subscriptionId", "resourceGroup", "managedBy", "extendedLocation",
     "zones", "placement", "plan", "sku", "identity", "managedByExtended", "tags", "asserts",
 }  # fmt: skip
+BCP182 = (
+    "BCP182",
+    'This expression is being used in the for-body of the variable "{variable}", which '
+    "requires values that can be calculated at the start of the deployment.",
+)
 BICEP_CONSTANTS = {"name", "scope", "parent"}  # on every resource body (parent: child types)
 MODULE_CONSTANTS = {"name", "scope", "identity"}  # LanguageConstants.CreateModuleType
 # What the compiler lets a deploy-time constant read, and what it lists in its message.
@@ -66,6 +75,48 @@ RUNTIME_FUNCTIONS = {
 VALUE_INDEPENDENT = {"nameof"}  # FunctionFlags.IsArgumentValueIndependent
 LIST_FUNCTION = re.compile(r"^list[a-zA-Z]*$")  # AzConstants.ListWildcardFunctionRegex
 SCOPE_KEYS = {"scope", "parent"}  # take a whole resource (a ResourceScope/ParentType)
+
+
+EXTENSION_NAMESPACES = ("Microsoft.Graph/",)  # types an extension brings, not ARM's
+
+
+def _extension_type(type_name: str, bicep: BicepFile) -> bool:
+    """A resource type of an extension: Microsoft Graph, or any type not in the bundled Azure
+    types of a file that declares an extension."""
+    if type_name.startswith(EXTENSION_NAMESPACES):
+        return True
+    if "/" in type_name and re.search(r"^\s*(extension|provider)\s", bicep.text, re.MULTILINE):
+        from .bicep_types import _lookup
+
+        return _lookup(type_name) is None
+    return False
+
+
+def _bound_by_for(tokens: tuple[Token, ...], index: int) -> set[str]:
+    """Names ``for x in``/``for (x, i) in`` binds."""
+    names = set()
+    position = index + 1
+    while position < len(tokens) and tokens[position].text != "in":
+        if tokens[position].kind == "ident":
+            names.add(tokens[position].text)
+        if tokens[position].kind == "newline" or position - index > 8:
+            break
+        position += 1
+    return names
+
+
+def _bound_by_lambda(tokens: tuple[Token, ...], index: int) -> set[str]:
+    """Names ``x =>``/``(a, b) =>`` binds."""
+    if index and tokens[index - 1].kind == "ident":
+        return {tokens[index - 1].text}
+    names = set()
+    position = index - 1
+    if position >= 0 and tokens[position].text == ")":
+        while position >= 0 and tokens[position].text != "(":
+            if tokens[position].kind == "ident":
+                names.add(tokens[position].text)
+            position -= 1
+    return names
 
 
 def _body_type(resource: Resource) -> tuple[str, set[str] | None]:
@@ -84,6 +135,14 @@ class _Scanner:
     def __init__(self, bicep: BicepFile) -> None:
         self.bicep = bicep
         self.types: dict[str, tuple[str, set[str] | None]] = {}
+        self.read_property: dict[int, str] = {}  # offset of an access -> the property it reads
+        # resources of an extension's types (Microsoft Graph...): their deploy-time rules come
+        # from the extension's types, not bundled here, so they are not judged
+        self.excluded = {
+            symbol
+            for symbol, resource in bicep.resources.items()
+            if _extension_type(resource.type, bicep)
+        }
 
     def properties(self, symbol: str) -> tuple[set[str], tuple[str, ...], set[str] | None]:
         """(readable, listed in the message, every property or None if unknown)."""
@@ -97,21 +156,35 @@ class _Scanner:
         return RESOURCE_READABLE, RESOURCE_LISTED, every
 
     def accessible(self, symbol: str) -> str:
-        listed = self.properties(symbol)[1]
+        known = symbol in self.bicep.modules or symbol in self.bicep.resources
+        listed = self.properties(symbol)[1] if known else RESOURCE_LISTED  # a nested one
         quoted = ", ".join(f'"{name}"' for name in listed)
         return f" Properties of {symbol} which can be calculated at the start include {quoted}."
 
-    def reads(self, tokens: tuple[Token, ...], whole_allowed: bool = False, calls: bool = True):
+    def reads(
+        self,
+        tokens: tuple[Token, ...],
+        whole_allowed: bool = False,
+        calls: bool = True,
+        shadowed: frozenset[str] = frozenset(),
+    ):
         """(offset, kind, name) of each runtime read in an expression's tokens: kind is
         ``access`` (a resource or module), ``call`` (a function ARM runs at deployment) or
         ``variable`` (a variable, which may read one). ``calls``: False where the compiler
-        rejects the call itself (BCP066 in a condition)."""
+        rejects the call itself (BCP066 in a condition). ``shadowed``: names a loop binds
+        around the tokens; loops and lambdas inside them bind theirs (for the rest of the
+        tokens: a wider scope than the compiler's, so never a read it would not see)."""
+        local = set(shadowed)
         index = 0
         while index < len(tokens):
             token = tokens[index]
             previous = tokens[index - 1] if index else None
             nxt = tokens[index + 1] if index + 1 < len(tokens) else None
-            if token.kind != "ident":
+            if token.text == "for" and token.kind == "ident":
+                local |= _bound_by_for(tokens, index)
+            if token.text == "=>":
+                local |= _bound_by_lambda(tokens, index)
+            if token.kind != "ident" or token.text in local:
                 index += 1
                 continue
             is_member = previous is not None and previous.text in (".", ".?")
@@ -133,21 +206,31 @@ class _Scanner:
                 index += 1
                 continue
             symbol = token.text
+            if symbol in self.excluded:
+                index += 1
+                continue
             if symbol in self.bicep.resources or symbol in self.bicep.modules:
+                start = index
                 kind, index = self._access(tokens, index, whole_allowed)
+                if kind == "access" and self._property is not None:
+                    self.read_property[tokens[start].offset] = self._property
                 if kind is not None:
-                    yield token.offset, kind, symbol
+                    yield token.offset, kind, self._accessed or symbol
                 continue
             if symbol in self.bicep.variables and symbol not in self.bicep.params:
                 yield token.offset, "variable", symbol
             index += 1
 
     def violations(
-        self, tokens: tuple[Token, ...], whole_allowed: bool = False, calls: bool = True
+        self,
+        tokens: tuple[Token, ...],
+        whole_allowed: bool = False,
+        calls: bool = True,
+        shadowed: frozenset[str] = frozenset(),
     ) -> list[tuple[int, str]]:
         """(offset, message tail) of each runtime value read in an expression's tokens."""
         found = []
-        for offset, kind, name in self.reads(tokens, whole_allowed, calls):
+        for offset, kind, name in self.reads(tokens, whole_allowed, calls, shadowed):
             if kind == "access":
                 found.append((offset, self.accessible(name)))
             elif kind == "call":
@@ -187,9 +270,16 @@ class _Scanner:
         symbol = tokens[index].text
         readable, _listed, every = self.properties(symbol)
         position = index + 1
+        self._property: str | None = None
+        self._accessed: str | None = None  # a nested resource, `parent::child`
 
         def at(offset: int) -> str:
             return tokens[offset].text if offset < len(tokens) else ""
+
+        while at(position) == "::" and position + 1 < len(tokens):
+            self._accessed = tokens[position + 1].text
+            readable, every = RESOURCE_READABLE, None  # its type is not looked up here
+            position += 2
 
         if at(position) == "!":
             position += 1
@@ -206,31 +296,112 @@ class _Scanner:
         elif at(position) == "[":
             close = self._close(tokens, position)
             inner = tokens[position + 1 : close]
-            prop = self._literal(inner)
-            if prop is None:
+            names = self._strings(tuple(inner))
+            if names is None:
                 return "access", close + 1  # an index the compiler cannot resolve to a name
             position = close + 1
+            unreadable = sorted(name for name in names if name not in readable)
+            if every is not None:
+                unreadable = [name for name in unreadable if name in every]
+            if not unreadable:
+                return None, position
+            self._property = unreadable[0]  # `x[c ? 'id' : 'properties']`: "properties"
+            return "access", position
         if prop is None:
             return (None if whole_allowed else "access"), position  # the whole of it
         if prop in readable:
             return None, position
         if every is not None and prop not in every:
             return None, position  # no such property: another error (BCP053)
+        self._property = prop
         return "access", position
 
-    def _literal(self, tokens: tuple[Token, ...]) -> str | None:
-        """The string an index expression is known to be: a literal, a variable holding one,
-        or an interpolation of only that (``'${name}'``), as the compiler folds them."""
-        if len(tokens) == 1 and tokens[0].kind == "string":
-            return tokens[0].value
-        if len(tokens) == 1 and tokens[0].kind == "ident":
-            value = self.bicep.variables.get(tokens[0].text)
-            if value is not None and value.kind == "string" and isinstance(value.data, str):
-                return value.data
-            return None
-        if len(tokens) == 3 and tokens[0].text == "'${" and tokens[2].text == "}'":
-            return self._literal(tokens[1:2])
+    def _strings(
+        self, tokens: tuple[Token, ...], seen: frozenset[str] = frozenset()
+    ) -> set[str] | None:
+        """The strings an index expression may be, as the compiler's types fold them: a
+        literal, a variable holding one (through other variables), an interpolation of only
+        such values, an item of a variable's array of literals (``a[0]``, ``first(a)``), either
+        branch of a conditional; None when the compiler would see only ``string``."""
+        from .bicep_syntax import parse_value
+
+        value = parse_value(list(tokens))
+        return self._fold(value, seen)
+
+    def _fold(self, value: Value, seen: frozenset[str]) -> set[str] | None:
+        from .bicep_syntax import parse_value
+
+        tokens = [token for token in value.tokens if token.kind != "newline"]
+        if value.kind == "string" and isinstance(value.data, str):
+            return {value.data}
+        if value.kind == "ref":
+            held = self._variable(value.data, seen)
+            return None if held is None else self._fold(held, seen | {value.data})
+        if value.kind == "ternary":
+            _condition, yes, no = value.data
+            left, right = self._fold(yes, seen), self._fold(no, seen)
+            return None if left is None or right is None else left | right
+        if value.kind == "interpolated":
+            results = {""}
+            hole: list[Token] = []
+            for token in tokens:
+                if token.kind in ("string-left", "string-middle", "string-right"):
+                    if token.kind != "string-left":
+                        folded = self._fold(parse_value(hole), seen)
+                        if folded is None:
+                            return None
+                        results = {a + b for a in results for b in folded}
+                        hole = []
+                    text = token.text[1:]
+                    text = text[:-1] if token.kind == "string-right" else text[:-2]
+                    if "\\" in text:
+                        return None  # an escape: not folded here
+                    results = {a + text for a in results}
+                else:
+                    hole.append(token)
+            return results
+        items = self._array_items(tokens, seen)
+        if items is not None:
+            return items
         return None
+
+    def _variable(self, name: str, seen: frozenset[str]) -> Value | None:
+        if name in seen or name in self.bicep.params:
+            return None
+        return self.bicep.variables.get(name)
+
+    def _array_items(self, tokens: list[Token], seen: frozenset[str]) -> set[str] | None:
+        """``a[0]``, ``a[i]``, ``first(a)``, ``last(a)`` of a variable holding literals."""
+        if len(tokens) >= 4 and tokens[0].text in ("first", "last") and tokens[1].text == "(":
+            if tokens[-1].text != ")" or len(tokens) != 4 or tokens[2].kind != "ident":
+                return None
+            items = self._literal_items(tokens[2].text, seen)
+            if not items:
+                return None
+            return {items[0] if tokens[0].text == "first" else items[-1]}
+        if len(tokens) >= 4 and tokens[0].kind == "ident" and tokens[1].text == "[":
+            if tokens[-1].text != "]" or self._close(tuple(tokens), 1) != len(tokens) - 1:
+                return None
+            items = self._literal_items(tokens[0].text, seen)
+            if not items:
+                return None
+            index = tokens[2:-1]
+            if len(index) == 1 and index[0].kind == "int":
+                position = int(index[0].text)
+                return {items[position]} if position < len(items) else None
+            return set(items)  # any of them
+        return None
+
+    def _literal_items(self, name: str, seen: frozenset[str]) -> list[str] | None:
+        held = self._variable(name, seen)
+        if held is None or held.kind != "array" or not held.data:
+            return None
+        items = []
+        for item in held.data:
+            if item.kind != "string" or not isinstance(item.data, str):
+                return None
+            items.append(item.data)
+        return items
 
     def _is_loop(self, symbol: str) -> bool:
         declared = self.bicep.modules.get(symbol) or self.bicep.resources.get(symbol)
@@ -280,6 +451,47 @@ def _conditions_and_ranges(
     return conditions, ranges
 
 
+def _variable_for_bodies(tokens: list[Token]) -> list[tuple[str, tuple[Token, ...]]]:
+    """(variable, body tokens) of each ``var x = [for ... in ...: <body>]``."""
+    found = []
+    for statement in _split_top_level(tokens):
+        items = tuple(statement)
+        while items and items[0].kind == "newline":
+            items = items[1:]
+        if len(items) < 6 or items[0].text != "var" or items[1].kind != "ident":
+            continue
+        if items[2].text != "=" or items[3].text != "[" or items[4].text != "for":
+            continue
+        close = _Scanner._close(items, 3)
+        position = 5
+        while position < close and items[position].text != "in":
+            position += 1
+        depth = 0
+        while position < close:
+            text = items[position].text
+            depth += (text in ("(", "[", "{")) - (text in (")", "]", "}"))
+            if depth == 0 and text == ":":
+                break
+            position += 1
+        found.append((items[1].text, items[position + 1 : close]))
+    return found
+
+
+def _loop_names(tokens: list[Token]) -> dict[str, frozenset[str]]:
+    """symbol -> the names a resource's or module's loop binds (``[for x in ...``), which
+    shadow any declaration of the same name inside its body."""
+    found = {}
+    for statement in _split_top_level(tokens):
+        items = [token for token in statement if token.kind != "newline"]
+        if len(items) < 6 or items[0].text not in ("resource", "module"):
+            continue
+        for index, token in enumerate(items[:-1]):
+            if token.text == "for" and index and items[index - 1].text == "[":
+                found[items[1].text] = frozenset(_bound_by_for(tuple(items), index))
+                break
+    return found
+
+
 def runtime_values(text: str, tokens: list[Token]) -> list[tuple[str, str, int]]:
     """(code, message, offset) of each runtime value where a deploy-time constant is needed."""
     bicep = read(text)
@@ -296,12 +508,26 @@ def runtime_values(text: str, tokens: list[Token]) -> list[tuple[str, str, int]]
     for loop_range in ranges:
         for offset, tail in scanner.violations(loop_range):
             found.append((BCP178[0], BCP178[1] + tail, offset))
+    for variable, body in _variable_for_bodies(tokens):
+        for offset, kind, name in scanner.reads(body):
+            if kind == "variable":
+                continue  # through a variable: the compiler's message is not read here
+            message = BCP182[1].format(variable=variable)
+            prop = scanner.read_property.get(offset) if kind == "access" else None
+            if prop is not None:
+                message += f' The property "{prop}" of {name} cannot be calculated at the start.'
+            if kind == "access":
+                message += scanner.accessible(name)
+            found.append((BCP182[0], message, offset))
+    loop_names = _loop_names(tokens)
     declarations = [(r, False) for r in bicep.resources.values()] + [
         (m, True) for m in bicep.modules.values()
     ]
     for declared, is_module in declarations:
         body = _body_of(declared)
         if declared.existing or body is None or body.kind != "object":
+            continue
+        if declared.symbol in scanner.excluded and not is_module:
             continue
         if is_module:
             type_name, constants = "module", MODULE_CONSTANTS
@@ -312,7 +538,10 @@ def runtime_values(text: str, tokens: list[Token]) -> list[tuple[str, str, int]]
         for key, value in body.data.items():
             if key not in constants:
                 continue
-            for offset, tail in scanner.violations(value.tokens, whole_allowed=key in SCOPE_KEYS):
+            shadowed = loop_names.get(declared.symbol, frozenset())
+            for offset, tail in scanner.violations(
+                value.tokens, whole_allowed=key in SCOPE_KEYS, shadowed=shadowed
+            ):
                 message = BCP120[1].format(property=key, type=type_name) + tail
                 found.append((BCP120[0], message, offset))
     return sorted(found, key=lambda item: item[2])

@@ -5,10 +5,11 @@
    (pycep-parser); errors give file:line:col.
 2. Consistency the parser does not check: each ``params/*.parameters.json`` gives only
    parameters main.bicep declares, every required one, with values of the declared
-   type and among ``@allowed`` values; each local module path exists, each module call
-   passes only parameters the module declares and all its required ones, and reads only
-   outputs the module declares; main.bicep declares every output the tooling reads
-   (REQUIRED_OUTPUTS).
+   type and among ``@allowed`` values; each local module path exists, and each module call
+   holds to the compiler's rules (``bicep_modules``: BCP035 a required parameter not passed,
+   BCP037/BCP089 one the module does not declare, BCP036 a value of the wrong type,
+   BCP052/BCP053/BCP083 an output the module does not declare); main.bicep declares every
+   output the tooling reads (REQUIRED_OUTPUTS).
 3. Every resource body type-checks against Azure's published resource types
    (``bicep_types``: unknown property, wrong type or value, read-only property written,
    API version that does not exist or is preview while a GA one exists).
@@ -220,21 +221,10 @@ def check_params_file(
     return problems
 
 
-def _module_params(config: Any) -> dict[str, Any] | None:
-    """The ``params`` of a module body, looking through conditions and loops."""
-    while isinstance(config, dict):
-        if "params" in config:
-            params = config["params"]
-            return params if isinstance(params, dict) else {}
-        config = config.get("config")
-    return None
-
-
 def check_modules(
     path: Path,
     parsed: dict[str, Any],
     text: str,
-    parsed_files: dict[Path, Any],
     root: Path,
     broken: frozenset[Path] = frozenset(),
 ) -> list[Problem]:
@@ -261,40 +251,30 @@ def check_modules(
                     line,
                 )
             )
-        module = parsed_files.get(target)
-        if module is None:
-            continue  # its own syntax error is reported already
-        module_text = target.read_text(encoding="utf-8")
-        accepted = module.get("parameters", {})
-        given = _module_params(attrs.get("config")) or {}
-        for param in given:
-            if param not in accepted:
-                problems.append(
-                    Problem(
-                        where,
-                        f"module {name!r} passes {param!r}, which {target_name} does not declare",
-                        line,
-                    )
-                )
-        outputs = module.get("outputs", {})
-        for match in re.finditer(rf"\b{re.escape(name)}\.outputs\.(\w+)", text):
-            if match.group(1) not in outputs:
-                problems.append(
-                    Problem(
-                        where,
-                        f"module {name!r} has no output {match.group(1)!r} ({target_name})",
-                        line_of(text, match.start()),
-                    )
-                )
-        for param in sorted(required_params(module, module_text) - given.keys()):
-            problems.append(
-                Problem(
-                    where,
-                    f"module {name!r} does not pass required parameter {param!r} of {target_name}",
-                    line,
-                )
-            )
+    problems.extend(module_problems(path, text, root))
     return problems
+
+
+def module_problems(path: Path, text: str, root: Path) -> list[Problem]:
+    """The compiler's rules on the file's module calls (bicep_modules: params and outputs)."""
+    from .bicep_modules import module_diagnostics
+
+    def load(module_path: str) -> str | None:
+        target = path.parent / module_path
+        try:
+            return target.read_text(encoding="utf-8") if target.is_file() else None
+        except (OSError, UnicodeDecodeError):
+            return None  # reported by the module's own checks
+
+    return [
+        Problem(
+            relative(path, root),
+            f"Bicep error {found.code}: {found.message}",
+            line_of(text, found.offset),
+            column_of(text, found.offset),
+        )
+        for found in module_diagnostics(text, load)
+    ]
 
 
 def check_outputs(path: Path, parsed: dict[str, Any], root: Path) -> list[Problem]:
@@ -340,7 +320,7 @@ def check_bicep(infra: Path, root: Path, notes: list[str] | None = None) -> list
 
     for path, parsed in parsed_files.items():
         text = path.read_text(encoding="utf-8")
-        problems.extend(check_modules(path, parsed, text, parsed_files, root, frozenset(broken)))
+        problems.extend(check_modules(path, parsed, text, root, frozenset(broken)))
 
     main = parsed_files.get(main_path.resolve())
     if main is None:

@@ -133,6 +133,13 @@ def run_pipeline(
     check_programs(pipeline)
     pipeline_pairs, node_pairs = split_node_overrides(list(overrides))
     values = pipeline_values(pipeline.inputs, pipeline_pairs)
+    unset = [n for n, spec in pipeline.inputs.items() if spec.get("required") and values[n] is None]
+    if unset:  # a pipeline component's inputs without a default
+        sets = " ".join(f"--set {name}=VALUE" for name in unset)
+        raise ProjectError(
+            f"{parse(pipeline_file).path.name}: a pipeline component: its inputs "
+            f"{', '.join(unset)} have no default; give them with {sets}"
+        )
     apply_node_overrides(pipeline, node_pairs, node_value)
     wrong = literals.check(pipeline)  # as validate does: before any step, not inside one
     if wrong:

@@ -29,6 +29,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ from ..project import ProjectError
 ENV_MANAGERS = ("auto", "local", "uv")
 # conda packages that are part of the image or the toolchain, not Python packages
 CONDA_BUILTINS = {"python", "pip", "setuptools", "wheel", "conda", "ca-certificates", "openssl"}
+# ... of which a pinned version is installed as asked (`setuptools<82`: a package may need it)
+VERSIONED_TOOLS = {"setuptools", "wheel"}
 # conda-forge packages with no PyPI distribution (system libraries, CUDA, MPI)
 CONDA_ONLY = {
     "cudatoolkit",
@@ -59,11 +62,19 @@ CONDA_ONLY = {
     "r-base",
 }
 AZURE_ONLY = re.compile(r"^azureml[-_]", re.IGNORECASE)
-REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 def requirements(spec: dict[str, Any]) -> tuple[list[str], str | None, list[str]]:
     """(pip requirements, python version, conda-only packages) of an environment spec."""
+    pip, python, conda_only, _ = requirements_and_options(spec)
+    return pip, python, conda_only
+
+
+def requirements_and_options(
+    spec: dict[str, Any],
+) -> tuple[list[str], str | None, list[str], list[str]]:
+    """``requirements`` and the package-index options of the conda file's pip section
+    (``--extra-index-url https://download.pytorch.org/whl/cu126``), as pip reads them."""
     import yaml
 
     conda: Any = spec.get("conda")
@@ -72,6 +83,7 @@ def requirements(spec: dict[str, Any]) -> tuple[list[str], str | None, list[str]
     pip: list[str] = []
     python = None
     conda_only: list[str] = []
+    options: list[str] = []
     context = Path(spec["context"]) if spec.get("context") else None
     if context is not None and conda is None:
         for name in ("conda.yml", "conda.yaml", "environment.yml"):
@@ -84,28 +96,60 @@ def requirements(spec: dict[str, Any]) -> tuple[list[str], str | None, list[str]
             pip += _dockerfile_pip(context / "Dockerfile", context)
     for dependency in (conda or {}).get("dependencies") or []:
         if isinstance(dependency, dict):
-            pip += [str(x) for x in dependency.get("pip") or [] if not str(x).startswith("-")]
+            items = [str(x).strip() for x in dependency.get("pip") or []]
+            pip += [x for x in items if not x.startswith("-")]
+            options += [w for x in items if x.startswith("-") for w in _index_option(x)]
             continue
-        text = str(dependency).split("::")[-1].strip()
-        match = re.match(r"^([A-Za-z0-9._-]+)\s*(?:=+\s*([^=\s]+))?", text)
-        if not match:
+        parsed = conda_match_spec(str(dependency))
+        if parsed is None:
             continue
-        name, version = match.group(1).lower(), match.group(2)
+        name, version, requirement = parsed
         if name == "python":
             python = version
-        elif name in CONDA_BUILTINS:
+        elif name in CONDA_BUILTINS and not (name in VERSIONED_TOOLS and requirement != name):
             continue
         elif name in CONDA_ONLY or name.startswith(("lib", "cuda")):
             conda_only.append(name)
         else:  # a conda package also on PyPI under its name (numpy=1.26 -> numpy==1.26.*)
-            pip.append(
-                f"{name}=={version}.*"
-                if version and version.count(".") < 2
-                else f"{name}=={version}"
-                if version
-                else name
-            )
-    return pip, python, conda_only
+            pip.append(requirement)
+    return pip, python, conda_only, options
+
+
+def _index_option(line: str) -> list[str]:
+    """uv's arguments for a pip-section option line that names where packages come from."""
+    option, _, value = line.replace("=", " ", 1).partition(" ")
+    names = {"-i": "--index-url", "--index-url": "--index-url"}
+    names.update({"--extra-index-url": "--extra-index-url", "-f": "--find-links"})
+    names["--find-links"] = "--find-links"
+    if option in names and value.strip():
+        return [names[option], value.strip()]
+    return []
+
+
+def conda_match_spec(text: str) -> tuple[str, str | None, str] | None:
+    """(name, the version an ``=``/``==`` pin names, pip requirement) of a conda package spec.
+
+    ``numpy=1.26`` -> ``numpy==1.26.*`` (conda's ``=`` is a prefix), ``numpy==1.26.4`` and
+    ``numpy=1.26.4=py311h_0`` (a build string) -> ``numpy==1.26.4``, ``pandas~=1.5.3``,
+    ``psutil>=5.2,<6`` as they are, ``numpy 1.26.*`` -> ``numpy==1.26.*``.
+    """
+    text = text.split("#", 1)[0].split("::")[-1].strip()
+    match = re.match(r"^([A-Za-z0-9._-]+)\s*(.*)$", text)
+    if not match:
+        return None
+    name, rest = match.group(1).lower(), match.group(2).replace(" ", "")
+    if not rest:
+        return name, None, name
+    if rest[0] not in "=<>!~":  # `numpy 1.26.*`
+        rest = "=" + rest
+    if rest.startswith("==") or (rest.startswith("=") and not rest.startswith("==")):
+        exact = rest.startswith("==")
+        version = rest.lstrip("=").split("=")[0]
+        if "," in version or "|" in version:
+            return name, None, f"{name}{'==' if exact else '>='}{version}"
+        fuzzy = not exact and version.count(".") < 2 and not version.endswith("*")
+        return name, version.rstrip(".*"), f"{name}=={version}{'.*' if fuzzy else ''}"
+    return name, None, f"{name}{rest}"
 
 
 def _requirement_lines(text: str) -> list[str]:
@@ -139,23 +183,20 @@ def _dockerfile_pip(dockerfile: Path, context: Path) -> list[str]:
 
 
 def _satisfied(requirement: str) -> bool:
+    """Whether amlctl's environment has a package at a version the requirement allows."""
     from importlib import metadata
 
-    match = REQUIREMENT_NAME.match(requirement)
-    if not match:
-        return False
-    name = match.group(1)
+    from packaging.requirements import InvalidRequirement, Requirement
+
     try:
-        installed = metadata.version(name)
+        wanted = Requirement(requirement)
+    except InvalidRequirement:
+        return False
+    try:
+        installed = metadata.version(wanted.name)
     except metadata.PackageNotFoundError:
         return False
-    pinned = re.search(r"==\s*([^\s;,]+)", requirement)
-    if not pinned:
-        return True
-    wanted = pinned.group(1)
-    if wanted.endswith(".*"):
-        return installed.startswith(wanted[:-1]) or installed == wanted[:-2]
-    return installed == wanted
+    return wanted.specifier.contains(installed, prereleases=True)
 
 
 class Environments:
@@ -170,6 +211,7 @@ class Environments:
         self.envs_dir = envs_dir
         self.console = console
         self._memo: dict[str, tuple[str, str]] = {}
+        self._memo_lock = threading.Lock()
 
     def key(self, spec: dict[str, Any], where: str) -> str:
         """What the step runs in, for the cache key ("local" or "uv:<hash>"); builds nothing."""
@@ -193,36 +235,75 @@ class Environments:
 
     def _plan(self, spec: dict[str, Any], where: str) -> tuple[str, Any]:
         memo_key = json.dumps(spec, sort_keys=True, default=str)
-        if memo_key not in self._memo:
-            self._memo[memo_key] = self._resolve(spec, where)
-        return self._memo[memo_key]
+        with self._memo_lock:  # steps resolve on worker threads: one resolution, one note
+            if memo_key not in self._memo:
+                self._memo[memo_key] = self._resolve(spec, where)
+            return self._memo[memo_key]
 
     def _resolve(self, spec: dict[str, Any], where: str) -> tuple[str, Any]:
         local = ("local", None)
-        if self.manager == "local" or not spec or spec.get("name"):
+        if self.manager == "local" or not spec:
             return local
+        if spec.get("name"):
+            spec = self._named(str(spec["name"]), where)
+            if spec is None:
+                return local
         try:
-            pip, python, conda_only = requirements(spec)
+            steps, python, conda_only = install_steps(spec)
         except (OSError, ValueError) as exc:
             raise ProjectError(f"{where}: environment cannot be read: {exc}") from None
+        pip = [r for step, _ in steps for r in step]
         if self.manager == "auto":
             # the pinned packages decide: another Python minor version alone (the image's)
             # does not make a step build an environment
             needed = [r for r in pip if not AZURE_ONLY.match(r)]
-            if not conda_only and all(_satisfied(r) for r in needed):
+            # a curated environment's Python is part of its definition, and decides too
+            python_ok = not spec.get("curated") or not python or _python_matches(python)
+            if not conda_only and python_ok and all(_satisfied(r) for r in needed):
                 return local
         if conda_only:
             raise ProjectError(
                 f"{where}: conda packages with no PyPI distribution: {', '.join(conda_only)}; "
                 "install them into this environment and run with --env-manager local"
             )
-        return f"uv:{_env_hash(pip, python)}", (pip, python)
+        label = str(spec.get("curated") or "")
+        return f"uv:{_steps_hash(steps, python)}", (steps, python, label)
 
-    def _build(self, pip: list[str], python: str | None, where: str) -> str:
-        key = _env_hash(pip, python)
+    def _named(self, name: str, where: str) -> dict[str, Any] | None:
+        """A named environment with no definition in the project: a curated one's published
+        definition (its installs in order), else None (the step runs in amlctl's environment)."""
+        from . import curated
+
+        ref = curated.reference(name)
+        found = curated.definition(ref) if ref else None
+        if found is None:
+            what = (
+                f"is not a curated environment of azureml-assets {curated.commit()[:12]}"
+                + (
+                    f" (its successor today: {curated.successor(ref)})"
+                    if curated.successor(ref)
+                    else ""
+                )
+                if ref
+                else "has no definition in the project's environments folder"
+            )
+            self.console.line(
+                f"-- {where}: environment {name} {what}; the step runs in amlctl's environment"
+            )
+            return None
+        label = f"curated {ref.name}"
+        if ref.version is not None:  # azureml-assets keeps the current definition only
+            label += f" version {ref.version} as defined at azureml-assets {curated.commit()[:12]}"
+        return {"steps": found.get("steps") or [], "python": found.get("python"), "curated": label}
+
+    def _build(
+        self, steps: list[tuple[list[str], list[str]]], python: str | None, label: str, where: str
+    ) -> str:
+        key = _steps_hash(steps, python)
+        pip = list(dict.fromkeys(r for step, _ in steps for r in step))
         folder = self.envs_dir / key
         bin_dir = folder / ("Scripts" if os.name == "nt" else "bin")
-        if (folder / ".complete").is_file():
+        if _usable(folder, python):
             return str(bin_dir)
         uv = uv_binary()
         if uv is None:
@@ -232,19 +313,25 @@ class Environments:
             )
         self.envs_dir.mkdir(parents=True, exist_ok=True)
         with _locked(self.envs_dir / f"{key}.lock"):
-            if (folder / ".complete").is_file():
+            if _usable(folder, python):
                 return str(bin_dir)
             shutil.rmtree(folder, ignore_errors=True)
-            self.console.line(f"-- building environment {key} for {where} ({len(pip)} packages)")
-            log = self.envs_dir / f"{key}.log"
-            # uv finds an interpreter by version prefix: `python=3.7.6` runs on a 3.7
-            wanted = (
-                python_prefix(python) if python and _python_available(python) else sys.executable
+            what = f"{label}, " if label else ""
+            self.console.line(
+                f"-- building environment {key} for {where} ({what}{len(pip)} packages)"
             )
+            log = self.envs_dir / f"{key}.log"
             with log.open("w") as out:
-                for interpreter in dict.fromkeys([wanted, sys.executable]):
+                # an interpreter of the pinned major.minor (`python=3.7.6` runs on a 3.7)
+                interpreter = find_python(python, uv, out) if python else sys.executable
+                if interpreter is None:
+                    self.console.line(
+                        f"-- {where}: Python {python} is not installed here and uv cannot "
+                        f"download it; its environment uses Python {sys.version.split()[0]}"
+                    )
+                for candidate in dict.fromkeys([interpreter or sys.executable, sys.executable]):
                     created = subprocess.run(
-                        [uv, "venv", "--seed", "-q", "--python", interpreter, str(folder)],
+                        [uv, "venv", "--seed", "-q", "--python", candidate, str(folder)],
                         stdout=out,
                         stderr=subprocess.STDOUT,
                         check=False,
@@ -252,30 +339,56 @@ class Environments:
                     )
                     if created.returncode == 0:
                         break
-                if python and interpreter == sys.executable and not _python_matches(python):
-                    self.console.line(
-                        f"-- {where}: Python {python} is not installed here; its environment "
-                        f"uses Python {sys.version.split()[0]}"
+                installed = created.returncode == 0
+                python_bin = str(bin_dir / "python")
+                for requirements, options in steps:  # in order, as its Dockerfile installs
+                    installed = installed and (
+                        not requirements
+                        or subprocess.run(
+                            [uv, "pip", "install", "-q", "-p", python_bin, *options, *requirements],
+                            stdout=out,
+                            stderr=subprocess.STDOUT,
+                            check=False,
+                        ).returncode
+                        == 0
                     )
-                installed = created.returncode == 0 and (
-                    not pip
-                    or subprocess.run(
-                        [uv, "pip", "install", "-q", "-p", str(bin_dir / "python"), *pip],
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        check=False,
-                    ).returncode
-                    == 0
-                )
             if not installed:
                 shutil.rmtree(folder, ignore_errors=True)
-                missing = re.findall(r"Because (\S+) was not found", log.read_text())
+                text = log.read_text()
+                missing = re.findall(r"Because (\S+) was not found", text)
+                unreachable = re.findall(r"Failed to fetch: (\S+)", text)
                 detail = (
-                    f"not on PyPI: {', '.join(sorted(set(missing)))}" if missing else f"see {log}"
+                    f"not on PyPI: {', '.join(sorted(set(missing)))}"
+                    if missing
+                    else f"cannot reach {unreachable[0]}; see {log}"
+                    if unreachable
+                    else f"see {log}"
                 )
                 raise ProjectError(f"{where}: its environment cannot be built ({detail})")
-            (folder / ".complete").write_text(json.dumps({"pip": pip, "python": python}))
+            done: dict[str, Any] = {"pip": pip, "python": python}
+            if len(steps) > 1:
+                done["steps"] = [list(step) for step in steps]
+            elif steps and steps[0][1]:
+                done["options"] = steps[0][1]
+            if python and interpreter is None:
+                done["fallback"] = sys.version.split()[0]  # rebuilt once the version is here
+            (folder / ".complete").write_text(json.dumps(done))
         return str(bin_dir)
+
+
+def _usable(folder: Path, python: str | None) -> bool:
+    """A built environment to reuse: complete, and not one built on this Python for want of
+    the pinned version when that version is installed now."""
+    complete = folder / ".complete"
+    if not complete.is_file():
+        return False
+    if not python:
+        return True
+    try:
+        fallback = json.loads(complete.read_text()).get("fallback")
+    except (OSError, ValueError):
+        return False
+    return not fallback or find_python(python, None, None) is None
 
 
 def overlay(base_bin: Path, folder: Path) -> Path:
@@ -353,6 +466,47 @@ def uv_binary() -> str | None:
         return shutil.which("uv")
 
 
+def install_steps(
+    spec: dict[str, Any],
+) -> tuple[list[tuple[list[str], list[str]]], str | None, list[str]]:
+    """([(pip requirements, uv options) of each install in order], python version, conda-only
+    packages) of an environment spec: one install for a conda file or build context, the
+    Dockerfile's installs for a curated definition (``{"steps": [{"conda": [...]},
+    {"pip": [...], "indexes": [...]}], "python": ...}``)."""
+    if spec.get("steps") is None:
+        pip, python, conda_only, options = requirements_and_options(spec)
+        return [(pip, _with_strategy(options))], python, conda_only
+    steps: list[tuple[list[str], list[str]]] = []
+    conda_only: list[str] = []
+    for step in spec["steps"]:
+        if "conda" in step:
+            pip, _, only, _ = requirements_and_options({"conda": {"dependencies": step["conda"]}})
+            conda_only += only
+            options: list[str] = []
+        else:
+            pip = [str(r) for r in step.get("pip") or []]
+            options = [w for url in step.get("indexes") or [] for w in ("--extra-index-url", url)]
+        if pip:
+            steps.append((pip, _with_strategy(options)))
+    return steps, spec.get("python"), conda_only
+
+
+def _with_strategy(options: list[str]) -> list[str]:
+    """pip takes the best match across package indexes; uv's default is the first that has
+    the package."""
+    if any(o in ("--index-url", "--extra-index-url", "--find-links") for o in options):
+        return [*options, "--index-strategy", "unsafe-best-match"]
+    return options
+
+
+def _steps_hash(steps: list[tuple[list[str], list[str]]], python: str | None) -> str:
+    if len(steps) <= 1:  # a conda file's: the key it always had
+        pip, options = steps[0] if steps else ([], [])
+        return _env_hash(pip + options, python)
+    text = json.dumps([[sorted(pip), options] for pip, options in steps] + [python])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _env_hash(pip: list[str], python: str | None) -> str:
     return hashlib.sha256(json.dumps([sorted(pip), python]).encode()).hexdigest()[:16]
 
@@ -364,8 +518,78 @@ def _python_matches(version: str) -> bool:
 
 
 def _python_available(version: str) -> bool:
-    """An interpreter for a conda pin (`python=3.7.6`, `3.10.*`) by its major.minor prefix."""
-    return _python_matches(version) or shutil.which(f"python{python_prefix(version)}") is not None
+    """An interpreter for a conda pin (`python=3.7.6`, `3.10.*`) by its major.minor prefix,
+    on PATH or in pyenv's versions folder (uv is not asked, nothing is downloaded)."""
+    return find_python(version, None, None) is not None
+
+
+def find_python(version: str, uv: str | None, log: Any) -> str | None:
+    """An interpreter of ``version``'s major.minor: this one, one on PATH or in pyenv's
+    versions folder (pyenv's shims fail for versions other than its global one, so each
+    candidate is asked its version), uv's managed Pythons; else, with ``uv``, one uv
+    downloads where the network allows (not when UV_PYTHON_DOWNLOADS=never)."""
+    prefix = python_prefix(version)
+    if _python_matches(version):
+        return sys.executable
+    candidates = [
+        str(Path(folder) / f"python{prefix}")
+        for folder in os.environ.get("PATH", "").split(os.pathsep)
+        if folder and (Path(folder) / f"python{prefix}").is_file()
+    ]
+    root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    installed = [
+        p
+        for p in (root / "versions").glob(f"{prefix}*")
+        if p.name.split(".")[:2] == prefix.split(".")
+    ]
+    for folder in sorted(installed, key=lambda p: _version_key(p.name), reverse=True):
+        candidates.append(str(folder / "bin" / f"python{prefix}"))
+    for candidate in dict.fromkeys(candidates):
+        if _reports_version(candidate, prefix):
+            return candidate
+    if uv is None:
+        return None
+    never = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    steps = [["python", "find", "--managed-python", prefix]]
+    if os.environ.get("UV_PYTHON_DOWNLOADS", "").lower() != "never":
+        steps += [["python", "install", prefix], ["python", "find", "--managed-python", prefix]]
+    for step in steps:
+        try:
+            done = subprocess.run(
+                [uv, *step],
+                capture_output=True,
+                text=True,
+                env=never if "find" in step else None,
+                timeout=600,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return None
+        if log is not None:
+            log.write(f"$ uv {' '.join(step)}\n{done.stdout}{done.stderr}")
+        if "find" in step and done.returncode == 0 and done.stdout.strip():
+            return done.stdout.strip().splitlines()[-1]
+        if "install" in step and done.returncode != 0:
+            return None
+    return None
+
+
+def _version_key(name: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", name)[:3])
+
+
+def _reports_version(interpreter: str, prefix: str) -> bool:
+    try:
+        done = subprocess.run(
+            [interpreter, "-c", "import sys; print(*sys.version_info[:2], sep='.')"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0 and done.stdout.strip() == prefix
 
 
 def python_prefix(version: str) -> str:

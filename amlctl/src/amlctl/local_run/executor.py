@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -46,18 +47,41 @@ class Runner:
             self.envs = Environments("auto", self.runs_dir / "envs", self.console)
         return self.envs
 
+    def environment_spec(self, step: Step) -> dict[str, Any]:
+        """What the step's environment is built from: its component's, or what its kind asks
+        for (a Spark runtime's). A kind's own environment is built here, once, before the
+        step's cache key is made: where it cannot be built, the step runs in its
+        component's environment (one warning), and its key says so."""
+        with self._spec_lock:
+            if step.name in self._specs:
+                return self._specs[step.name]
+            spec = step.component.environment_build
+            asked = getattr(plugin(kind_of(step)), "environment_spec", None)
+            wanted = asked(step) if asked else spec
+            if wanted is not spec:
+                try:
+                    self._environments().bin_dir(wanted, yaml_key(step.name))
+                    spec = wanted
+                except ProjectError as exc:
+                    self.console.line(
+                        f"-- {step.name}: warning: the environment its {step.type} step asks "
+                        f"for cannot be had here ({exc}); it runs in its component's"
+                    )
+            self._specs[step.name] = spec
+            return spec
+
     def environment_of(self, step: Step) -> str:
-        """What the step runs in, for its cache key ("local" or "uv:<hash>"); builds nothing."""
-        return self._environments().key(step.component.environment_build, yaml_key(step.name))
+        """What the step runs in, for its cache key ("local" or "uv:<hash>")."""
+        return self._environments().key(self.environment_spec(step), yaml_key(step.name))
 
     def environment_bin(self, step: Step) -> str:
         """The bin folder of the step's environment (a new uv environment is built first)."""
-        return self._environments().bin_dir(step.component.environment_build, yaml_key(step.name))
+        return self._environments().bin_dir(self.environment_spec(step), yaml_key(step.name))
 
     def isolated_bin(self, step: Step, folder: Path) -> str:
         """A layer in ``folder`` over the step's environment, for one process group."""
         return self._environments().isolated_bin(
-            step.component.environment_build, yaml_key(step.name), folder
+            self.environment_spec(step), yaml_key(step.name), folder
         )
 
     def __init__(
@@ -100,6 +124,8 @@ class Runner:
             MLTableReader(self.console),
         )
         self.results: dict[str, StepResult] = {}
+        self._specs: dict[str, dict[str, Any]] = {}  # step -> its environment's spec
+        self._spec_lock = threading.Lock()
         self.walls: dict[str, float] = {}  # step -> wall seconds, cache lookups included
         # step -> digests of its code and each input, for `amlctl runs compare`
         self.fingerprints: dict[str, dict[str, str]] = {}
@@ -365,6 +391,7 @@ class Runner:
                 # only where present, so the keys of other steps stay what they were
                 **({"spark": component.spark} if component.spark else {}),
                 **({"automl": step.automl} if step.automl else {}),
+                **({"output_files": step.output_files} if step.output_files else {}),
                 # the MLTable reader of steps with mltable inputs (mltable_env.key_part)
                 **({"mltable": own["mltable"]} if "mltable" in own else {}),
             }
@@ -388,7 +415,10 @@ class Runner:
             spec = component.outputs.get(name, {"type": "uri_folder"})
             folder = workspace / name
             folder.mkdir()
-            outputs[name] = str(folder / name) if spec.get("type") == "uri_file" else str(folder)
+            if spec.get("type") == "uri_file":  # the file itself, named as its path names it
+                outputs[name] = str(folder / step.output_files.get(name, name))
+            else:
+                outputs[name] = str(folder)
         # sweeps need their run id up front: it is the parent of the trials' runs
         child = self.tracker.open_child(step.name, self.run_id, defer=step.type != "sweep")
         context = StepContext(

@@ -5,6 +5,13 @@ another MLflow version than amlctl's (1.x, 2.x or 3.x) logs into the same store 
 the stable REST API and never opens, or migrates, the SQLite file itself. The runner
 talks to it with a few plain HTTP calls (``RestClient``), without importing MLflow.
 
+The calls every run makes (experiments, runs, metrics, the model registry) are answered by
+``_routes`` at once, straight from the store; every other call of MLflow's REST API (MLflow
+3's logged models, datasets, traces...) by MLflow's own request handlers
+(``mlflow.server.handlers``, loaded in the background once the store is open) over the same
+store. amlctl depends on mlflow-skinny, which ships those handlers but not Flask, the web
+framework they run in: Flask is a dependency of amlctl for that.
+
 The server outlives one run (importing MLflow and opening the store cost seconds; a
 re-run should not pay them again) and exits after ``--idle`` seconds without requests.
 Its address is in ``<store>.server.json``; started with::
@@ -56,8 +63,9 @@ class TrackingError(Exception):
 # -- the server (run as a script; imports MLflow) ---------------------------------------------
 
 
-def _routes(store_uri: str, artifacts: str) -> tuple[dict[str, Any], type[Exception]]:
-    """The REST routes over the store (imports MLflow and opens, or makes, the store)."""
+def _routes(store_uri: str, artifacts: str) -> tuple[dict[str, Any], type[Exception], Any, Any]:
+    """The REST routes over the store, MLflow's exception type, the store and the registry
+    (imports MLflow and opens, or makes, the store)."""
     import logging
 
     from mlflow.entities import Metric, Param, RunStatus, RunTag, ViewType
@@ -276,7 +284,35 @@ def _routes(store_uri: str, artifacts: str) -> tuple[dict[str, Any], type[Except
         "metrics/get-history": history,
     }
 
-    return routes, MlflowException
+    return routes, MlflowException, store, registry
+
+
+def _mlflow_app(store: Any, registry: Any) -> Any:
+    """A Flask app of MLflow's own REST handlers (``mlflow server`` without its UI) over
+    the store and registry the server already has open."""
+    from flask import Flask
+    from mlflow.server import handlers
+
+    handlers._tracking_store = store  # what _get_tracking_store() gives every handler
+    handlers._model_registry_store = registry
+    app = Flask("amlctl-tracking")
+    for path, handler, methods in handlers.get_endpoints():
+        if path.startswith("/api/"):
+            endpoint = f"{','.join(methods)} {path}"  # one path, one handler per method
+            app.add_url_rule(path, endpoint=endpoint, view_func=handler, methods=methods)
+    return app
+
+
+def _forward(app: Any, method: str, path: str, data: bytes, headers: Any) -> tuple[int, str, bytes]:
+    """(status, content type, body) of MLflow's handler for one request."""
+    client = app.test_client()  # in-process WSGI: no second port, no second server
+    response = client.open(
+        path,
+        method=method,
+        data=data,
+        content_type=headers.get("Content-Type") or "application/json",
+    )
+    return response.status_code, response.content_type, response.get_data()
 
 
 def _serve(store_uri: str, state_file: Path, idle: float, artifacts: str) -> None:
@@ -286,6 +322,7 @@ def _serve(store_uri: str, state_file: Path, idle: float, artifacts: str) -> Non
     pointed at the server while the store opens.
     """
     ready = threading.Event()
+    mlflow_ready = threading.Event()  # MLflow's own handlers, loaded after the store opens
     app: dict[str, Any] = {}
     last_request = [time.monotonic()]
 
@@ -296,9 +333,11 @@ def _serve(store_uri: str, state_file: Path, idle: float, artifacts: str) -> Non
             pass
 
         def _reply(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
+            self._send(status, "application/json", json.dumps(body).encode())
+
+        def _send(self, status: int, content_type: str, data: bytes) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -310,34 +349,46 @@ def _serve(store_uri: str, state_file: Path, idle: float, artifacts: str) -> Non
                 self._reply(200, {"store": store_uri, "ready": ready.is_set()})
                 return
             length = int(self.headers.get("Content-Length") or 0)
-            body: dict[str, Any] = {}
-            if length:
-                body = json.loads(self.rfile.read(length) or b"{}")
+            raw = self.rfile.read(length) if length else b""
             ready.wait()
             if "error" in app:
                 self._reply(500, {"error_code": "INTERNAL_ERROR", "message": app["error"]})
                 return
             route = parsed.path.split(API, 1)[-1] if API in parsed.path else None
             handler = app["routes"].get(route or "")
+            if handler is None:
+                self._forward(parsed, raw)
+                return
+            body: dict[str, Any] = json.loads(raw or b"{}") if raw else {}
             for key, values in urllib.parse.parse_qs(parsed.query).items():
                 body.setdefault(
                     key, values if key in ("experiment_ids", "order_by") else values[-1]
                 )
-            if handler is None:
-                self._reply(
-                    404,
-                    {
-                        "error_code": "ENDPOINT_NOT_FOUND",
-                        "message": f"{parsed.path} is not served by amlctl's local tracking",
-                    },
-                )
-                return
             try:
                 self._reply(200, handler(body))
             except app["mlflow_error"] as exc:
                 self._reply(exc.get_http_status_code(), json.loads(exc.serialize_as_json()))
             except Exception as exc:  # a bad request must not stop the server
                 self._reply(400, {"error_code": "BAD_REQUEST", "message": str(exc)})
+
+        def _forward(self, parsed: Any, raw: bytes) -> None:
+            """Any other call, to MLflow's own handler of it."""
+            mlflow_ready.wait()
+            if "mlflow_app" not in app:
+                self._reply(
+                    404,
+                    {
+                        "error_code": "ENDPOINT_NOT_FOUND",
+                        "message": f"{parsed.path} is not served by amlctl's local tracking "
+                        f"({app.get('mlflow_app_error', 'no MLflow handlers')})",
+                    },
+                )
+                return
+            path = parsed.path + (f"?{parsed.query}" if parsed.query else "")
+            try:
+                self._send(*_forward(app["mlflow_app"], self.command, path, raw, self.headers))
+            except Exception as exc:  # a handler's failure must not stop the server
+                self._reply(500, {"error_code": "INTERNAL_ERROR", "message": str(exc)})
 
         do_GET = do_POST = do_PATCH = do_DELETE = _handle
 
@@ -361,14 +412,28 @@ def _serve(store_uri: str, state_file: Path, idle: float, artifacts: str) -> Non
     threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.5}, daemon=True
     ).start()
+    opened: tuple[Any, Any] | None = None  # the store and the registry
     try:
-        app["routes"], app["mlflow_error"] = _routes(store_uri, artifacts)
+        app["routes"], app["mlflow_error"], store, registry = _routes(store_uri, artifacts)
+        opened = (store, registry)
     except Exception as exc:  # answered to the requests that wait, then the server stops
         app["error"] = f"the MLflow store {store_uri} cannot be opened: {exc}"
         print(app["error"], file=sys.stderr, flush=True)
         idle = 0.5
     finally:
         ready.set()
+
+    def load_mlflow_app() -> None:
+        try:
+            if opened is not None:
+                app["mlflow_app"] = _mlflow_app(*opened)
+        except Exception as exc:  # e.g. Flask missing: those calls answer 404 saying why
+            app["mlflow_app_error"] = f"{type(exc).__name__}: {exc}"
+            print(f"MLflow's handlers cannot be loaded: {exc}", file=sys.stderr, flush=True)
+        finally:
+            mlflow_ready.set()
+
+    threading.Thread(target=load_mlflow_app, daemon=True).start()
     try:
         while time.monotonic() - last_request[0] < idle:
             time.sleep(min(5.0, idle / 4))

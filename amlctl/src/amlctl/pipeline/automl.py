@@ -7,6 +7,7 @@ for how it runs on this machine).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +29,7 @@ def _text(value: Any) -> str | None:
 def automl_settings(name: str, node: Any) -> dict[str, Any]:
     """What the stand-in honours of a loaded AutoML node, as JSON-friendly values."""
     task = _text(getattr(node, "task_type", None)) or ""
-    task = task.lower()
+    task = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", task).lower()  # ImageClassification, as written
     if task not in LOCAL_TASKS:
         raise ProjectError(
             f"jobs.{name}: AutoML {task or '?'} has no local stand-in (only "

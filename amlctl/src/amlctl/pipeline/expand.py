@@ -10,10 +10,11 @@ reported at once, one line per node, before anything runs.
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any
 
-from ..expressions import PARENT_OUTPUT
+from ..expressions import ANY_BINDING, PARENT_OUTPUT
 from ..project import ProjectError
 from ..state import file_sha
 from .graph import LOCAL_NODE_TYPES, NOT_LOCAL, PATH_TYPES_GRAPH, Binding, Step
@@ -22,6 +23,17 @@ from .nodes import attr, local_path, sweep_settings, to_binding, to_component
 # every command and sweep job has this output in Azure ML: the job's artifact folder
 # (what it wrote to ./outputs and ./logs)
 DEFAULT_OUTPUT = "artifacts"
+
+
+# what azure-ai-ml makes of a flow.dag.yaml (or a promptflow Run YAML) used as a component
+FLOW_COMPONENT = "promptflow_parallel"
+
+
+def _shown(path: Path, base: Path) -> str:
+    try:
+        return Path(os.path.relpath(path.resolve(), base)).as_posix()
+    except ValueError:  # another drive
+        return path.as_posix()
 
 
 def yaml_key(step: str) -> str:
@@ -42,12 +54,27 @@ class _Expansion:
         self.steps: dict[str, Step] = {}
         self.aliases: dict[str, str] = {}  # "outer.x" -> "outer/inner.y"
         self.problems: list[str] = []
+        self.refused: set[str] = set()  # nodes with a problem: bindings to them say nothing more
 
-    def jobs(self, jobs: dict[str, Any], scope: dict[str, Binding | None], prefix: str, base):
+    def jobs(
+        self,
+        jobs: dict[str, Any],
+        scope: dict[str, Binding | None],
+        prefix: str,
+        base,
+        files: dict[str, str] | None = None,
+    ):
+        """``files``: the file names of the enclosing pipeline's uri_file outputs."""
         for name, node in jobs.items():
-            self.node(prefix + name, node, scope, prefix, base)
+            self.node(prefix + name, node, scope, prefix, base, files or {})
 
-    def node(self, full: str, node: Any, scope, prefix: str, base: Path) -> None:
+    def node(self, full: str, node: Any, scope, prefix: str, base: Path, files) -> None:
+        known = len(self.problems)
+        self._node(full, node, scope, prefix, base, files)
+        if len(self.problems) > known and full not in self.steps:
+            self.refused.add(full)
+
+    def _node(self, full: str, node: Any, scope, prefix: str, base: Path, files) -> None:
         from ..cli import PROG
 
         key = yaml_key(full)
@@ -82,6 +109,13 @@ class _Expansion:
                 f"its YAML file (component: ./path/component.yml) to run it locally"
             )
             return
+        if getattr(component, "type", None) == FLOW_COMPONENT:
+            flow = Path(component.base_path) / str(getattr(component, "flow", "") or "")
+            self.problems.append(
+                f"{key}: a prompt flow ({_shown(flow, base)}) runs only in Azure ML, where its "
+                f"connections are; submit the pipeline with `{PROG} submit`"
+            )
+            return
         bindings = {}
         for input_name, raw in (node._job_inputs or {}).items():
             binding = self.binding(raw, scope, prefix, base, f"{key}.inputs.{input_name}")
@@ -89,7 +123,7 @@ class _Expansion:
                 binding.keys = [*binding.keys, f"{key}.inputs.{input_name}"]
                 bindings[input_name] = binding
         if node_type == "pipeline":
-            self.pipeline_node(full, node, component, bindings)
+            self.pipeline_node(full, node, component, bindings, output_files(node, files))
             return
         try:
             spec = to_component(component, self.sources)
@@ -115,6 +149,7 @@ class _Expansion:
         if node_type == "parallel":
             _parallel_node_settings(node, spec.parallel)
         step = Step(full, node_type, spec, bindings, outputs, sweep)
+        step.output_files = output_files(node, files)
         step.distribution, step.instance_count = _distribution(node)
         if node_type == "spark":
             resources = getattr(node, "resources", None)
@@ -122,7 +157,7 @@ class _Expansion:
             step.runtime_version = str(version) if version else ""
         self.steps[full] = step
 
-    def pipeline_node(self, full: str, node: Any, component: Any, bindings) -> None:
+    def pipeline_node(self, full: str, node: Any, component: Any, bindings, files) -> None:
         inner_scope: dict[str, Binding | None] = {}
         for input_name, spec in (component.inputs or {}).items():
             binding = bindings.get(input_name)
@@ -146,7 +181,7 @@ class _Expansion:
             match = PARENT_OUTPUT.fullmatch(str(target)) if target else None
             if match and prefix:
                 self.aliases[f"{prefix[:-1]}.{match.group(1)}"] = f"{full}.{output_name}"
-        self.jobs(component.jobs, inner_scope, full + "/", inner_base)
+        self.jobs(component.jobs, inner_scope, full + "/", inner_base, files)
 
     def binding(self, raw: Any, scope, prefix: str, base: Path, where: str) -> Binding | None:
         binding = to_binding(raw, base, self.data_assets)
@@ -177,6 +212,8 @@ class _Expansion:
                         break
                     seen.add(binding.ref)
                     binding.ref = self.aliases[binding.ref]
+                if binding.kind == "step" and binding.step in self.refused:
+                    continue
                 if binding.kind == "step" and (
                     binding.step not in self.steps
                     or binding.output not in self.steps[binding.step].outputs
@@ -186,6 +223,27 @@ class _Expansion:
                     )
 
 
+def file_name(output: Any) -> str | None:
+    """The file name a uri_file output's path ends with (``.../paths/${{name}}/hello.txt``)."""
+    path = attr(output, "path") if not isinstance(output, str) else None
+    if not isinstance(path, str) or path.endswith("/") or ANY_BINDING.search(path.split("/")[-1]):
+        return None
+    return path.rsplit("/", 1)[-1] or None
+
+
+def output_files(node: Any, files: dict[str, str]) -> dict[str, str]:
+    """{output: file name} of a node: from a path it gives the output, or from the output of
+    the enclosing pipeline it is bound to (``${{parent.outputs.x}}``)."""
+    found = {}
+    for output_name, raw in (getattr(node, "_job_outputs", None) or {}).items():
+        target = attr(raw, "path") if not isinstance(raw, str) else raw
+        match = PARENT_OUTPUT.fullmatch(str(target)) if target else None
+        name = files.get(match.group(1)) if match else file_name(raw)
+        if name:
+            found[output_name] = name
+    return found
+
+
 def expand_jobs(
     jobs: dict[str, Any],
     inputs: dict[str, dict[str, Any]],
@@ -193,11 +251,15 @@ def expand_jobs(
     data_assets: dict[str, Path],
     sources: dict[str, str],
     file: str,
+    outputs: dict[str, Any] | None = None,
 ) -> dict[str, Step]:
-    """Every step of the pipeline, pipeline components expanded; all problems in one error."""
+    """Every step of the pipeline, pipeline components expanded; all problems in one error.
+
+    ``outputs`` are the pipeline's own (their paths may name files)."""
     expansion = _Expansion(data_assets, sources, file)
     scope: dict[str, Binding | None] = {name: Binding("parent", name) for name in inputs}
-    expansion.jobs(jobs, scope, "", base)
+    files = {name: found for name, out in (outputs or {}).items() if (found := file_name(out))}
+    expansion.jobs(jobs, scope, "", base, files)
     expansion.resolve_aliases()
     if expansion.problems:
         raise ProjectError("\n".join(f"{file}: {line}" for line in expansion.problems))

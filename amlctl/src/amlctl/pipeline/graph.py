@@ -16,7 +16,7 @@ from ..project import ProjectError
 ASSET_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(?:@[\w.-]+|:[\w.-]+)$")
 ASSET_REFERENCE = re.compile(r"^azureml:(?://)?([^:@/]+)(?:[:@](.+))?$")
 LOCAL_NODE_TYPES = ("command", "sweep", "parallel", "spark", "automl")
-GRAPH_FORMAT = 4
+GRAPH_FORMAT = 5
 # node type -> what it is, for the one line that says why it cannot run here
 NOT_LOCAL = {
     "data_transfer": "a data transfer node (copies between Azure stores)",
@@ -80,6 +80,8 @@ class Step:
     instance_count: int = 1
     automl: dict[str, Any] = field(default_factory=dict)  # task, limits, ... (automl.py)
     runtime_version: str = ""  # a Spark node's resources.runtime_version ("3.4")
+    # a uri_file output's file name, where its path names one (Azure ML keeps it): output -> name
+    output_files: dict[str, str] = field(default_factory=dict)
 
     def upstream(self) -> set[str]:
         return {b.step for b in self.inputs.values() if b.kind == "step"}

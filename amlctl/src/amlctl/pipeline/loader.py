@@ -75,9 +75,40 @@ def _sdk_version() -> str:
     return f"{sdk}+{code[:12]}"
 
 
+def pipeline_component(path: Path) -> Any:
+    """The PipelineComponent a YAML file defines, or None.
+
+    azure-ai-ml loads a pipeline component (``type: pipeline`` with declared inputs, as
+    ``pipelineComponent.schema.json`` describes) with ``load_component``, never with
+    ``load_job``. Run locally, it is the pipeline job with one node that Azure ML would run
+    it as: its inputs are the job's, their defaults the values (``--set`` for the others).
+    """
+    if path.suffix not in (".yml", ".yaml"):
+        return None
+    from azure.ai.ml import load_component
+
+    try:
+        loaded = load_component(path)
+    except Exception:  # not a component either: the job's own error is the one to give
+        return None
+    return loaded if type(loaded).__name__ == "PipelineComponent" else None
+
+
+def component_input(declared: Any) -> dict[str, Any]:
+    """A pipeline component's input as a pipeline input: its default is the value; without
+    one (data inputs never have one) it is ``required`` unless optional."""
+    default = getattr(declared, "default", None)
+    kind = str(getattr(declared, "type", None) or "string")
+    found: dict[str, Any] = {"type": kind, "value": default}
+    if default is None and not getattr(declared, "optional", False):
+        found["required"] = True
+    return found
+
+
 def _build(spec: Path) -> Pipeline:
     quiet_azure_ml()
     path = parse(spec).path  # a Python pipeline may be named FILE.py:function
+    component = False
     try:
         job, sources = load_pipeline_job(spec)
     except ProjectError:
@@ -89,22 +120,30 @@ def _build(spec: Path) -> Pipeline:
         if missing:
             where, message = missing[0]
             raise ProjectError(f"{path.name}: {where}: {message}") from exc
-        raise ProjectError(
-            f"{path.name}: cannot be loaded ({type(exc).__name__}); run `validate` for details"
-        ) from exc
+        job = pipeline_component(path)
+        if job is None:
+            raise ProjectError(
+                f"{path.name}: cannot be loaded ({type(exc).__name__}); run `validate` for details"
+            ) from exc
+        component, sources = True, {str(path): file_sha(path)}
     if getattr(job, "type", None) != "pipeline":
         raise ProjectError(f"{path.name}: not a pipeline job (type: {getattr(job, 'type', '?')})")
     base = path.parent
     data_assets = local_data_assets(base, sources)
     inputs: dict[str, dict[str, Any]] = {}
     for name, declared in job.inputs.items():
-        inputs[name] = pipeline_input(name, declared._data, base, data_assets)
-    steps = expand_jobs(job.jobs, inputs, base, data_assets, sources, path.name)
-    settings = job.settings
+        if component:
+            inputs[name] = component_input(declared)
+        else:
+            inputs[name] = pipeline_input(name, declared._data, base, data_assets)
+    steps = expand_jobs(
+        job.jobs, inputs, base, data_assets, sources, path.name, dict(job.outputs or {})
+    )
+    settings = getattr(job, "settings", None)
     pipeline = Pipeline(
         path=str(spec),
-        name=job.display_name or path.stem,
-        experiment=job.experiment_name or path.stem,
+        name=job.display_name or job.name or path.stem,
+        experiment=getattr(job, "experiment_name", None) or path.stem,
         inputs=inputs,
         outputs=list(job.outputs),
         steps=steps,

@@ -8,10 +8,12 @@ declarations and, for sweep nodes, the ``azure.ai.ml.sweep`` search space object
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..expressions import ANY_BINDING, PARENT_INPUT, PARENT_OUTPUT, STEP_OUTPUT
+from ..pipeline.expand import FLOW_COMPONENT
 from ..pipeline.literals import type_error
 from ..problems import Problem
 from .limits import limit_problem
@@ -84,10 +86,21 @@ def check_pipeline(file: str, job: Any) -> list[Problem]:
         declared_outputs = dict(getattr(component, "outputs", None) or {})
         known_component = component is not None and not isinstance(component, str)
         component_name = _component_name(component, node_name)
-        raw_inputs = dict(getattr(node, "_job_inputs", None) or {})
-        search_space = dict(getattr(node, "search_space", None) or {})
+        raw_inputs = _node_inputs(node)
+        if getattr(component, "type", None) == FLOW_COMPONENT:
+            # azure-ai-ml's FlowComponentInputDict: fixed ports (data, flow_outputs,
+            # connections) and any other name is an optional column mapping of the flow
+            declared_inputs.update(
+                (name, _COLUMN_MAPPING) for name in raw_inputs if name not in declared_inputs
+            )
+        search_space = _sweep_space(node)
+        inputs_key = (
+            f"jobs.{node_name}"
+            if getattr(node, "type", None) == "automl"
+            else f"jobs.{node_name}.inputs"
+        )
         for input_name, value in raw_inputs.items():
-            where = f"jobs.{node_name}.inputs.{input_name}"
+            where = f"{inputs_key}.{input_name}"
             for text in _strings(value):
                 for name in PARENT_INPUT.findall(text):
                     used_inputs.add(name)
@@ -165,12 +178,47 @@ def check_pipeline(file: str, job: Any) -> list[Problem]:
     return problems
 
 
+class _ColumnMapping:
+    """A flow component's dynamic input: an optional string, e.g. ``text: ${data.text}``."""
+
+    type = "string"
+    optional = True
+    default = None
+
+
+_COLUMN_MAPPING = _ColumnMapping()
+
+
+def _node_inputs(node: Any) -> dict[str, Any]:
+    """A node's input bindings; an AutoML node's are its data fields (training_data...)."""
+    if getattr(node, "type", None) == "automl":
+        from ..pipeline.automl import DATA_INPUTS
+
+        return {
+            name: getattr(node, name)
+            for name in DATA_INPUTS
+            if getattr(node, name, None) is not None
+        }
+    return dict(getattr(node, "_job_inputs", None) or {})
+
+
+def _sweep_space(node: Any) -> dict[str, Any]:
+    """A sweep node's search space, {input: distribution}.
+
+    An AutoML image or NLP node's ``search_space`` is a list of spaces of the task's own
+    settings (model_name, learning_rate...), not of component inputs: the SDK's schema checks
+    it, and it binds nothing here.
+    """
+    space = getattr(node, "search_space", None)
+    return dict(space) if isinstance(space, Mapping) else {}
+
+
 def _cycle(nodes: dict[str, Any]) -> list[str] | None:
     """One cycle among the jobs' output bindings, as [a, b, ..., a]; None without one."""
     upstream = {
         name: {
             step
-            for value in (getattr(node, "_job_inputs", None) or {}).values()
+            for value in _node_inputs(node).values()
             for text in _strings(value)
             for step, _ in STEP_OUTPUT.findall(text)
             if step in nodes

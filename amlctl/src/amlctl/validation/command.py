@@ -45,17 +45,27 @@ def main(args: argparse.Namespace) -> int:
     for problem in problems:
         print(problem)
     errors = sum(p.severity == "error" for p in problems)
-    warnings = len(problems) - errors
+    warnings = sum(p.severity == "warning" for p in problems)
+    notes = len(problems) - errors - warnings
     took = time.monotonic() - started
-    print(f"{checked} files checked in {took:.1f} s: {errors} errors, {warnings} warnings")
+    summary = f"{checked} files checked in {took:.1f} s: {errors} errors, {warnings} warnings"
+    print(summary + (f", {notes} notes" if notes else ""))
     return 1 if errors else 0
 
 
+OFFLINE = "offline validation does not authenticate"
+
+
 class _OfflineCredential:
-    """Any credential object will do: validation never asks for a token."""
+    """Any credential object will do: the SDK's offline checks never ask for a token.
+
+    Only its look-up of a named compute (``MLClient.jobs.validate`` resolves each
+    ``compute: azureml:<name>`` to its ARM id) does; that error is turned into a note by
+    ``_offline_compute``.
+    """
 
     def get_token(self, *scopes: str, **kwargs: Any) -> Any:
-        raise RuntimeError("offline validation does not authenticate")
+        raise RuntimeError(OFFLINE)
 
 
 def project_files(root: Path) -> Iterator[tuple[str, Path]]:
@@ -224,7 +234,13 @@ def validate_file(
     try:
         loaded = loader(file)
     except Exception as exc:  # the SDK raises marshmallow, azure and plain errors alike
-        return _spread(_load_problems(relative, exc), stands_for)
+        from ..pipeline.loader import pipeline_component
+
+        # a pipeline component without a $schema reads like a pipeline job; `run` runs it
+        component = pipeline_component(file) if kind == "pipeline" and not python else None
+        if component is None:
+            return _spread(_load_problems(relative, exc), stands_for)
+        loaded, kind = component, "component"
     problems: list[Problem] = []
     if kind == "component":
         problems += _sdk_result(relative, client.components.validate(loaded))
@@ -233,12 +249,13 @@ def validate_file(
     elif kind == "pipeline":
         if getattr(loaded, "type", None) != "pipeline":
             return [Problem(relative, f"expected a pipeline job, got {loaded.type}", field="type")]
-        problems += _spread(_sdk_result(relative, client.jobs.validate(loaded)), stands_for)
+        result = _spread(_sdk_result(relative, client.jobs.validate(loaded)), stands_for)
+        problems += _offline_compute(relative, result)
         every_node = full_view(loaded, spec, standing)
         problems += check_pipeline(relative, every_node)
         problems += check_local_paths(relative, file.parent, every_node)
     elif kind == "job":
-        problems += _sdk_result(relative, client.jobs.validate(loaded))
+        problems += _offline_compute(relative, _sdk_result(relative, client.jobs.validate(loaded)))
     elif kind == "schedule" and not _refers_to_file(file):  # files are checked on their own
         job = getattr(loaded, "create_job", None)
         if job is not None and not isinstance(job, str) and getattr(job, "type", "") == "pipeline":
@@ -422,6 +439,31 @@ def _flatten(tree: Any, path: str = "") -> Iterator[tuple[str, str]]:
             yield from _flatten(item, path)
     else:
         yield path or "(file)", str(tree)
+
+
+def _offline_compute(relative: str, problems: list[Problem]) -> list[Problem]:
+    """The SDK's failed look-ups of named computes, as one note: the workspace is not asked.
+
+    ``run --local`` ignores ``compute``, and in the cloud a missing cluster is the
+    workspace's answer, not the file's fault; what validate can say offline is that it did
+    not check. Any other problem is kept as it is.
+    """
+    looked_up = [p for p in problems if p.message == OFFLINE and _is_compute_field(p.field)]
+    if not looked_up:
+        return problems
+    kept = [p for p in problems if p not in looked_up]
+    fields = ", ".join(str(p.field) for p in looked_up)
+    note = Problem(
+        relative,
+        "whether these computes exist in the workspace is not checked offline",
+        field=fields,
+        severity="note",
+    )
+    return [*kept, note]
+
+
+def _is_compute_field(field: str | None) -> bool:
+    return field == "compute" or bool(field and re.fullmatch(r"jobs\.[^.]+\.compute", field))
 
 
 def _sdk_result(relative: str, result: Any) -> list[Problem]:

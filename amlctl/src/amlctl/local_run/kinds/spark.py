@@ -8,8 +8,11 @@ times the executors (the most dynamic allocation may use), capped at this machin
 
 Needs pyspark in the project's environment and Java 17 or newer; both are checked before
 anything starts, each with a one-line error that names what to install. A node whose
-``resources.runtime_version`` names another Spark than the installed pyspark's runs with a
-warning naming both. Like any job, it runs in a snapshot of its code (``<step>/wd``).
+``resources.runtime_version`` names another Spark than the installed pyspark's runs in an
+environment built for that runtime (pyspark of that version at the runtime's Python, like
+any other step environment: with uv, by content, reused); where it cannot be built, on the
+installed pyspark with a warning naming both. Like any job, it runs in a snapshot of its
+code (``<step>/wd``).
 """
 
 from __future__ import annotations
@@ -35,6 +38,12 @@ if TYPE_CHECKING:
     from ..context import StepContext
 
 MIN_JAVA = 17
+# Azure ML's serverless Spark runtimes (Azure Synapse's): their Python, and what Spark's
+# Python API needs beside pyspark, held to releases that Spark version works with
+RUNTIMES: dict[str, tuple[str | None, list[str]]] = {
+    "3.3": ("3.10", ["numpy<2", "pandas<2", "pyarrow<13"]),
+    "3.4": ("3.10", ["numpy<2", "pandas<2.1", "pyarrow<15"]),
+}
 PYSPARK_HINT = "pip install pyspark==4.3.0 (in a generated project: pip install -e '.[spark]')"
 JAVA_HINT = (
     f"install a Java {MIN_JAVA}+ runtime (e.g. apt-get install openjdk-17-jre-headless) "
@@ -112,9 +121,12 @@ def java_major(version_text: str) -> int | None:
 
 
 def preflight(steps: list[Step]) -> None:
-    """Before a run starts: what its Spark steps need is there."""
-    if any(step.component.kind == "spark" for step in steps):
+    """Before a run starts: what its Spark steps need is there (pyspark installed for a step
+    that names no runtime version: one that does gets an environment built for it)."""
+    spark = [step for step in steps if step.component.kind == "spark"]
+    if any(not step.runtime_version for step in spark):
         spark_submit()
+    if spark:
         java_command()
 
 
@@ -133,8 +145,11 @@ def local_master(conf: dict[str, str]) -> str:
     return f"local[{max(1, min(cores * executors, os.cpu_count() or 1))}]"
 
 
-def submit_argv(settings: dict[str, Any], arguments: str, where: str) -> list[str]:
-    """The spark-submit command line for the component's settings and resolved args."""
+def submit_argv(
+    settings: dict[str, Any], arguments: str, where: str, submit: Path | None = None
+) -> list[str]:
+    """The spark-submit command line for the component's settings and resolved args
+    (``submit``: the spark-submit script, default the installed pyspark's)."""
     if settings.get("entry_class"):
         raise ProjectError(
             f"{where}: entry.class_name ({settings['entry_class']}) is a JVM entry point; "
@@ -142,7 +157,7 @@ def submit_argv(settings: dict[str, Any], arguments: str, where: str) -> list[st
         )
     if not settings.get("entry_file"):
         raise ProjectError(f"{where}: the Spark component has no entry.file")
-    argv = [str(spark_submit()), "--master", local_master(settings["conf"])]
+    argv = [str(submit or spark_submit()), "--master", local_master(settings["conf"])]
     for option in ("py_files", "jars", "files", "archives"):
         if settings.get(option):
             argv += [f"--{option.replace('_', '-')}", ",".join(settings[option])]
@@ -153,23 +168,65 @@ def submit_argv(settings: dict[str, Any], arguments: str, where: str) -> list[st
     return [*argv, settings["entry_file"], *shlex.split(arguments)]
 
 
+def environment_spec(step: Step) -> dict[str, Any]:
+    """The environment a Spark step runs in: its component's own while the installed pyspark
+    is the Spark its ``resources.runtime_version`` names (or none is named); else one built
+    for that runtime: its Python, pyspark of that version and what Spark's Python API uses
+    (the executor falls back to the component's own, with a warning, where it cannot be
+    built)."""
+    own: dict[str, Any] = step.component.environment_build
+    wanted = step.runtime_version
+    installed = installed_pyspark()
+    if not wanted or (installed is not None and not runtime_note(wanted, installed)):
+        return own
+    minor = ".".join(wanted.split(".")[:2])
+    python, libraries = RUNTIMES.get(minor, (None, []))
+    extra: list[str] = []
+    if own:
+        from ..envs import requirements
+
+        extra = requirements(own)[0]
+    pip = [f"pyspark=={minor}.*", *libraries, *extra]
+    dependencies: list[Any] = [f"python={python}"] if python else []
+    return {"conda": {"dependencies": [*dependencies, {"pip": pip}]}}
+
+
+def pyspark_of(python: str, where: str) -> tuple[Path, str]:
+    """(spark-submit, version) of the pyspark that ``python`` imports."""
+    probe = subprocess.run(
+        [python, "-c", "import os, pyspark; print(os.path.dirname(pyspark.__file__)); "
+         "print(pyspark.__version__)"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    lines = probe.stdout.split()
+    if probe.returncode != 0 or len(lines) != 2:
+        raise StepFailed(f"{where}: its environment ({python}) has no pyspark: {PYSPARK_HINT}")
+    return Path(lines[0]) / "bin" / "spark-submit", lines[1]
+
+
 def run(step: Step, ctx: StepContext) -> None:
+    from .command import job_env
+
     where = yaml_key(step.name)
     settings = step.component.spark
     arguments = resolve_command(step.component.command, ctx.inputs, ctx.outputs, where)
-    argv = submit_argv(settings, arguments, where)
+    submit_argv(settings, arguments, where, Path("spark-submit"))  # refuses what cannot run
     source = Path(step.component.code_dir)
     for name in (settings["entry_file"], *settings["py_files"], *settings["files"]):
         if not (source / name).exists():
             raise StepFailed(f"{where}: {name} is not in the component's code ({source})")
-    note = runtime_note(step.runtime_version, installed_pyspark())
+    # the step's environment (built for its runtime where needed), in a layer of its own
+    env = job_env(step, ctx, "spark")
+    python = shutil.which("python", path=env["PATH"]) or sys.executable
+    submit, version = pyspark_of(python, where)
+    note = runtime_note(step.runtime_version, version)
     if note:
         ctx.console.line(f"-- {step.name}: warning: {note}")
+    argv = submit_argv(settings, arguments, where, submit)
     # as Azure ML runs a job from its code's snapshot, not from the source folder
     code_dir = workdir.prepare(source, ctx.step_dir / "wd")
-    env = ctx.env(step)
-    # the driver and the workers run the project's Python, where pyspark is installed
-    env["PYSPARK_PYTHON"] = env["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    # the driver and the workers run the environment's Python, where pyspark is installed
+    env["PYSPARK_PYTHON"] = env["PYSPARK_DRIVER_PYTHON"] = python
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     for folder in ctx.outputs.values():  # Spark writes its output folders itself
         path = Path(folder)

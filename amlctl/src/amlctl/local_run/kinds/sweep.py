@@ -124,8 +124,9 @@ def run(step: Step, ctx: StepContext) -> None:
             spec = step.component.outputs.get(name, {"type": "uri_folder"})
             folder = trial_dir / name
             folder.mkdir(parents=True)
+            file = step.output_files.get(name, name)
             trial_outputs[name] = (
-                str(folder / name) if spec.get("type") == "uri_file" else str(folder)
+                str(folder / file) if spec.get("type") == "uri_file" else str(folder)
             )
         shown = ", ".join(
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
