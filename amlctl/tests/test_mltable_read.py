@@ -77,6 +77,16 @@ CASES: dict[str, tuple[dict[str, str], dict]] = {
         {"a/x/one.csv": TYPED, "a/two.csv": OTHER},
         table(ALL_CSV, {"read_delimited": {"include_path_column": True}}),
     ),
+    # types come from the first 200 rows: a 2 at row 200 makes an int column, at row 201
+    # it is missing from a bool one
+    "inference_sample_inside": (
+        {"x.csv": "x,y\n" + "".join(f"{i % 2},a\n" for i in range(199)) + "2,b\n"},
+        table([{"file": "x.csv"}], DEFAULT),
+    ),
+    "inference_sample_beyond": (
+        {"x.csv": "x,y\n" + "".join(f"{i % 2},a\n" for i in range(200)) + "2,b\n"},
+        table([{"file": "x.csv"}], DEFAULT),
+    ),
     # paths: file, folder, pattern; files in the order of their full paths
     "paths_kinds": (
         {"b/2.csv": "v\n2\n", "b/1.csv": "v\n1\n", "c/9.csv": "v\n9\n", "top.csv": "v\n0\n"},
