@@ -73,6 +73,14 @@ CASES: dict[str, tuple[dict[str, str], dict]] = {
             {"read_delimited": {"delimiter": ";", "encoding": "utf8"}},
         ),
     ),
+    "one_line_per_row": (
+        {"m.csv": 'a,b\n1,"x\ny"\n2,"p,q"\n3,z\n'},
+        table([{"file": "m.csv"}], DEFAULT),
+    ),
+    "support_multi_line": (
+        {"m.csv": 'a,b\n1,"x\ny"\n2,"p,q"\n3,z\n'},
+        table([{"file": "m.csv"}], {"read_delimited": {"support_multi_line": True}}),
+    ),
     "path_column": (
         {"a/x/one.csv": TYPED, "a/two.csv": OTHER},
         table(ALL_CSV, {"read_delimited": {"include_path_column": True}}),

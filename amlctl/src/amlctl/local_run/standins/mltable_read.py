@@ -230,26 +230,21 @@ def _read(spec_file: Path, files: list[Path], kind: str, options: Any) -> Any:
         header = options.get("header", "all_files_same_headers")
         infer = options.get("infer_column_types", True) is not False
         empty_as_string = bool(options.get("empty_as_string"))
-        names = None
+        names: list[str] = []
         for index, file in enumerate(files):
             first_line_header = header in ("all_files_same_headers", "all_files_different_headers")
             first_line_header = first_line_header or (header == "from_first_file" and index == 0)
-            part = pd.read_csv(
-                file,
-                sep=options.get("delimiter", ","),
-                encoding=_encoding(options.get("encoding")),
-                header=0 if first_line_header else None,
-                dtype=str,
-                keep_default_na=False,
-                na_filter=False,
+            rows = _delimited_rows(file, options)
+            if first_line_header:
+                names = [str(n) for n in rows.pop(0)] if rows else names
+            elif header == "no_header":
+                width = max((len(r) for r in rows), default=0)
+                names = [f"Column{i + 1}" for i in range(width)]
+            part = pd.DataFrame(
+                [r[: len(names)] + [None] * (len(names) - len(r)) for r in rows],
+                columns=names,
+                dtype=object,
             )
-            if header == "no_header":
-                part.columns = [f"Column{i + 1}" for i in range(part.shape[1])]
-            elif header == "from_first_file":
-                if index == 0:
-                    names = list(part.columns)
-                else:
-                    part.columns = names[: part.shape[1]]
             parts.append(_with_path(part, file, path_column))
         frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
         frame = frame.astype(object).where(frame.notna(), None)
@@ -287,6 +282,30 @@ def _read(spec_file: Path, files: list[Path], kind: str, options: Any) -> Any:
             "read_json_lines are)"
         )
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _delimited_rows(file: Path, options: dict[str, Any]) -> list[list[Any]]:
+    """The fields of each row. Without ``support_multi_line`` (the default) each line is a
+    row, as rslex reads it: a quote left open on a line stays in the field's text."""
+    import csv
+
+    delimiter = str(options.get("delimiter", ","))
+    try:
+        text = file.read_text(encoding=_encoding(options.get("encoding")))
+    except (UnicodeDecodeError, LookupError) as exc:
+        encoding = options.get("encoding", "utf8")
+        raise Problem(f"{file}: cannot be read as {encoding}: {exc}") from None
+    if options.get("support_multi_line"):
+        return [row for row in csv.reader(text.splitlines(keepends=True), delimiter=delimiter)]
+    rows = []
+    for line in text.splitlines():
+        if not line:
+            continue
+        if line.count('"') % 2:
+            rows.append(line.split(delimiter))
+        else:
+            rows.append(next(csv.reader([line], delimiter=delimiter)))
+    return rows
 
 
 def _with_path(part: Any, file: Path, path_column: Any) -> Any:
