@@ -460,6 +460,7 @@ def test_parallel_mltable_partition_format(tmp_path):
         f"1001 dominicks 8 3.0 {columns}",
         f"1001 tropicana 8 3.0 {columns}",
     ]
+    assert not (folder / ".runs" / "latest" / "parallel_train" / "table.json").exists()
     models = output(folder, "parallel_train", "model_folder")
     found = sorted(str(p.relative_to(models)) for p in models.rglob("model.json"))
     assert found == [

@@ -77,6 +77,10 @@ def run(step: Step, ctx: StepContext) -> None:
     argv = [sys.executable, str(STANDIN), str(spec_file)]
     log_file = ctx.step_dir / "log.txt"
     code = run_process(argv, STANDIN.parent, ctx.env(step), log_file, step.name, ctx.console)
+    if code == 0:  # the tables' copies handed to the stand-in (kept when the step failed)
+        for table in tables.values():
+            if table:
+                Path(table).unlink(missing_ok=True)
     if code != 0:
         raise StepFailed(
             f"exit code {code}",

@@ -96,6 +96,8 @@ def run(step: Step, ctx: StepContext) -> None:
     if code == 0:
         shutil.rmtree(code_dir, ignore_errors=True)  # kept only when the step failed
         shutil.rmtree(step_dir / "env-parallel", ignore_errors=True)
+        if table:  # the table's copy handed to the driver (kept when the step failed)
+            Path(table).unlink(missing_ok=True)
     if code != 0:
         raise StepFailed(
             f"exit code {code}",
