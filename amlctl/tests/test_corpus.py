@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from amlctl.local_run import command as run_command
+from amlctl.local_run.steps import Console
 from amlctl.project import ProjectError
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -440,6 +441,93 @@ def test_parallel_mltable_partitions(tmp_path):
         "south pears 21.0",
     ]
     assert "16 items in 4 mini-batches" in out
+
+
+def test_parallel_mltable_partition_format(tmp_path):
+    """partition_keys over an MLTable whose key columns come from its folder names
+    (include_path_column + extract_columns_from_partition_format, as Microsoft's many-models
+    example writes it): one mini-batch per (Store, Brand), read by the mltable package.
+    Refused before ("partition_keys ['Store', 'Brand'] are not columns")."""
+    code, out, folder = run_corpus("parallel-mltable-partition-format", tmp_path)
+    assert code == 0, out
+    assert "read by mltable 1.7.0" in out
+    assert "32 items in 4 mini-batches, 2 worker processes" in out
+    rows = output(folder, "parallel_train", "summary").read_text().splitlines()
+    columns = "Advert|Brand|Price|Quantity|Store|WeekStarting"
+    assert rows == [
+        f"1000 dominicks 8 3.0 {columns}",
+        f"1000 tropicana 8 3.0 {columns}",
+        f"1001 dominicks 8 3.0 {columns}",
+        f"1001 tropicana 8 3.0 {columns}",
+    ]
+    assert not (folder / ".runs" / "latest" / "parallel_train" / "table.json").exists()
+    models = output(folder, "parallel_train", "model_folder")
+    found = sorted(str(p.relative_to(models)) for p in models.rglob("model.json"))
+    assert found == [
+        f"{s}/{b}/model.json" for s in ("1000", "1001") for b in ("dominicks", "tropicana")
+    ]
+    assert json.loads((models / "1001" / "tropicana" / "model.json").read_text()) == {
+        "slope": 3.0,
+        "intercept": 250.0,
+    }
+
+
+def test_partition_format_without_the_package(tmp_path, monkeypatch):
+    """Where the package's environment cannot be built (here: no uv), one line says so and
+    the driver reads the MLTable with amlctl's own reader: the same partitions."""
+    import os
+
+    from amlctl.local_run import mltable_env
+
+    tools = os.environ["AMLCTL_TOOLS_DIR"]  # the session's (conftest)
+    monkeypatch.setenv("AMLCTL_TOOLS_DIR", str(tmp_path / "no-tools"))
+    monkeypatch.setattr(mltable_env, "uv_binary", lambda: None)
+    code, out, folder = run_corpus("parallel-mltable-partition-format", tmp_path)
+    assert code == 0, out
+    assert out.count("MLTable inputs are read by amlctl's own MLTable reader") == 1
+    assert "read by amlctl's own MLTable reader" in out and "mltable 1.7.0" not in out
+    rows = output(folder, "parallel_train", "summary").read_text().splitlines()
+    assert [r.split()[:3] for r in rows] == [
+        [store, brand, "8"] for store in ("1000", "1001") for brand in ("dominicks", "tropicana")
+    ]
+    # once the package can be had, the own reader's result is not reused: read again by it
+    monkeypatch.undo()
+    os.environ["AMLCTL_TOOLS_DIR"] = tools
+    mltable_env.MLTableReader(Console(io.StringIO())).python()  # built (or found) before
+    stream = io.StringIO()
+    assert run_command.run_pipeline(folder / "pipeline.yml", [], stream=stream) == 0
+    again = stream.getvalue()
+    assert "read by mltable 1.7.0" in again, again
+    assert re.search(r"^partition_job +cached", again, re.MULTILINE), again
+    assert re.search(r"^parallel_train +done", again, re.MULTILINE), again
+
+
+def test_parallel_mltable_the_package_refuses(tmp_path):
+    """An MLTable the package cannot read fails its step in one line (the package's reason)."""
+    folder = tmp_path / "copy"
+    shutil.copytree(CORPUS / "parallel-mltable-partitions", folder)
+    table = folder / "sales" / "MLTable"
+    table.write_text(table.read_text() + "  - filter: (col('units') > 1) & (col('week') < 3)\n")
+    (folder / ".git").mkdir()
+    stream = io.StringIO()
+    code = run_command.run_pipeline(folder / "pipeline.yml", [], stream=stream)
+    out = stream.getvalue()
+    assert code != 0
+    [line] = [ln for ln in out.splitlines() if "its MLTable input cannot be read" in ln]
+    assert "mltable cannot read it" in line and "Python-Expression" not in line
+    assert "Traceback" not in out
+
+
+def test_parallel_mltable_files(tmp_path):
+    """An MLTable with no read_* transformation (Microsoft's mnist example: `paths: - file:
+    ./mnist`) is a file dataset: its folder's files in mini-batches of mini_batch_size paths.
+    Before, the driver read the files as CSV and run() got a DataFrame."""
+    code, out, folder = run_corpus("parallel-mltable-files", tmp_path)
+    assert code == 0, out
+    assert "7 items in 3 mini-batches, 2 worker processes" in out
+    rows = output(folder, "identify", "job_output_file").read_text().splitlines()
+    assert sorted(rows) == [f"{i}.txt: {(i * 7 + 3) % 10}" for i in range(7)]
+    assert all(f"[view_result] {row}" in out for row in rows)  # the next step read it
 
 
 def test_mlflow_older_client(tmp_path):

@@ -286,6 +286,7 @@ def test_automl_pipeline_runs_end_to_end_with_the_stand_in(automl_project, tmp_p
     code, out = run(pipeline, tmp_path / "runs")
     assert code == 0, out
     assert "LOCAL STAND-IN for Azure AutoML" in out
+    assert "[automl] MLTable " in out and " read by mltable 1.7.0" in out  # the package's table
     [line] = [line for line in out.splitlines() if line.startswith("automl: AutoML ran as a LOCAL")]
     best = float(line.split("Accuracy ")[1].split()[0])
     assert 0.9 < best <= 1.0, line
@@ -342,6 +343,25 @@ def test_stand_in_honours_max_trials_allowed_algorithms_and_exit_score(tmp_path)
     assert summary["stopped"] == "exit_score 0.5 reached"
     assert [t["algorithm"] for t in summary["trials"]] == ["LogisticRegression"]
     assert summary["validation"] == "30% holdout"
+
+
+def test_stand_in_applies_the_mltable_transformations(tmp_path):
+    """Without the package's table (no tool environment), the own reader applies the MLTable's
+    transformations: a path column dropped again, a filter, a skip (refused before:
+    "transformation 'filter' is not supported locally")."""
+    table = tmp_path / "filtered"
+    table.mkdir()
+    from sklearn.datasets import load_iris
+
+    load_iris(as_frame=True).frame.to_csv(table / "iris.csv", index=False)
+    (table / "MLTable").write_text(
+        "paths:\n  - file: ./iris.csv\ntransformations:\n"
+        "  - read_delimited:\n      include_path_column: true\n"
+        "  - filter: col('target') != 2\n  - skip: 10\n  - drop_columns: [Path]\n"
+    )
+    done = standin({"limits": {"max_trials": 1}, "data": {"training_data": str(table)}}, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "classification, 90 rows, 4 features" in done.stdout
 
 
 def test_stand_in_stops_a_trial_at_its_timeout(tmp_path):

@@ -35,6 +35,8 @@ class RunServices:
     # the bin folder one process group of the step runs in: a fresh layer in the given
     # folder over the step's environment, so that what it installs stays there
     isolated_bin: Callable[[Step, Path], str]
+    # reads MLTable folders with the mltable package (mltable_env.MLTableReader)
+    mltable: Any = None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from .cache import Hasher, Store, cache_key
 from .context import RunServices, StepContext, StepResult
 from .kinds import kind_of, plugin, plugins_of
 from .kinds.command import PATH_TYPES
+from .mltable_env import MLTableReader
 from .processes import REAPER
 from .steps import Console, StepFailed, tail
 from .timings import Timings
@@ -120,6 +121,7 @@ class Runner:
             self.environment_bin,
             self.step_env,
             self.isolated_bin,
+            MLTableReader(self.console),
         )
         self.results: dict[str, StepResult] = {}
         self._specs: dict[str, dict[str, Any]] = {}  # step -> its environment's spec
@@ -390,6 +392,8 @@ class Runner:
                 **({"spark": component.spark} if component.spark else {}),
                 **({"automl": step.automl} if step.automl else {}),
                 **({"output_files": step.output_files} if step.output_files else {}),
+                # the MLTable reader of steps with mltable inputs (mltable_env.key_part)
+                **({"mltable": own["mltable"]} if "mltable" in own else {}),
             }
         )
         step_dir = self.run_dir / step.name

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from ...pipeline.automl import DATA_INPUTS
 from ...project import ProjectError
+from ..mltable_env import is_table, key_part
 from ..steps import StepFailed, run_process
+from .parallel import read_table
 
 if TYPE_CHECKING:
     from ...pipeline.graph import Pipeline, Step
@@ -47,15 +49,22 @@ def preflight(steps: list[Step]) -> None:
 
 
 def key_parts(step: Step, hasher: Hasher) -> dict[str, Any]:
-    """The stand-in's code is part of what produced the step's outputs."""
-    return {"driver": hasher.file(STANDIN)}
+    """The stand-in's code and the MLTable reader are part of what produced its outputs."""
+    return {"driver": hasher.file(STANDIN), **key_part(step, hasher)}
 
 
 def run(step: Step, ctx: StepContext) -> None:
+    data = {key: ctx.inputs.get(key) for key in DATA_INPUTS}
+    tables = {
+        key: read_table(ctx, path, ctx.step_dir / f"{key}.json")
+        for key, path in data.items()
+        if is_table(path)
+    }
     spec = {
         **step.automl,
         "step": step.name,
-        "data": {key: ctx.inputs.get(key) for key in DATA_INPUTS},
+        "data": data,
+        "tables": tables,
         "best_model": ctx.outputs["best_model"],
         "summary_file": SUMMARY_FILE,
     }
@@ -68,6 +77,10 @@ def run(step: Step, ctx: StepContext) -> None:
     argv = [sys.executable, str(STANDIN), str(spec_file)]
     log_file = ctx.step_dir / "log.txt"
     code = run_process(argv, STANDIN.parent, ctx.env(step), log_file, step.name, ctx.console)
+    if code == 0:  # the tables' copies handed to the stand-in (kept when the step failed)
+        for table in tables.values():
+            if table:
+                Path(table).unlink(missing_ok=True)
     if code != 0:
         raise StepFailed(
             f"exit code {code}",

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...pipeline.expand import yaml_key
+from ..mltable_env import MLTableReader, TableProblem, is_table, key_part
 from ..resolve import display, resolve_command
 from ..steps import StepFailed, run_process
 from ..workdir import prepare
@@ -28,8 +29,20 @@ DEFAULT_APPEND_ROW_FILE = "parallel_run_step.txt"
 
 
 def key_parts(step: Step, hasher: Hasher) -> dict[str, Any]:
-    """The local driver is part of what produced the step's outputs."""
-    return {"driver": hasher.file(DRIVER)}
+    """The local driver and the MLTable reader are part of what produced the step's outputs."""
+    return {"driver": hasher.file(DRIVER), **key_part(step, hasher)}
+
+
+def read_table(ctx: StepContext, folder: str, out: Path) -> str | None:
+    """The table of an MLTable input as table JSON in ``out`` (the mltable package's), or
+    None where the package cannot be had (the step then reads it with amlctl's own reader)."""
+    reader = ctx.services.mltable or MLTableReader(ctx.console)
+    try:
+        who = reader.read(folder, out)
+    except TableProblem as exc:
+        raise StepFailed(f"its MLTable input cannot be read: {exc}") from None
+    ctx.console.line(f"[{ctx.step_dir.name}] MLTable {folder} read by {who}")
+    return str(out) if out.is_file() else None
 
 
 def run(step: Step, ctx: StepContext) -> None:
@@ -54,12 +67,17 @@ def run(step: Step, ctx: StepContext) -> None:
         # a uri_file output is the file itself; a folder output gets the default file name
         is_file = target in outputs.values() and not Path(target).is_dir()
         append_file = target if is_file else str(Path(target) / file_name)
+    data_paths = shlex.split(data)
+    table = None
+    if data_paths and is_table(data_paths[0]):
+        table = read_table(ctx, data_paths[0], step_dir / "table.json")
     code_dir = prepare(step.component.code_dir, step_dir / "wd-log")
     spec = {
         "code_dir": str(code_dir),
         "entry_script": settings["entry_script"],
         "arguments": argv,
-        "inputs": shlex.split(data),
+        "inputs": data_paths,
+        "table": table,
         "mini_batch_size": settings.get("mini_batch_size"),
         "error_threshold": settings.get("error_threshold"),
         "mini_batch_error_threshold": settings.get("mini_batch_error_threshold"),
@@ -78,6 +96,8 @@ def run(step: Step, ctx: StepContext) -> None:
     if code == 0:
         shutil.rmtree(code_dir, ignore_errors=True)  # kept only when the step failed
         shutil.rmtree(step_dir / "env-parallel", ignore_errors=True)
+        if table:  # the table's copy handed to the driver (kept when the step failed)
+            Path(table).unlink(missing_ok=True)
     if code != 0:
         raise StepFailed(
             f"exit code {code}",

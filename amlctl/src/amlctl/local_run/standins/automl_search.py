@@ -31,78 +31,16 @@ class Problem(Exception):
 
 
 # -- data ---------------------------------------------------------------------------------------
-def read_mltable(folder: str) -> Any:
-    """A pandas frame of a local MLTable folder (what the node's MLTable inputs point to).
+def read_mltable(folder: str, table: str | None = None) -> Any:
+    """A pandas frame of a local MLTable folder (what the node's MLTable inputs point to):
+    the mltable package's reading (``table``, its table JSON, made by the runner in the
+    package's environment), else amlctl's own reader (``mltable_read.py`` beside this file)."""
+    import mltable_read
 
-    Reads the subset of the MLTable format that tabular AutoML data uses: ``paths`` of
-    ``file``, ``folder`` or ``pattern`` entries relative to the MLTable file, one
-    ``read_delimited``, ``read_parquet`` or ``read_json_lines`` transformation, then
-    ``keep_columns``, ``drop_columns`` and ``take``.
-    """
-    import pandas as pd
-    import yaml
-
-    base = Path(folder)
-    spec_file = base / "MLTable" if base.is_dir() else base
-    if not spec_file.is_file():
-        raise Problem(f"{folder}: no MLTable file (an mltable input is a folder with one)")
-    spec = yaml.safe_load(spec_file.read_text(encoding="utf-8")) or {}
-    root = spec_file.parent
-    files: list[Path] = []
-    for entry in spec.get("paths") or []:
-        ((kind, value),) = entry.items()
-        if "://" in str(value):
-            raise Problem(f"{spec_file}: {value} is remote; the local stand-in reads local paths")
-        if kind == "file":
-            files.append(root / value)
-        elif kind == "folder":
-            files.extend(sorted(p for p in (root / value).rglob("*") if p.is_file()))
-        elif kind == "pattern":
-            files.extend(sorted(root.glob(str(value).removeprefix("./"))))
-        else:
-            raise Problem(f"{spec_file}: paths entry '{kind}' is not supported locally")
-    if not files:
-        raise Problem(f"{spec_file}: its paths match no file")
-    frame = None
-    for transformation in spec.get("transformations") or []:
-        ((kind, options),) = (
-            transformation.items() if isinstance(transformation, dict) else ((transformation, {}),)
-        )
-        options = options or {}
-        if kind == "read_delimited":
-            header = options.get("header", "all_files_same_headers")
-            parts = [
-                pd.read_csv(
-                    path,
-                    sep=options.get("delimiter", ","),
-                    encoding=str(options.get("encoding", "utf8")).replace("utf8", "utf-8"),
-                    header=None if header == "no_header" else 0,
-                    skiprows=options.get("skip_rows") or None,
-                )
-                for path in files
-            ]
-            frame = pd.concat(parts, ignore_index=True)
-        elif kind == "read_parquet":
-            frame = pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
-        elif kind == "read_json_lines":
-            frame = pd.concat([pd.read_json(p, lines=True) for p in files], ignore_index=True)
-        elif frame is None:
-            raise Problem(f"{spec_file}: '{kind}' before any read_* transformation")
-        elif kind == "keep_columns":
-            frame = frame[list(_as_list(options))]
-        elif kind == "drop_columns":
-            frame = frame.drop(columns=list(_as_list(options)))
-        elif kind == "take":
-            frame = frame.head(int(options))
-        else:
-            raise Problem(f"{spec_file}: transformation '{kind}' is not supported locally")
-    if frame is None:
-        raise Problem(f"{spec_file}: no read_delimited, read_parquet or read_json_lines")
-    return frame
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+    try:
+        return mltable_read.from_json(table) if table else mltable_read.read_own(folder)
+    except mltable_read.Problem as exc:
+        raise Problem(str(exc)) from None
 
 
 # -- models -------------------------------------------------------------------------------------
@@ -528,7 +466,8 @@ def describe_validation(validation: tuple[str, Any]) -> str:
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
     target_column = spec["target_column_name"]
-    frame = read_mltable(spec["data"]["training_data"])
+    tables = spec.get("tables") or {}
+    frame = read_mltable(spec["data"]["training_data"], tables.get("training_data"))
     if target_column not in frame.columns:
         raise Problem(f"target_column_name {target_column!r} is not a column of training_data")
     frame = frame.dropna(subset=[target_column]).reset_index(drop=True)
@@ -539,7 +478,9 @@ def main(argv: list[str]) -> int:
         "range": float(target.max() - target.min()) if spec["task"] == "regression" else 1.0,
     }
     if spec["data"].get("validation_data"):
-        valid = read_mltable(spec["data"]["validation_data"]).dropna(subset=[target_column])
+        valid = read_mltable(spec["data"]["validation_data"], tables.get("validation_data")).dropna(
+            subset=[target_column]
+        )
         data["valid_features"] = valid.drop(columns=[target_column])
         data["valid_target"] = valid[target_column]
     print(f"{STAND_IN}: {spec['task']}, {len(frame)} rows, {features.shape[1]} features")

@@ -137,72 +137,51 @@ def _parse_size(value: Any) -> tuple[int, bool]:
     return number * factor, unit is not None
 
 
-def _mltable_files(folder: Path) -> tuple[list[Path], dict[str, Any]]:
-    """The files an MLTable file names, and how to read them (its first read_* step)."""
-    text = (folder / "MLTable").read_text()
-    try:
-        import yaml
-
-        spec = yaml.safe_load(text) or {}
-    except ImportError:  # pragma: no cover - pyyaml comes with the runner's environments
-        spec = json.loads(text)
-    files: list[Path] = []
-    for entry in spec.get("paths") or []:
-        if "file" in entry:
-            files.append(folder / entry["file"])
-        elif "folder" in entry:
-            files += sorted(p for p in (folder / entry["folder"]).rglob("*") if p.is_file())
-        elif "pattern" in entry:
-            files += sorted(p for p in folder.glob(entry["pattern"]) if p.is_file())
-    reader: dict[str, Any] = {"kind": "delimited"}
-    for step in spec.get("transformations") or []:
-        if isinstance(step, dict):
-            for name, options in step.items():
-                if name.startswith("read_"):
-                    reader = {"kind": name[len("read_") :], **(options or {})}
-    return files, reader
-
-
-def _read(files: list[Path], reader: dict[str, Any]) -> Any:
+def _read(files: list[Path]) -> Any:
+    """A CSV, Parquet or JSON Lines file given as the input itself."""
     import pandas as pd
 
     frames = []
     for file in files:
-        kind = reader.get("kind") or {".parquet": "parquet", ".jsonl": "json_lines"}.get(
-            file.suffix, "delimited"
-        )
-        if kind == "parquet":
+        if file.suffix == ".parquet":
             frames.append(pd.read_parquet(file))
-        elif kind == "json_lines":
+        elif file.suffix == ".jsonl":
             frames.append(pd.read_json(file, lines=True))
         else:
-            header = reader.get("header", "all_files_same_headers")
-            frames.append(
-                pd.read_csv(
-                    file,
-                    sep=reader.get("delimiter", ","),
-                    header=None if header == "no_header" else 0,
-                )
-            )
+            frames.append(pd.read_csv(file))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _table(source: Path) -> tuple[Any, int] | None:
-    """(DataFrame, size in bytes) of a tabular input; None for a folder of files."""
+def _table(source: Path, table: str | None = None) -> tuple[Any, int] | None:
+    """(DataFrame, size in bytes) of a tabular input; None for a folder of files.
+
+    An MLTable folder's table comes read by the mltable package (``table``: its table
+    JSON), else from amlctl's own reader (mltable_read.py beside this file)."""
     if source.is_file():
-        return _read([source], {"kind": ""}), source.stat().st_size
+        return _read([source]), source.stat().st_size
     if (source / "MLTable").is_file():
-        files, reader = _mltable_files(source)
-        return _read(files, reader), sum(f.stat().st_size for f in files)
+        import mltable_read
+
+        if mltable_read.is_file_table(str(source)):
+            return None  # no read_* step: a file dataset, its files in mini-batches
+        try:
+            frame = mltable_read.from_json(table) if table else mltable_read.read_own(str(source))
+            size = sum(f.stat().st_size for f in mltable_read.data_files(str(source)))
+        except mltable_read.Problem as exc:
+            raise SystemExit(f"error: {exc}") from None
+        return frame, size
     return None
 
 
 def mini_batches(
-    inputs: list[str], size_setting: Any, partition_keys: list[str] | None = None
+    inputs: list[str],
+    size_setting: Any,
+    partition_keys: list[str] | None = None,
+    table_json: str | None = None,
 ) -> list[tuple[Any, dict[str, Any] | None]]:
     """(mini-batch, partition key values) pairs: file lists, or DataFrame slices / partitions."""
     source = Path(inputs[0])
-    table = _table(source)
+    table = _table(source, table_json)
     if table is not None:
         frame, total_bytes = table
         if partition_keys:
@@ -222,9 +201,20 @@ def mini_batches(
             size = max(1, size // per_row)
         return [(frame.iloc[i : i + size], None) for i in range(0, len(frame), size)]
     if partition_keys:
-        raise SystemExit(f"error: partition_keys need an mltable input; {source} is a folder")
+        raise SystemExit(
+            f"error: partition_keys need a table (an mltable input with a read_* "
+            f"transformation); {source} is files"
+        )
     size, is_bytes = _parse_size(size_setting or 10)
-    files = sorted(str(p) for p in source.rglob("*") if p.is_file())
+    if (source / "MLTable").is_file():  # the files its paths name, in the package's order
+        import mltable_read
+
+        try:
+            files = [str(p) for p in mltable_read.data_files(str(source))]
+        except mltable_read.Problem as exc:
+            raise SystemExit(f"error: {exc}") from None
+    else:
+        files = sorted(str(p) for p in source.rglob("*") if p.is_file())
     if is_bytes:
         batches: list[list[str]] = [[]]
         total = 0
@@ -244,7 +234,9 @@ def _plain(value: Any) -> Any:
 
 def main(spec_file: str) -> int:
     spec = json.loads(Path(spec_file).read_text())
-    batches = mini_batches(spec["inputs"], spec["mini_batch_size"], spec.get("partition_keys"))
+    batches = mini_batches(
+        spec["inputs"], spec["mini_batch_size"], spec.get("partition_keys"), spec.get("table")
+    )
     items = sum(len(b) for b, _ in batches)
     workers = max(1, min(int(spec.get("workers") or 1), len(batches)))
     print(f"{items} items in {len(batches)} mini-batches, {workers} worker processes", flush=True)
