@@ -44,6 +44,10 @@ from amlctl.checks.bicep_semantics import diagnostics
 COMMIT = "9beb0fee60"  # Azure/bicep main, 2026-12 (the samples the README's figures are on)
 BASELINES = "src/Bicep.Core.Samples/Files/baselines"
 USER_SUBMITTED = "src/Bicep.Core.Samples/Files/user_submitted"
+MESSAGE = re.compile(
+    r"//@\[(\d+):\d+\) \[(BCP\d+) \((?:Error|Warning)\)\] (.*) "
+    r"\(bicep https://aka\.ms/bicep/core-diagnostics#BCP\d+\) \|"
+)
 ANNOTATION = re.compile(r"//@\[(\d+):\d+\) \[([A-Za-z][\w-]*) \((Error|Warning|Info)\)\]")
 CODES = {
     # lexical rules (bicep_lexer)
@@ -82,16 +86,36 @@ def expected(annotated: str) -> list[tuple[int, int, str, str]]:
     return found
 
 
-def ours(source: str, load=lambda path: None) -> list[tuple[int, int, str]]:
+def ours(source: str, load=lambda path: None, messages: dict | None = None):
+    """(line, column, code) of each diagnostic amlctl gives; ``messages`` collects their
+    messages by place."""
     found = [*lex(source).diagnostics, *diagnostics(source), *module_diagnostics(source, load)]
-    return [
-        (
+    places = []
+    for item in found:
+        place = (
             source.count("\n", 0, item.offset) + 1,
             item.offset - (source.rfind("\n", 0, item.offset) + 1),
             item.code,
         )
-        for item in found
-    ]
+        places.append(place)
+        if messages is not None:
+            messages.setdefault(place, []).append(item.message)
+    return places
+
+
+def compiler_messages(annotated: str) -> dict[tuple[int, int, str], list[str]]:
+    """The compiler's message of each diagnostic, by (line, column, code)."""
+    found: dict[tuple[int, int, str], list[str]] = {}
+    line = 0
+    for text in annotated.splitlines():
+        if text.startswith("//@["):
+            match = MESSAGE.match(text)
+            if match:
+                place = (line, int(match.group(1)), match.group(2))
+                found.setdefault(place, []).append(match.group(3))
+        else:
+            line += 1
+    return found
 
 
 def module_loader(repo: Path, commit: str, folder: str):
@@ -141,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in git(args.bicep, "ls-tree", "--name-only", commit, f"{BASELINES}/").split()
     ]
     per_code: dict[str, Counter[str]] = {}
+    worded: Counter[str] = Counter()
     error_samples, error_flagged, clean_samples, clean_flagged = [], [], [], []
     clean_wrong: list[str] = []
     for name in names:
@@ -152,7 +177,13 @@ def main(argv: list[str] | None = None) -> int:
             continue
         given = expected(annotated)
         want = [item[:3] for item in given if item[2] in CODES]
-        got = ours(source.removeprefix("\ufeff"), module_loader(args.bicep, commit, folder))
+        said: dict = {}
+        got = ours(source.removeprefix("\ufeff"), module_loader(args.bicep, commit, folder), said)
+        theirs = compiler_messages(annotated)
+        for place, texts in said.items():
+            if place in theirs:
+                for text in texts:
+                    worded["same" if text in theirs[place] else "other"] += 1
         for item in want:
             per_code.setdefault(item[2], Counter())["expected"] += 1
             if item in got:
@@ -185,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{code:8} {counts['expected']:>9} {counts['same place']:>11} "
             f"{counts['not expected']:>13}"
         )
+    print(
+        f"diagnostics at the compiler's place with the compiler's message: {worded['same']} of "
+        f"{worded['same'] + worded['other']}"
+    )
     share = 100 * len(error_flagged) / len(error_samples) if error_samples else 0.0
     print(
         f"samples the compiler rejects (an Error expected): {len(error_samples)}, flagged with "

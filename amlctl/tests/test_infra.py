@@ -121,6 +121,16 @@ def test_what_the_compiler_accepts_passes(source: str):
     assert lex(source).diagnostics == []
 
 
+def test_an_unknown_escape_has_the_compilers_message():
+    """BCP006 lists the escapes as the compiler does: quoted, in its sorted order."""
+    (found,) = lex("var s = 'a\\qb'\n").diagnostics
+    assert (found.code, found.message) == (
+        "BCP006",
+        "The specified escape sequence is not recognized. Only the following escape sequences "
+        'are allowed: "\\$", "\\\'", "\\\\", "\\n", "\\r", "\\t", "\\u{...}".',
+    )
+
+
 IDENTITY = (
     "resource id 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = if (on) {\n"
     "  name: 'x'\n  location: 'l'\n}\n"
