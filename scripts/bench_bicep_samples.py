@@ -24,6 +24,10 @@ It runs what check-infra runs on each file's text with a compiler code (the lexe
   each compiled by the compiler's tests into the `main.json` beside it): how many amlctl
   flags at all (each a wrong flag).
 
+With `--also REPO` (a clone of Azure/bicep-registry-modules, say), the same checks run over
+every .bicep file of that repository, which the compiler builds: the files flagged with an
+error, and with warnings only.
+
 It asserts nothing; the figures go in amlctl's README.
 """
 
@@ -39,7 +43,7 @@ from pathlib import Path
 
 from amlctl.checks.bicep_lexer import lex
 from amlctl.checks.bicep_modules import module_diagnostics
-from amlctl.checks.bicep_semantics import diagnostics
+from amlctl.checks.bicep_semantics import WARNING_CODES, diagnostics
 
 COMMIT = "9beb0fee60"  # Azure/bicep main, 2026-12 (the samples the README's figures are on)
 BASELINES = "src/Bicep.Core.Samples/Files/baselines"
@@ -153,11 +157,41 @@ def valid_files(repo: Path, commit: str) -> tuple[list[str], list[str]]:
     return compiled, flagged
 
 
+def other_repository(repo: Path) -> None:
+    """Every .bicep file of another repository at HEAD (modules read from the same commit):
+    the files flagged with an error, and with warnings only, and the codes."""
+    head = git(repo, "rev-parse", "HEAD").strip()
+    paths = [p for p in git(repo, "ls-tree", "-r", "--name-only", head).split("\n")]
+    paths = [p for p in paths if p.endswith(".bicep")]
+    with_error, warned_only, codes = [], [], Counter()
+    for path in paths:
+        source = git(repo, "show", f"{head}:{path}").removeprefix("\ufeff")
+        got = ours(source, module_loader(repo, head, posixpath.dirname(path)))
+        codes.update(code for _line, _column, code in got)
+        if any(code not in WARNING_CODES for _line, _column, code in got):
+            with_error.append(path)
+        elif got:
+            warned_only.append(path)
+    print(
+        f"{repo} {head[:10]}: {len(paths)} .bicep files, flagged with an error: "
+        f"{len(with_error)}, with warnings only: {len(warned_only)}; codes: {dict(codes)}"
+    )
+    for path in with_error:
+        print(f"  error: {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bicep", type=Path, help="a clone of github.com/Azure/bicep")
     parser.add_argument("--commit", default=COMMIT, help=f"the samples' commit ({COMMIT})")
     parser.add_argument("--verbose", action="store_true", help="list every difference")
+    parser.add_argument(
+        "--also",
+        type=Path,
+        metavar="REPO",
+        help="a clone of a repository of Bicep the compiler builds (Azure/bicep-registry-modules):"
+        " count its files check-infra flags, by code, at its HEAD",
+    )
     args = parser.parse_args(argv)
     commit = git(args.bicep, "rev-parse", "--verify", f"{args.commit}^{{commit}}").strip()
     names = [
@@ -237,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name in flagged_valid:
         print(f"  flagged: {name}")
+    if args.also is not None:
+        other_repository(args.also)
     missed = sorted(set(error_samples) - set(error_flagged))
     if missed:
         print("error samples not flagged: " + ", ".join(missed))
