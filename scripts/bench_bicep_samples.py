@@ -24,6 +24,10 @@ It runs what check-infra runs on each file's text with a compiler code (the lexe
   each compiled by the compiler's tests into the `main.json` beside it): how many amlctl
   flags at all (each a wrong flag).
 
+With `--also REPO` (a clone of Azure/bicep-registry-modules, say), the same checks run over
+every .bicep file of that repository, which the compiler builds: the files flagged with an
+error, and with warnings only.
+
 It asserts nothing; the figures go in amlctl's README.
 """
 
@@ -39,11 +43,15 @@ from pathlib import Path
 
 from amlctl.checks.bicep_lexer import lex
 from amlctl.checks.bicep_modules import module_diagnostics
-from amlctl.checks.bicep_semantics import diagnostics
+from amlctl.checks.bicep_semantics import WARNING_CODES, diagnostics
 
 COMMIT = "9beb0fee60"  # Azure/bicep main, 2026-12 (the samples the README's figures are on)
 BASELINES = "src/Bicep.Core.Samples/Files/baselines"
 USER_SUBMITTED = "src/Bicep.Core.Samples/Files/user_submitted"
+MESSAGE = re.compile(
+    r"//@\[(\d+):\d+\) \[(BCP\d+) \((?:Error|Warning)\)\] (.*) "
+    r"\(bicep https://aka\.ms/bicep/core-diagnostics#BCP\d+\) \|"
+)
 ANNOTATION = re.compile(r"//@\[(\d+):\d+\) \[([A-Za-z][\w-]*) \((Error|Warning|Info)\)\]")
 CODES = {
     # lexical rules (bicep_lexer)
@@ -82,16 +90,36 @@ def expected(annotated: str) -> list[tuple[int, int, str, str]]:
     return found
 
 
-def ours(source: str, load=lambda path: None) -> list[tuple[int, int, str]]:
+def ours(source: str, load=lambda path: None, messages: dict | None = None):
+    """(line, column, code) of each diagnostic amlctl gives; ``messages`` collects their
+    messages by place."""
     found = [*lex(source).diagnostics, *diagnostics(source), *module_diagnostics(source, load)]
-    return [
-        (
+    places = []
+    for item in found:
+        place = (
             source.count("\n", 0, item.offset) + 1,
             item.offset - (source.rfind("\n", 0, item.offset) + 1),
             item.code,
         )
-        for item in found
-    ]
+        places.append(place)
+        if messages is not None:
+            messages.setdefault(place, []).append(item.message)
+    return places
+
+
+def compiler_messages(annotated: str) -> dict[tuple[int, int, str], list[str]]:
+    """The compiler's message of each diagnostic, by (line, column, code)."""
+    found: dict[tuple[int, int, str], list[str]] = {}
+    line = 0
+    for text in annotated.splitlines():
+        if text.startswith("//@["):
+            match = MESSAGE.match(text)
+            if match:
+                place = (line, int(match.group(1)), match.group(2))
+                found.setdefault(place, []).append(match.group(3))
+        else:
+            line += 1
+    return found
 
 
 def module_loader(repo: Path, commit: str, folder: str):
@@ -129,11 +157,41 @@ def valid_files(repo: Path, commit: str) -> tuple[list[str], list[str]]:
     return compiled, flagged
 
 
+def other_repository(repo: Path) -> None:
+    """Every .bicep file of another repository at HEAD (modules read from the same commit):
+    the files flagged with an error, and with warnings only, and the codes."""
+    head = git(repo, "rev-parse", "HEAD").strip()
+    paths = [p for p in git(repo, "ls-tree", "-r", "--name-only", head).split("\n")]
+    paths = [p for p in paths if p.endswith(".bicep")]
+    with_error, warned_only, codes = [], [], Counter()
+    for path in paths:
+        source = git(repo, "show", f"{head}:{path}").removeprefix("\ufeff")
+        got = ours(source, module_loader(repo, head, posixpath.dirname(path)))
+        codes.update(code for _line, _column, code in got)
+        if any(code not in WARNING_CODES for _line, _column, code in got):
+            with_error.append(path)
+        elif got:
+            warned_only.append(path)
+    print(
+        f"{repo} {head[:10]}: {len(paths)} .bicep files, flagged with an error: "
+        f"{len(with_error)}, with warnings only: {len(warned_only)}; codes: {dict(codes)}"
+    )
+    for path in with_error:
+        print(f"  error: {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bicep", type=Path, help="a clone of github.com/Azure/bicep")
     parser.add_argument("--commit", default=COMMIT, help=f"the samples' commit ({COMMIT})")
     parser.add_argument("--verbose", action="store_true", help="list every difference")
+    parser.add_argument(
+        "--also",
+        type=Path,
+        metavar="REPO",
+        help="a clone of a repository of Bicep the compiler builds (Azure/bicep-registry-modules):"
+        " count its files check-infra flags, by code, at its HEAD",
+    )
     args = parser.parse_args(argv)
     commit = git(args.bicep, "rev-parse", "--verify", f"{args.commit}^{{commit}}").strip()
     names = [
@@ -141,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in git(args.bicep, "ls-tree", "--name-only", commit, f"{BASELINES}/").split()
     ]
     per_code: dict[str, Counter[str]] = {}
+    worded: Counter[str] = Counter()
     error_samples, error_flagged, clean_samples, clean_flagged = [], [], [], []
     clean_wrong: list[str] = []
     for name in names:
@@ -152,7 +211,13 @@ def main(argv: list[str] | None = None) -> int:
             continue
         given = expected(annotated)
         want = [item[:3] for item in given if item[2] in CODES]
-        got = ours(source.removeprefix("\ufeff"), module_loader(args.bicep, commit, folder))
+        said: dict = {}
+        got = ours(source.removeprefix("\ufeff"), module_loader(args.bicep, commit, folder), said)
+        theirs = compiler_messages(annotated)
+        for place, texts in said.items():
+            if place in theirs:
+                for text in texts:
+                    worded["same" if text in theirs[place] else "other"] += 1
         for item in want:
             per_code.setdefault(item[2], Counter())["expected"] += 1
             if item in got:
@@ -185,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{code:8} {counts['expected']:>9} {counts['same place']:>11} "
             f"{counts['not expected']:>13}"
         )
+    print(
+        f"diagnostics at the compiler's place with the compiler's message: {worded['same']} of "
+        f"{worded['same'] + worded['other']}"
+    )
     share = 100 * len(error_flagged) / len(error_samples) if error_samples else 0.0
     print(
         f"samples the compiler rejects (an Error expected): {len(error_samples)}, flagged with "
@@ -202,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name in flagged_valid:
         print(f"  flagged: {name}")
+    if args.also is not None:
+        other_repository(args.also)
     missed = sorted(set(error_samples) - set(error_flagged))
     if missed:
         print("error samples not flagged: " + ", ".join(missed))

@@ -121,6 +121,16 @@ def test_what_the_compiler_accepts_passes(source: str):
     assert lex(source).diagnostics == []
 
 
+def test_an_unknown_escape_has_the_compilers_message():
+    """BCP006 lists the escapes as the compiler does: quoted, in its sorted order."""
+    (found,) = lex("var s = 'a\\qb'\n").diagnostics
+    assert (found.code, found.message) == (
+        "BCP006",
+        "The specified escape sequence is not recognized. Only the following escape sequences "
+        'are allowed: "\\$", "\\\'", "\\\\", "\\n", "\\r", "\\t", "\\u{...}".',
+    )
+
+
 IDENTITY = (
     "resource id 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = if (on) {\n"
     "  name: 'x'\n  location: 'l'\n}\n"
@@ -767,6 +777,39 @@ def test_values_of_their_declared_types_pass(tmp_path: Path):
     path = tmp_path / "main.bicep"
     path.write_text(source)
     assert messages(check.module_problems(path, source, tmp_path)) == []
+
+
+def test_shapes_of_azure_verified_modules_pass(tmp_path: Path):
+    """Shapes from Azure/bicep-registry-modules (which the compiler builds) that check-infra
+    once flagged: multi-line ternaries and union types, a function's parameters in a body
+    on the next line, a typed array under @maxLength, `.?name` equal to a resource's symbol,
+    a method call on a conditional resource."""
+    (tmp_path / "db.bicep").write_text(
+        "@description('mode')\nparam createMode\n  | 'Default'\n  | 'Copy' = 'Default'\n"
+        "param dnsZone string?\n"
+    )
+    source = (
+        "param on bool\nparam hubs array\n@maxLength(5)\nparam thresholds int[] = [\n  50\n]\n"
+        "func part(id string?, parts string[]) string =>\n  !empty(id) ? last(parts)! : id ?? ''\n"
+        "resource st 'Microsoft.Storage/storageAccounts@2023-05-01' = if (on) {\n  name: 'st'\n"
+        "  location: 'l'\n  kind: 'StorageV2'\n  sku: {\n    name: 'Standard_LRS'\n  }\n}\n"
+        "resource routingIntent 'Microsoft.Storage/storageAccounts@2023-05-01' = [\n"
+        "  for hub in hubs: if (hub.?routingIntent != null) {\n    name: hub.name\n"
+        "    location: 'l'\n    kind: 'StorageV2'\n    sku: {\n      name: 'Standard_LRS'\n    }\n"
+        "  }\n]\n"
+        "module db 'db.bicep' = {\n  params: {\n    createMode: 'Copy'\n    dnsZone: on\n"
+        "      ? 'zone'\n      : ''\n  }\n}\n"
+        "output key string = on ? st.listKeys().keys[0].value : ''\n"
+        "output zone string = on\n  ? 'a'\n  : 'b'\n"
+        "output p string = part('a/b', ['a', 'b'])\n"
+    )
+    path = tmp_path / "main.bicep"
+    path.write_text(source)
+    found = [
+        *check.semantic_problems(path, tmp_path),
+        *check.module_problems(path, source, tmp_path),
+    ]
+    assert messages(found) == []
 
 
 @pytest.mark.parametrize("case", sorted(MODULE_CALLS))

@@ -187,7 +187,10 @@ class _Scanner:
             if token.kind != "ident" or token.text in local:
                 index += 1
                 continue
-            is_member = previous is not None and previous.text in (".", ".?")
+            is_member = previous is not None and (
+                previous.text in (".", "::")
+                or (previous.text == "?" and index >= 2 and tokens[index - 2].text == ".")
+            )  # `x.name`, `x.?name` (the lexer gives `.` and `?`), `x::child`
             if nxt is not None and nxt.text == "(":
                 if token.text in VALUE_INDEPENDENT and not is_member:
                     index = self._close(tokens, index + 1) + 1  # its arguments are not read

@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 
 PRAGMAS = ("disable-next-line", "disable-diagnostics", "restore-diagnostics")
 ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", "'": "'", "$": "$"}
-ESCAPE_LIST = r"\n, \r, \t, \\, \', \$, \u{...}"
+# As the compiler's Lexer.CharacterEscapeSequences: its single-character escapes in sorted
+# order, then \u{...}; the message quotes each (DiagnosticBuilder.ToQuotedString).
+ESCAPE_LIST = ", ".join(f'"\\{char}"' for char in sorted(ESCAPES)) + ', "\\u{...}"'
 MAX_IDENTIFIER = 255
 # Two-character operators first: the compiler takes the longest match.
 OPERATORS = (

@@ -178,6 +178,8 @@ def diagnostics(text: str) -> list[Diagnostic]:
         readable = MODULE_INFO if declaration.type == "module" else RESOURCE_INFO
         if tokens[index + 2].text in readable:
             continue  # known before the deployment: `x.id`, `x.name`, a module's `m.name`
+        if index + 3 < len(tokens) and tokens[index + 3].text == "(":
+            continue  # `x.listKeys()`: a method call, which the compiler does not flag here
         code, message = BCP318
         found.append(
             Diagnostic(code, message.format(type=f"{declaration.type} | null"), after.offset)
@@ -288,6 +290,23 @@ def _declared_names(tokens: list[Token]) -> set[str]:
             while position < len(tokens) and tokens[position].text != "in":
                 if tokens[position].kind == "ident":
                     names.add(tokens[position].text)
+                position += 1
+        if at_line_start and token.text == "func" and index + 2 < len(tokens):
+            position, depth = index + 2, 0  # `func f(a string, b int[]) string => ...`
+            while position < len(tokens):
+                text = tokens[position].text
+                if text in ("(", "[", "{"):
+                    depth += 1
+                elif text in (")", "]", "}"):
+                    depth -= 1
+                    if depth <= 0:
+                        break
+                elif (
+                    depth == 1
+                    and tokens[position].kind == "ident"
+                    and tokens[position - 1].text in ("(", ",")
+                ):
+                    names.add(text)  # a parameter's name, before its type
                 position += 1
         if token.text == "=>":  # `x => ...`, `(a, b) => ...`
             position = index - 1
@@ -624,7 +643,9 @@ def decorator_targets(tokens: list[Token]) -> list[tuple[str, str, int]]:
             continue
         if token.text in ("param", "output") and index + 2 < len(tokens):
             target = tokens[index + 2]
-            if target.kind == "ident" and target.text in PRIMITIVE_TYPES:
+            after = tokens[index + 3] if index + 3 < len(tokens) else None
+            typed_array = after is not None and after.text == "["  # `int[]` is an array type
+            if target.kind == "ident" and target.text in PRIMITIVE_TYPES and not typed_array:
                 for decorator, offset in pending:
                     attachable = ATTACHABLE.get(decorator)
                     if attachable is not None and target.text not in attachable:

@@ -80,6 +80,8 @@ def _split_top_level(tokens: list[Token], commas: bool = False) -> list[list[Tok
         elif token.kind == "op" and token.text in (")", "]", "}"):
             depth = max(0, depth - 1)
         comma = commas and token.kind == "op" and token.text == ","
+        if depth == 0 and token.kind == "newline" and _continues(tokens, index):
+            continue  # `cond\n  ? a\n  : b`, `param p\n  | 'a'`: one expression over lines
         if depth == 0 and (token.kind == "newline" or comma):
             if _strip(current):
                 parts.append(current)
@@ -89,6 +91,23 @@ def _split_top_level(tokens: list[Token], commas: bool = False) -> list[list[Tok
     if _strip(current):
         parts.append(current)
     return parts
+
+
+# Tokens that continue the expression of the line before (a ternary's `?` and `:`, a union
+# type's `|`, binary operators), where the compiler's parser reads one expression over lines.
+CONTINUATIONS = {"?", ":", "|", "??", "&&", "||", "."}
+
+
+def _continues(tokens: list[Token], index: int) -> bool:
+    """Whether the line after the newline at ``index`` continues the line before it."""
+    position = index
+    while position < len(tokens) and tokens[position].kind == "newline":
+        position += 1
+    return (
+        position < len(tokens)
+        and tokens[position].kind == "op"
+        and tokens[position].text in CONTINUATIONS
+    )
 
 
 DECLARATION_KEYWORDS = {
