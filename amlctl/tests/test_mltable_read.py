@@ -369,3 +369,33 @@ def test_without_the_package_the_own_reader_says_so(tmp_path, monkeypatch):
     assert json.dumps(canonical(mltable_read.read_own(str(folder)))[0]) == json.dumps(
         ["name", "n", "flag", "when", "score"]
     )
+
+
+def test_tool_environments_of_other_locks_unused_for_a_month_are_removed(tmp_path):
+    """After an upgrade the old lock's environment (hundreds of MB) goes once no run has
+    used it for UNUSED_DAYS; a recently used one (another amlctl version) and one being
+    built (no .complete yet) stay."""
+    import os
+    import time
+
+    def environment(name: str, days_unused: float | None) -> Path:
+        folder = tmp_path / name
+        (folder / "bin").mkdir(parents=True)
+        if days_unused is not None:
+            marker = folder / ".complete"
+            marker.write_text("mltable-env.txt")
+            then = time.time() - days_unused * 86400
+            os.utime(marker, (then, then))
+        return folder
+
+    current = environment("mltable-current", 400)
+    stale = environment("mltable-old", mltable_env.UNUSED_DAYS + 1)
+    (tmp_path / "mltable-old.log").write_text("built")
+    recent = environment("mltable-other-version", 2)
+    building = environment("mltable-building", None)
+    other = environment("spark-tools", 400)
+    assert mltable_env.remove_unused(tmp_path, keep=current) == [stale]
+    assert not stale.exists() and not (tmp_path / "mltable-old.log").exists()
+    assert all(f.is_dir() for f in (current, recent, building, other))
+    mltable_env.used(current)  # a run on it marks it used
+    assert time.time() - (current / ".complete").stat().st_mtime < 60

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,35 @@ def tools_dir() -> Path:
 def env_folder() -> Path:
     digest = hashlib.sha256(LOCK.read_bytes()).hexdigest()[:12]
     return tools_dir() / f"mltable-{digest}"
+
+
+UNUSED_DAYS = 30  # a tool environment of another lock, unused this long, is removed
+
+
+def used(folder: Path) -> None:
+    """Mark the tool environment in ``folder`` as used now (its ``.complete`` file's time)."""
+    with contextlib.suppress(OSError):
+        os.utime(folder / ".complete")
+
+
+def remove_unused(tools: Path, keep: Path) -> list[Path]:
+    """Remove the mltable environments in ``tools`` (older locks, e.g. before an upgrade)
+    that no run has used for UNUSED_DAYS; another amlctl version still in use keeps its
+    own, as its runs mark it used. Returns what was removed."""
+    cutoff = time.time() - UNUSED_DAYS * 86400
+    removed = []
+    for folder in tools.glob("mltable-*"):
+        marker = folder / ".complete"
+        if folder == keep or not folder.is_dir() or not marker.is_file():
+            continue  # the current one, or one being built right now
+        with contextlib.suppress(OSError):
+            if marker.stat().st_mtime < cutoff:
+                with _locked(tools / f"{folder.name}.lock"):
+                    shutil.rmtree(folder)
+                for leftover in (tools / f"{folder.name}.log", tools / f"{folder.name}.lock"):
+                    leftover.unlink(missing_ok=True)
+                removed.append(folder)
+    return removed
 
 
 def _interpreter() -> str | None:
@@ -93,6 +123,8 @@ class MLTableReader:
         folder = env_folder()
         python = folder / "Scripts" / "python.exe" if os.name == "nt" else folder / "bin" / "python"
         if (folder / ".complete").is_file():
+            used(folder)
+            remove_unused(folder.parent, keep=folder)
             return str(python)
         interpreter = _interpreter()
         if interpreter is None:
@@ -126,6 +158,7 @@ class MLTableReader:
                         last = _last_line(log)
                         raise TableProblem(f"{last}; see {log}" if last else f"see {log}")
             (folder / ".complete").write_text(LOCK.name)
+        remove_unused(folder.parent, keep=folder)
         return str(python)
 
     def read(self, folder: str, out: Path) -> str:
