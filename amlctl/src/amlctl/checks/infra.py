@@ -96,14 +96,22 @@ def column_of(text: str, offset: int) -> int:
 def lexical_problems(path: Path, root: Path) -> list[Problem]:
     """What the Bicep compiler's lexer rejects in the file (pycep accepts some of it)."""
     text = path.read_text(encoding="utf-8")
+    return compiler_problems(path, root, text, lex(text).diagnostics)
+
+
+def compiler_problems(
+    path: Path, root: Path, text: str, found: Any, warnings: Any = frozenset()
+) -> list[Problem]:
+    """The diagnostics of a compiler rule (code, message, offset) as problems of ``path``,
+    worded as the compiler words them; codes in ``warnings`` are warnings."""
     return [
         Problem(
             relative(path, root),
-            f"Bicep error {found.code}: {found.message}",
-            line_of(text, found.offset),
-            column_of(text, found.offset),
+            f"Bicep {'warning' if each.code in warnings else 'error'} {each.code}: {each.message}",
+            line_of(text, each.offset),
+            column_of(text, each.offset),
         )
-        for found in lex(text).diagnostics
+        for each in found
     ]
 
 
@@ -112,16 +120,7 @@ def semantic_problems(path: Path, root: Path) -> list[Problem]:
     from .bicep_semantics import WARNING_CODES, diagnostics
 
     text = path.read_text(encoding="utf-8")
-    return [
-        Problem(
-            relative(path, root),
-            f"Bicep {'warning' if found.code in WARNING_CODES else 'error'} {found.code}: "
-            f"{found.message}",
-            line_of(text, found.offset),
-            column_of(text, found.offset),
-        )
-        for found in diagnostics(text)
-    ]
+    return compiler_problems(path, root, text, diagnostics(text), WARNING_CODES)
 
 
 def _declaration_line(text: str, keyword: str, name: str) -> int | None:
@@ -266,15 +265,7 @@ def module_problems(path: Path, text: str, root: Path) -> list[Problem]:
         except (OSError, UnicodeDecodeError):
             return None  # reported by the module's own checks
 
-    return [
-        Problem(
-            relative(path, root),
-            f"Bicep error {found.code}: {found.message}",
-            line_of(text, found.offset),
-            column_of(text, found.offset),
-        )
-        for found in module_diagnostics(text, load)
-    ]
+    return compiler_problems(path, root, text, module_diagnostics(text, load))
 
 
 def check_outputs(path: Path, parsed: dict[str, Any], root: Path) -> list[Problem]:
