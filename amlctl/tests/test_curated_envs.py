@@ -17,6 +17,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from fakes.project import write_repository as write
 
 from amlctl.local_run import command as run_command
 from amlctl.local_run import curated, envs
@@ -35,15 +36,6 @@ def shared_tracking(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
     monkeypatch.setenv("AMLCTL_TRACKING_IDLE_SECONDS", "120")
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    (root / ".git").mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip())
-    return root
 
 
 def run(pipeline: Path, **options) -> tuple[int, str]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import io
 import shutil
-import textwrap
 from pathlib import Path
 
 import pytest
+from fakes.project import write_repository as write
 
 from amlctl import cli
 from amlctl.local_run import command as run_command
@@ -31,15 +31,6 @@ def shared_tracking(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
     monkeypatch.setenv("AMLCTL_TRACKING_IDLE_SECONDS", "120")  # the store's server stops soon
     monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    (root / ".git").mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text).lstrip())
-    return root
 
 
 def run(pipeline: Path, *overrides: str, **options):

@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import sys
+import textwrap
 from pathlib import Path
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
@@ -20,6 +21,17 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def write_repository(root: Path, files: dict[str, str]) -> Path:
+    """A repository of its own at ``root`` (``.git``, so .runs/ goes there) holding
+    ``files`` ({relative path: text, dedented})."""
+    (root / ".git").mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip())
+    return root
 
 
 def command_component(name: str, inputs: str, outputs: str, command: str) -> str:
